@@ -1,0 +1,162 @@
+#include "overlay/dirlist.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/container/flat_hash_set.h"
+#include "overlay/xattr_names.h"
+
+namespace ovlbox {
+namespace {
+
+struct LinuxDirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+struct LinuxDirent {
+  unsigned long d_ino;
+  unsigned long d_off;
+  unsigned short d_reclen;
+  char d_name[];  // followed by a pad byte and d_type in the last byte
+};
+
+// Reads every entry of one real directory.
+template <typename Fn>
+int ForEachRealEntry(int dir_path_fd, Fn&& fn) {
+  int fd = openat(dir_path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  alignas(8) char buf[32768];
+  int err = 0;
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    if (n == 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<LinuxDirent64*>(buf + off);
+      fn(d->d_name, static_cast<ino_t>(d->d_ino), d->d_type);
+      off += d->d_reclen;
+    }
+  }
+  close(fd);
+  return err;
+}
+
+}  // namespace
+
+uint64_t NameCookie(std::string_view name) {
+  if (name == ".") return 1;
+  if (name == "..") return 2;
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 32;
+  h &= kDirEof;
+  if (h < 3) h += 3;
+  if (h == kDirEof) h -= 1;
+  return h;
+}
+
+bool NeedsMergedListing(const View& view, const ViewDir& dir) {
+  if (dir.merged()) return true;
+  for (const LayerDir& ld : dir.stack) {
+    if (ld.xwhiteouts) return true;
+  }
+  return view.layers().HoldsHidden(dir.st.st_dev, dir.st.st_ino);
+}
+
+SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir,
+                                            ino_t parent_ino) {
+  std::vector<DirEntry> out;
+  out.push_back({1, dir.st.st_ino, DT_DIR, "."});
+  out.push_back({2, parent_ino, DT_DIR, ".."});
+  absl::flat_hash_set<std::string> seen;
+  const LayerSet& layers = view.layers();
+  for (size_t i = 0; i < dir.stack.size(); ++i) {
+    const LayerDir& ld = dir.stack[i];
+    struct stat dst;
+    bool holds_hidden = fstat(ld.fd.get(), &dst) == 0 && layers.HoldsHidden(dst.st_dev, dst.st_ino);
+    int err = ForEachRealEntry(ld.fd.get(), [&](const char* name, ino_t ino, unsigned char type) {
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) return;
+      auto [it, inserted] = seen.insert(name);
+      if (!inserted) return;  // an upper layer already has (or hides) it
+      if (type == DT_CHR || type == DT_UNKNOWN ||
+          (type == DT_DIR && holds_hidden) || (type == DT_REG && ld.xwhiteouts)) {
+        struct stat st;
+        if (fstatat(ld.fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+        if (IsWhiteout(st)) return;
+        if (S_ISDIR(st.st_mode) && layers.IsHidden(st.st_dev, st.st_ino)) return;
+        if (ld.xwhiteouts && S_ISREG(st.st_mode) && st.st_size == 0 &&
+            IsXattrWhiteout(ld.fd.get(), name)) {
+          return;
+        }
+        type = IFTODT(st.st_mode);
+      }
+      out.push_back({NameCookie(name), ino, type, name});
+    });
+    if (err != 0) return Errno{err};
+  }
+  std::sort(out.begin(), out.end(),
+            [](const DirEntry& a, const DirEntry& b) { return a.cookie < b.cookie; });
+  return out;
+}
+
+SysResult<size_t> FillDirents(const std::vector<DirEntry>& entries, uint64_t pos, bool legacy,
+                              char* buf, size_t size, uint64_t* new_pos) {
+  *new_pos = pos;
+  if (pos >= kDirEof) return size_t{0};
+  auto it = std::upper_bound(entries.begin(), entries.end(), pos,
+                             [](uint64_t p, const DirEntry& e) { return p < e.cookie; });
+  size_t used = 0;
+  for (; it != entries.end(); ++it) {
+    const DirEntry& e = *it;
+    size_t reclen;
+    if (legacy) {
+      reclen = (offsetof(LinuxDirent, d_name) + e.name.size() + 2 + 7) & ~size_t{7};
+    } else {
+      reclen = (offsetof(LinuxDirent64, d_name) + e.name.size() + 1 + 7) & ~size_t{7};
+    }
+    if (used + reclen > size) break;
+    char* rec = buf + used;
+    memset(rec, 0, reclen);
+    if (legacy) {
+      auto* d = reinterpret_cast<LinuxDirent*>(rec);
+      d->d_ino = e.ino;
+      d->d_off = e.cookie;
+      d->d_reclen = static_cast<unsigned short>(reclen);
+      memcpy(d->d_name, e.name.data(), e.name.size());
+      rec[reclen - 1] = static_cast<char>(e.type);
+    } else {
+      auto* d = reinterpret_cast<LinuxDirent64*>(rec);
+      d->d_ino = e.ino;
+      d->d_off = static_cast<int64_t>(e.cookie);
+      d->d_reclen = static_cast<unsigned short>(reclen);
+      d->d_type = e.type;
+      memcpy(d->d_name, e.name.data(), e.name.size());
+    }
+    used += reclen;
+    *new_pos = e.cookie;
+  }
+  if (used == 0 && it != entries.end()) return Errno{EINVAL};
+  if (it == entries.end() && used == 0) *new_pos = kDirEof;
+  return used;
+}
+
+}  // namespace ovlbox

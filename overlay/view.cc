@@ -1,0 +1,475 @@
+#include "overlay/view.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "overlay/xattr_names.h"
+
+namespace ovlbox {
+namespace {
+
+constexpr int kMaxSymlinks = 40;  // the kernel's MAXSYMLINKS
+constexpr char kDeleted[] = " (deleted)";
+
+// Splits a path into components, dropping empty ones ("a//b" is "a/b").
+void PushComponents(std::string_view path, std::deque<std::string>* pending) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) parts.emplace_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending->push_front(*it);
+}
+
+SysResult<UniqueFd> OpenPath(int dirfd, const char* name, int extra = O_NOFOLLOW) {
+  int fd = openat(dirfd, name, O_PATH | O_CLOEXEC | extra);
+  if (fd < 0) return Errno{errno};
+  return UniqueFd(fd);
+}
+
+SysResult<std::string> ReadLinkAt(int dirfd, const char* name) {
+  char buf[PATH_MAX + 1];
+  ssize_t n = readlinkat(dirfd, name, buf, sizeof(buf));
+  if (n < 0) return Errno{errno};
+  if (n > PATH_MAX) return Errno{ENAMETOOLONG};
+  return std::string(buf, n);
+}
+
+}  // namespace
+
+bool IsWhiteout(const struct stat& st) {
+  return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+}
+
+std::string FdPath(int fd) {
+  char link[64];
+  snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+  char buf[PATH_MAX + 1];
+  ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+  if (n < 0) return std::string();
+  return std::string(buf, n);
+}
+
+ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size) {
+  ssize_t n = fgetxattr(fd, name, value, size);
+  if (n >= 0 || errno != EBADF) return n;
+  char link[64];
+  snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+  return getxattr(link, name, value, size);
+}
+
+View::View(const LayerSet* layers) : layers_(layers) {
+  struct stat st;
+  if (stat("/proc", &st) == 0) {
+    proc_dev_ = st.st_dev;
+    proc_root_ino_ = st.st_ino;
+  }
+  std::vector<LayerDir> stack;
+  for (int i = 0; i < layers_->size(); ++i) {
+    int fd = fcntl(layers_->layer(i).root.get(), F_DUPFD_CLOEXEC, 0);
+    LayerDir ld;
+    ld.layer = i;
+    ld.fd.reset(fd);
+    char v[2];
+    ld.xwhiteouts = FdGetXattr(fd, kOpaqueXattr, v, sizeof(v)) == 1 && v[0] == 'x';
+    stack.push_back(std::move(ld));
+  }
+  struct stat root_st {};
+  fstat(stack.front().fd.get(), &root_st);
+  auto dir = std::make_shared<ViewDir>();
+  dir->stack = std::move(stack);
+  dir->st = root_st;
+  root_ = std::move(dir);
+}
+
+SysResult<ViewDirPtr> View::Root() const { return root_; }
+
+SysResult<ViewDirPtr> View::MakeDir(std::string rel, std::vector<LayerDir> stack,
+                                    const struct stat& st) const {
+  auto dir = std::make_shared<ViewDir>();
+  dir->rel = std::move(rel);
+  dir->stack = std::move(stack);
+  dir->st = st;
+  return ViewDirPtr(std::move(dir));
+}
+
+// Collects the real directories named `name` below `parent`, starting with
+// the one already found in parent->stack[from], down to an opaque one or an
+// entry that is not a directory.
+SysResult<std::vector<LayerDir>> View::BuildStack(const ViewDir& parent, size_t from,
+                                                  const std::string& name, UniqueFd top_fd,
+                                                  int top_layer) const {
+  std::vector<LayerDir> stack;
+  auto check_opaque = [&](LayerDir& ld, bool last) {
+    char v[2];
+    ssize_t n = FdGetXattr(ld.fd.get(), kOpaqueXattr, v, sizeof(v));
+    if (n == 1 && v[0] == 'x') ld.xwhiteouts = true;
+    return !last && n == 1 && v[0] == 'y';
+  };
+  LayerDir top;
+  top.layer = top_layer;
+  top.fd = std::move(top_fd);
+  bool last = from + 1 >= parent.stack.size();
+  bool opaque = check_opaque(top, last);
+  stack.push_back(std::move(top));
+  if (opaque) return stack;
+  for (size_t j = from + 1; j < parent.stack.size(); ++j) {
+    const LayerDir& below = parent.stack[j];
+    struct stat st;
+    if (fstatat(below.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return Errno{errno};
+    }
+    if (!S_ISDIR(st.st_mode)) break;  // a whiteout or a non-directory ends the merge
+    if (layers_->IsHidden(st.st_dev, st.st_ino)) continue;
+    OVL_ASSIGN_OR_RETURN(UniqueFd fd, OpenPath(below.fd.get(), name.c_str()));
+    LayerDir ld;
+    ld.layer = below.layer;
+    ld.fd = std::move(fd);
+    bool stop = check_opaque(ld, j + 1 >= parent.stack.size());
+    stack.push_back(std::move(ld));
+    if (stop) break;
+  }
+  return stack;
+}
+
+SysResult<Target> View::Lookup(const ViewDirPtr& dir, const std::string& name) const {
+  Target t;
+  t.in_view = true;
+  t.parent = dir;
+  t.name = name;
+  t.rel = JoinRel(dir->rel, name);
+  for (size_t i = 0; i < dir->stack.size(); ++i) {
+    const LayerDir& ld = dir->stack[i];
+    struct stat st;
+    if (fstatat(ld.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return Errno{errno};
+    }
+    if (IsWhiteout(st)) return t;
+    if (S_ISDIR(st.st_mode) && layers_->IsHidden(st.st_dev, st.st_ino)) return t;
+    if (ld.xwhiteouts && S_ISREG(st.st_mode) && st.st_size == 0 &&
+        IsXattrWhiteout(ld.fd.get(), name)) {
+      return t;
+    }
+    OVL_ASSIGN_OR_RETURN(UniqueFd fd, OpenPath(ld.fd.get(), name.c_str()));
+    t.exists = true;
+    t.layer = ld.layer;
+    t.st = st;
+    if (S_ISDIR(st.st_mode)) {
+      int dup = fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
+      if (dup < 0) return Errno{errno};
+      OVL_ASSIGN_OR_RETURN(std::vector<LayerDir> stack,
+                           BuildStack(*dir, i, name, UniqueFd(dup), ld.layer));
+      OVL_ASSIGN_OR_RETURN(t.dir, MakeDir(t.rel, std::move(stack), st));
+    }
+    t.fd = std::move(fd);
+    return t;
+  }
+  return t;
+}
+
+SysResult<ViewDirPtr> View::DirAt(const std::string& rel) const {
+  ViewDirPtr cur = root_;
+  std::deque<std::string> parts;
+  PushComponents(rel, &parts);
+  for (const std::string& part : parts) {
+    OVL_ASSIGN_OR_RETURN(Target t, Lookup(cur, part));
+    if (!t.exists) return Errno{ENOENT};
+    if (!t.is_dir()) return Errno{ENOTDIR};
+    cur = t.dir;
+  }
+  return cur;
+}
+
+std::string View::AbsoluteViewPath(const std::string& rel) const {
+  const std::string& root = layers_->view_root();
+  if (rel.empty()) return root;
+  if (root == "/") return absl::StrCat("/", rel);
+  return absl::StrCat(root, "/", rel);
+}
+
+std::string View::ViewPathOfReal(const std::string& real_path) const {
+  std::string path = real_path;
+  std::string suffix;
+  if (path.ends_with(kDeleted)) {
+    path.resize(path.size() - strlen(kDeleted));
+    suffix = kDeleted;
+  }
+  if (path.empty() || path[0] != '/') return real_path;
+  RealLocation loc = layers_->Locate(path);
+  if (loc.layer < 0) return real_path;
+  return AbsoluteViewPath(loc.rel) + suffix;
+}
+
+SysResult<Base> View::BaseForRealDir(UniqueFd dir_fd, const std::string& real_path) const {
+  Base base;
+  if (real_path.ends_with(kDeleted)) return Errno{ENOENT};
+  RealLocation loc = layers_->Locate(real_path);
+  if (loc.layer < 0 || real_path.empty() || real_path[0] != '/') {
+    base.host = std::make_shared<UniqueFd>(std::move(dir_fd));
+    return base;
+  }
+  OVL_ASSIGN_OR_RETURN(base.view, DirAt(loc.rel));
+  return base;
+}
+
+void View::FixStat(const Target& t, struct stat* st) const {
+  if (t.in_view && t.dir && t.dir->merged()) st->st_nlink = 1;
+}
+
+SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::string_view path,
+                                ResolveOptions options) const {
+  if (path.empty()) return Errno{ENOENT};
+  if (path.size() >= PATH_MAX) return Errno{ENAMETOOLONG};
+
+  // The walk's current directory: a view directory or a host directory.
+  ViewDirPtr view;
+  std::shared_ptr<UniqueFd> host;
+  struct stat host_st {};
+  auto go_host_root = [&]() -> int {
+    if (layers_->view_root() == "/") {
+      view = root_;
+      host.reset();
+      return 0;
+    }
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    host = std::make_shared<UniqueFd>(fd);
+    fstat(fd, &host_st);
+    view.reset();
+    return 0;
+  };
+  // Enters a host directory, switching to the view at the view root.
+  auto enter_host = [&](UniqueFd fd, const struct stat& st) {
+    if (IsViewRoot(st)) {
+      view = root_;
+      host.reset();
+    } else {
+      host = std::make_shared<UniqueFd>(std::move(fd));
+      host_st = st;
+      view.reset();
+    }
+  };
+
+  if (path[0] == '/') {
+    if (int err = go_host_root()) return Errno{err};
+  } else if (base.view) {
+    view = base.view;
+  } else if (base.host) {
+    host = base.host;
+    if (fstat(host->get(), &host_st) != 0) return Errno{errno};
+  } else {
+    return Errno{EBADF};
+  }
+
+  std::deque<std::string> pending;
+  PushComponents(path, &pending);
+  bool trailing = path.back() == '/';
+  int links = 0;
+
+  // Target for "the current directory itself" (".", "..", "/").
+  auto current_as_target = [&](LastKind kind) -> SysResult<Target> {
+    Target t;
+    t.last = kind;
+    t.exists = true;
+    t.name = kind == LastKind::kDotDot ? ".." : kind == LastKind::kDot ? "." : "";
+    if (view) {
+      t.in_view = true;
+      t.dir = view;
+      t.rel = view->rel;
+      t.layer = view->top_layer();
+      int fd = fcntl(view->top_fd(), F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) return Errno{errno};
+      t.fd.reset(fd);
+      if (fstat(fd, &t.st) != 0) return Errno{errno};
+      if (!view->rel.empty()) {
+        OVL_ASSIGN_OR_RETURN(t.parent, DirAt(ParentRel(view->rel)));
+        if (kind == LastKind::kRoot) t.last = LastKind::kNormal;
+        size_t slash = view->rel.rfind('/');
+        if (kind != LastKind::kDot && kind != LastKind::kDotDot) {
+          t.name = slash == std::string::npos ? view->rel : view->rel.substr(slash + 1);
+        }
+      }
+    } else {
+      int fd = fcntl(host->get(), F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) return Errno{errno};
+      t.fd.reset(fd);
+      t.st = host_st;
+    }
+    return t;
+  };
+
+  if (pending.empty()) return current_as_target(LastKind::kRoot);
+
+  while (!pending.empty()) {
+    std::string name = std::move(pending.front());
+    pending.pop_front();
+    bool last = pending.empty();
+    if (name.size() > NAME_MAX) return Errno{ENAMETOOLONG};
+
+    if (name == ".") {
+      if (last) return current_as_target(LastKind::kDot);
+      continue;
+    }
+    if (name == "..") {
+      if (view) {
+        if (view->rel.empty()) {
+          if (layers_->view_root() != "/") {
+            OVL_ASSIGN_OR_RETURN(UniqueFd up, OpenPath(layers_->top_lower().root.get(), "..", 0));
+            struct stat st;
+            if (fstat(up.get(), &st) != 0) return Errno{errno};
+            enter_host(std::move(up), st);
+          }
+        } else {
+          OVL_ASSIGN_OR_RETURN(view, DirAt(ParentRel(view->rel)));
+        }
+      } else {
+        OVL_ASSIGN_OR_RETURN(UniqueFd up, OpenPath(host->get(), "..", 0));
+        struct stat st;
+        if (fstat(up.get(), &st) != 0) return Errno{errno};
+        enter_host(std::move(up), st);
+      }
+      if (last) return current_as_target(LastKind::kDotDot);
+      continue;
+    }
+
+    Target child;
+    if (view) {
+      OVL_ASSIGN_OR_RETURN(child, Lookup(view, name));
+    } else {
+      bool in_proc = proc_dev_ != 0 && host_st.st_dev == proc_dev_;
+      if (in_proc && host_st.st_ino == proc_root_ino_ &&
+          (name == "self" || name == "thread-self") && caller.tgid > 0) {
+        // /proc/self is the traced program, not the supervisor.
+        std::string link = name == "self"
+                               ? std::to_string(caller.tgid)
+                               : absl::StrCat(caller.tgid, "/task/", caller.tid);
+        if (last && !options.follow && !trailing) {
+          Target t;
+          t.exists = true;
+          t.host_parent = host;
+          t.name = name;
+          OVL_ASSIGN_OR_RETURN(t.fd, OpenPath(host->get(), name.c_str()));
+          if (fstat(t.fd.get(), &t.st) != 0) return Errno{errno};
+          t.proc_link = std::move(link);
+          return t;
+        }
+        if (++links > kMaxSymlinks) return Errno{ELOOP};
+        PushComponents(link, &pending);
+        continue;
+      }
+      child.host_parent = host;
+      child.name = name;
+      auto fd = OpenPath(host->get(), name.c_str());
+      if (!fd.ok()) {
+        if (fd.error() != ENOENT) return Errno{fd.error()};
+        if (!last) return Errno{ENOENT};
+        child.exists = false;
+      } else {
+        child.fd = std::move(*fd);
+        if (fstat(child.fd.get(), &child.st) != 0) return Errno{errno};
+        child.exists = true;
+        if (in_proc && host_st.st_ino != proc_root_ino_ && S_ISLNK(child.st.st_mode) &&
+            (!last || options.follow || trailing)) {
+          // A magic link (fd/N, cwd, exe, root): the kernel follows it to the
+          // object itself; map that object back to the view when it is in a
+          // layer.
+          if (++links > kMaxSymlinks) return Errno{ELOOP};
+          auto obj = OpenPath(host->get(), name.c_str(), 0);
+          if (!obj.ok()) return Errno{obj.error()};
+          struct stat st;
+          if (fstat(obj->get(), &st) != 0) return Errno{errno};
+          std::string real = FdPath(obj->get());
+          RealLocation loc = layers_->Locate(real);
+          if (loc.layer >= 0 && !real.ends_with(kDeleted)) {
+            view = root_;
+            host.reset();
+            PushComponents(loc.rel, &pending);
+            if (pending.empty()) {
+              if (trailing || last) return current_as_target(LastKind::kRoot);
+            }
+            continue;
+          }
+          if (S_ISDIR(st.st_mode)) {
+            enter_host(std::move(*obj), st);
+            if (last) return current_as_target(LastKind::kNormal);
+            continue;
+          }
+          if (!last) return Errno{ENOTDIR};
+          Target t;
+          t.exists = true;
+          t.st = st;
+          t.fd = std::move(*obj);
+          t.name = name;
+          t.host_parent = host;
+          return t;
+        }
+      }
+    }
+
+    if (!child.exists) {
+      if (!last) return Errno{ENOENT};
+      child.trailing_slash = trailing;
+      return child;
+    }
+    if (S_ISLNK(child.st.st_mode) && (!last || options.follow || trailing)) {
+      if (++links > kMaxSymlinks) return Errno{ELOOP};
+      int dirfd = view ? child.parent->stack.front().fd.get() : host->get();
+      if (view) {
+        // The symlink lives in the layer that holds the entry.
+        for (const LayerDir& ld : child.parent->stack) {
+          if (ld.layer == child.layer) dirfd = ld.fd.get();
+        }
+      }
+      OVL_ASSIGN_OR_RETURN(std::string target, ReadLinkAt(dirfd, name.c_str()));
+      if (target.empty()) return Errno{ENOENT};
+      if (last && target.back() == '/') trailing = true;
+      if (target[0] == '/') {
+        if (int err = go_host_root()) return Errno{err};
+      }
+      size_t before = pending.size();
+      PushComponents(target, &pending);
+      if (pending.size() == before) {
+        // The link pointed at "/" itself.
+        if (last) return current_as_target(LastKind::kRoot);
+      }
+      continue;
+    }
+    if (S_ISDIR(child.st.st_mode)) {
+      if (last) {
+        if (!view && IsViewRoot(child.st)) {
+          view = root_;
+          host.reset();
+          return current_as_target(LastKind::kRoot);
+        }
+        return child;
+      }
+      if (view) {
+        view = child.dir;
+      } else {
+        enter_host(std::move(child.fd), child.st);
+      }
+      continue;
+    }
+    if (!last || trailing) return Errno{ENOTDIR};
+    return child;
+  }
+  // Only reached when the last component was a symlink to "." or "..".
+  return current_as_target(LastKind::kNormal);
+}
+
+}  // namespace ovlbox

@@ -1,0 +1,150 @@
+// View: resolution of paths in the layered view, as overlayfs would resolve
+// them, performed on the real layers relative to layer-root descriptors.
+//
+// A path is walked component by component (like the kernel's
+// link_path_walk): `..`, symlinks (relative and absolute, 40 at most, then
+// ELOOP), trailing slashes and `.`. Outside the view root the walk is a plain
+// walk of the host filesystem; it switches to the view when it reaches the
+// view root, whatever way it gets there (an absolute path, `..`, a symlink).
+// Inside /proc, `self` and `thread-self` name the traced program, and magic
+// links (fd/N, cwd, exe) are followed by the kernel and mapped back to the
+// view when they land on a layer.
+//
+// Thread-safe: a View holds only immutable state.
+#ifndef OVLBOX_OVERLAY_VIEW_H_
+#define OVLBOX_OVERLAY_VIEW_H_
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "overlay/layers.h"
+#include "overlay/sys_result.h"
+#include "overlay/unique_fd.h"
+
+namespace ovlbox {
+
+// One real directory of a view directory.
+struct LayerDir {
+  int layer = -1;
+  UniqueFd fd;               // O_PATH | O_DIRECTORY
+  bool xwhiteouts = false;   // user.overlay.opaque = "x": may hold xattr whiteouts
+};
+
+// A directory of the view: its path below the view root and the real
+// directories that make it up, top first (stopping at an opaque one).
+struct ViewDir {
+  std::string rel;
+  std::vector<LayerDir> stack;
+  struct stat st;  // lstat of the top real directory
+  bool merged() const { return stack.size() > 1; }
+  int top_fd() const { return stack.front().fd.get(); }
+  int top_layer() const { return stack.front().layer; }
+};
+using ViewDirPtr = std::shared_ptr<const ViewDir>;
+
+// A starting directory for a relative path.
+struct Base {
+  ViewDirPtr view;  // in the view, or
+  std::shared_ptr<UniqueFd> host;  // a host directory (O_PATH)
+};
+
+// Who is asking: `self` in /proc means this process.
+struct Caller {
+  pid_t tgid = 0;
+  pid_t tid = 0;
+};
+
+enum class LastKind { kNormal, kDot, kDotDot, kRoot };
+
+// What a path names.
+struct Target {
+  bool in_view = false;
+  bool exists = false;
+  LastKind last = LastKind::kNormal;
+  bool trailing_slash = false;
+  // The directory that holds the final component (for creating, removing).
+  ViewDirPtr parent;                    // in_view; null for the view root
+  std::shared_ptr<UniqueFd> host_parent;  // !in_view; null for "/"
+  std::string name;                     // final component
+  // The object itself, when it exists.
+  int layer = -1;   // in_view: the layer that holds it
+  std::string rel;  // in_view: its path below the view root
+  struct stat st {};
+  UniqueFd fd;      // O_PATH | O_NOFOLLOW
+  ViewDirPtr dir;   // in_view directories: the merged directory
+  std::string proc_link;  // /proc/self and /proc/thread-self: the caller's target
+
+  bool is_dir() const { return exists && S_ISDIR(st.st_mode); }
+  bool is_symlink() const { return exists && S_ISLNK(st.st_mode); }
+};
+
+struct ResolveOptions {
+  bool follow = true;  // follow a symlink in the final component
+};
+
+class View {
+ public:
+  explicit View(const LayerSet* layers);
+
+  const LayerSet& layers() const { return *layers_; }
+  bool writable() const { return layers_->has_upper(); }
+
+  // The view root directory.
+  SysResult<ViewDirPtr> Root() const;
+  // The view directory at `rel` (walked from the root without following
+  // symlinks; ENOENT/ENOTDIR when it is not a directory of the view now).
+  SysResult<ViewDirPtr> DirAt(const std::string& rel) const;
+
+  // Resolves `path` from `base` (ignored for absolute paths).
+  SysResult<Target> Resolve(const Caller& caller, const Base& base,
+                            std::string_view path, ResolveOptions options) const;
+
+  // The base for a real directory (a cwd or a dirfd of the program): the
+  // view directory it backs, or itself when it is outside the view.
+  SysResult<Base> BaseForRealDir(UniqueFd dir_fd, const std::string& real_path) const;
+
+  // The view path (absolute) for a real path, or the real path unchanged when
+  // it is outside every layer. Keeps a " (deleted)" suffix.
+  std::string ViewPathOfReal(const std::string& real_path) const;
+  std::string AbsoluteViewPath(const std::string& rel) const;
+
+  // Looks up one name in a view directory, as overlayfs does: the upper-most
+  // entry wins; whiteouts hide; directories merge down to an opaque one.
+  SysResult<Target> Lookup(const ViewDirPtr& dir, const std::string& name) const;
+
+  // Whether a host directory stat is the view root.
+  bool IsViewRoot(const struct stat& st) const {
+    return st.st_dev == layers_->view_root_dev() && st.st_ino == layers_->view_root_ino();
+  }
+
+  // Adjusts a real stat of a view object to what overlayfs reports.
+  void FixStat(const Target& t, struct stat* st) const;
+
+ private:
+  SysResult<ViewDirPtr> MakeDir(std::string rel, std::vector<LayerDir> stack,
+                                const struct stat& st) const;
+  SysResult<std::vector<LayerDir>> BuildStack(const ViewDir& parent, size_t from,
+                                              const std::string& name,
+                                              UniqueFd top_fd, int top_layer) const;
+
+  const LayerSet* layers_;
+  dev_t proc_dev_ = 0;
+  ino_t proc_root_ino_ = 0;
+  ViewDirPtr root_;
+};
+
+// Reads an xattr of an open file (O_PATH descriptors too). Returns the value
+// length or -1 with errno set.
+ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size);
+bool IsWhiteout(const struct stat& st);
+// The path of the object an fd refers to, as the kernel reports it.
+std::string FdPath(int fd);
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_OVERLAY_VIEW_H_

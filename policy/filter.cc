@@ -1,0 +1,102 @@
+#include "policy/filter.h"
+
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "policy/syscall_table.h"
+
+namespace ovlbox {
+namespace {
+
+uint32_t ToSeccompAction(const SyscallRule& rule) {
+  switch (rule.action) {
+    case SyscallAction::kAllow:
+      return SCMP_ACT_ALLOW;
+    case SyscallAction::kNotify:
+      return SCMP_ACT_NOTIFY;
+    case SyscallAction::kTrace:
+      return SCMP_ACT_TRACE(static_cast<uint16_t>(rule.nr));
+    case SyscallAction::kErrno:
+      return SCMP_ACT_ERRNO(static_cast<uint16_t>(rule.err));
+  }
+  return SCMP_ACT_KILL_PROCESS;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<sock_filter>> BuildFilter() {
+  std::unique_ptr<void, void (*)(void*)> ctx(seccomp_init(SCMP_ACT_ERRNO(ENOSYS)),
+                                             [](void* c) { seccomp_release(c); });
+  if (!ctx) return absl::InternalError("seccomp_init failed");
+  seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  for (int nr = 0; nr <= kMaxKnownSyscall; ++nr) {
+    SyscallRule rule = RuleFor(nr);
+    // The default action already answers ENOSYS (libseccomp refuses a rule
+    // that repeats the default).
+    if (rule.action == SyscallAction::kErrno && rule.err == ENOSYS) continue;
+    int rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 0);
+    if (rc != 0) {
+      return absl::InternalError(
+          absl::StrCat("seccomp_rule_add(", nr, "): ", strerror(-rc)));
+    }
+  }
+  // Export the BPF through a memfd and load it ourselves: libseccomp 2.5
+  // cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
+  int mfd = memfd_create("ovlbox-filter", MFD_CLOEXEC);
+  if (mfd < 0) return absl::ErrnoToStatus(errno, "memfd_create");
+  int rc = seccomp_export_bpf(ctx.get(), mfd);
+  if (rc != 0) {
+    close(mfd);
+    return absl::InternalError(absl::StrCat("seccomp_export_bpf: ", strerror(-rc)));
+  }
+  off_t size = lseek(mfd, 0, SEEK_END);
+  std::vector<sock_filter> program(size / sizeof(sock_filter));
+  if (pread(mfd, program.data(), size, 0) != size) {
+    close(mfd);
+    return absl::ErrnoToStatus(errno, "reading the exported filter");
+  }
+  close(mfd);
+  return program;
+}
+
+int InstallFilter(const std::vector<sock_filter>& program) {
+  sock_fprog prog;
+  prog.len = static_cast<unsigned short>(program.size());
+  prog.filter = const_cast<sock_filter*>(program.data());
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                    SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                    &prog);
+  if (fd < 0 && errno == EINVAL) {
+    fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  }
+  return static_cast<int>(fd);
+}
+
+absl::Status CheckKernelSupport() {
+  uint32_t action = SECCOMP_RET_USER_NOTIF;
+  if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
+    return absl::FailedPreconditionError(
+        "this kernel lacks seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0 or "
+        "later with CONFIG_SECCOMP_FILTER)");
+  }
+  action = SECCOMP_RET_TRACE;
+  if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
+    return absl::FailedPreconditionError("this kernel lacks SECCOMP_RET_TRACE");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ovlbox

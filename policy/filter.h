@@ -1,0 +1,30 @@
+// Builds and installs the program's seccomp filter (with libseccomp).
+#ifndef OVLBOX_POLICY_FILTER_H_
+#define OVLBOX_POLICY_FILTER_H_
+
+#include <linux/filter.h>
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ovlbox {
+
+// The filter for SyscallRules() as a BPF program. Foreign architectures
+// (i386, x32) kill the process.
+absl::StatusOr<std::vector<sock_filter>> BuildFilter();
+
+// Installs `program` on the calling thread (which must have set
+// PR_SET_NO_NEW_PRIVS or hold CAP_SYS_ADMIN) with a user-notification
+// listener, asking for killable waits where the kernel offers them (5.19).
+// Returns the listener fd. Async-signal-safe: meant for the child between
+// fork and exec.
+int InstallFilter(const std::vector<sock_filter>& program);
+
+// Whether the running kernel offers seccomp user notification, and if not,
+// which feature is missing (for the user's error message).
+absl::Status CheckKernelSupport();
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_POLICY_FILTER_H_

@@ -1,0 +1,39 @@
+// What the filter does with every x86_64 system call, as data.
+//
+// Path calls and the fd calls whose answer depends on the view go to the
+// supervisor (kNotify); the few calls that must change the program's own
+// state (its cwd, its executable) stop in the tracer (kTrace); calls that
+// would bypass the view are refused (kErrno). Every other call number the
+// table knows runs natively; a number beyond the table (a syscall newer than
+// ovlbox) gets ENOSYS, never a silent pass.
+#ifndef OVLBOX_POLICY_SYSCALL_TABLE_H_
+#define OVLBOX_POLICY_SYSCALL_TABLE_H_
+
+#include <string_view>
+#include <vector>
+
+namespace ovlbox {
+
+enum class SyscallAction { kAllow, kNotify, kTrace, kErrno };
+
+struct SyscallRule {
+  int nr;
+  std::string_view name;
+  SyscallAction action;
+  int err = 0;  // for kErrno
+};
+
+// The x86_64 numbers this ovlbox knows: everything at or below this runs
+// natively unless a rule says otherwise.
+inline constexpr int kMaxKnownSyscall = 469;  // file_setattr (Linux 6.17)
+
+// The rules for the calls that do not simply run natively.
+const std::vector<SyscallRule>& SyscallRules();
+
+// The rule for one call number (kAllow when none; kErrno/ENOSYS beyond
+// kMaxKnownSyscall).
+SyscallRule RuleFor(int nr);
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_POLICY_SYSCALL_TABLE_H_

@@ -1,0 +1,102 @@
+// One intercepted system call: its arguments, the thread that made it, and
+// the answer the supervisor gives.
+#ifndef OVLBOX_SUPERVISOR_CALL_H_
+#define OVLBOX_SUPERVISOR_CALL_H_
+
+#include <linux/seccomp.h>
+
+#include <cstdint>
+#include <string>
+
+#include "overlay/sys_result.h"
+#include "overlay/unique_fd.h"
+#include "overlay/view.h"
+#include "tracer/tracee.h"
+
+namespace ovlbox {
+
+// The answer to one notification.
+struct Response {
+  enum class Kind { kValue, kError, kFd, kContinue };
+  Kind kind = Kind::kError;
+  int64_t value = 0;
+  int error = ENOSYS;
+  UniqueFd fd;
+  bool cloexec = false;
+
+  static Response Value(int64_t v) {
+    Response r;
+    r.kind = Kind::kValue;
+    r.value = v;
+    return r;
+  }
+  static Response Error(int err) {
+    Response r;
+    r.kind = Kind::kError;
+    r.error = err;
+    return r;
+  }
+  static Response Fd(UniqueFd fd, bool cloexec) {
+    Response r;
+    r.kind = Kind::kFd;
+    r.fd = std::move(fd);
+    r.cloexec = cloexec;
+    return r;
+  }
+  // Only for calls that are not path calls and whose arguments the kernel
+  // reads by value (documented at each use).
+  static Response Continue() {
+    Response r;
+    r.kind = Kind::kContinue;
+    return r;
+  }
+};
+
+// Turns a failed SysResult into the error answer.
+#define OVL_TRY(lhs, expr) \
+  OVL_TRY_IMPL(OVL_CONCAT(ovl_try_, __LINE__), lhs, expr)
+#define OVL_TRY_IMPL(tmp, lhs, expr)                    \
+  auto tmp = (expr);                                   \
+  if (!tmp.ok()) return ::ovlbox::Response::Error(tmp.error()); \
+  lhs = std::move(*tmp)
+
+class Call {
+ public:
+  Call(const seccomp_data& data, pid_t tid, const View& view, int listener, uint64_t id)
+      : data_(data), tracee_(tid), view_(view), listener_(listener), id_(id) {}
+
+  int nr() const { return data_.nr; }
+  uint64_t arg(int i) const { return data_.args[i]; }
+  // Integer arguments arrive zero-extended: compare them as int.
+  int arg_int(int i) const { return static_cast<int>(data_.args[i]); }
+  Tracee& tracee() { return tracee_; }
+  const View& view() const { return view_; }
+
+  // Reads a path argument; the notification is re-validated after the read,
+  // so what was read belongs to the thread that made the call.
+  SysResult<std::string> ReadPath(uint64_t addr);
+  SysResult<std::string> ReadString(uint64_t addr, size_t max);
+  int Read(uint64_t addr, void* buf, size_t len);
+  int Write(uint64_t addr, const void* buf, size_t len) { return tracee_.Write(addr, buf, len); }
+
+  // Reads the path at `path_addr` and resolves it relative to `dirfd`.
+  // `empty_path`: AT_EMPTY_PATH (a NULL or empty path names dirfd itself).
+  SysResult<Target> ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions options,
+                               bool empty_path = false);
+
+  // Sets this worker thread's umask to the program's, before creating a
+  // file on its behalf.
+  int AdoptUmask();
+
+ private:
+  bool StillValid();
+  const seccomp_data& data_;
+  Tracee tracee_;
+  const View& view_;
+  int listener_;
+  uint64_t id_;
+};
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_SUPERVISOR_CALL_H_

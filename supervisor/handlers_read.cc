@@ -1,0 +1,432 @@
+// Handlers that answer from the view without changing it: open (read-only
+// access, or anything outside the view), stat, access, readlink, getcwd,
+// listings, statfs, getxattr/listxattr.
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "overlay/dirlist.h"
+#include "overlay/xattr_names.h"
+#include "supervisor/handlers.h"
+
+namespace ovlbox {
+namespace {
+
+constexpr long kOverlayfsMagic = 0x794c7630;
+
+// A write into the read-only view (regular files, directories and symlinks
+// only: devices and fifos stay writable, as on a read-only mount).
+bool RejectsWrite(const View& view, const Target& t) {
+  if (!t.in_view || view.writable()) return false;
+  if (!t.exists) return true;
+  mode_t type = t.st.st_mode & S_IFMT;
+  return type == S_IFREG || type == S_IFDIR || type == S_IFLNK;
+}
+
+Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mode_t mode,
+                    uint64_t resolve) {
+  int flags = static_cast<int>(flags64);
+  if (resolve & RESOLVE_CACHED) return Response::Error(EAGAIN);
+  bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
+  bool creat = (flags & O_CREAT) != 0 && !tmpfile;
+  ResolveOptions options;
+  options.follow = !(flags & O_NOFOLLOW) && !(creat && (flags & O_EXCL));
+  if (tmpfile) options.follow = true;
+  OVL_TRY(Target t, c.ResolveArg(dirfd, path_addr, options));
+  int acc = flags & O_ACCMODE;
+  bool cloexec = (flags & O_CLOEXEC) != 0;
+
+  if (!t.exists) {
+    if (!creat || tmpfile) return Response::Error(ENOENT);
+    if (t.trailing_slash) return Response::Error(EISDIR);
+    if (t.in_view && !c.view().writable()) return Response::Error(EROFS);
+    int parent = ParentFdOf(t);
+    if (parent < 0) return Response::Error(ENOENT);
+    if (int err = c.AdoptUmask()) return Response::Error(err);
+    int fd = openat(parent, t.name.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) return Response::Error(errno);
+    return Response::Fd(UniqueFd(fd), cloexec);
+  }
+  if (creat && (flags & O_EXCL)) return Response::Error(EEXIST);
+  bool is_dir = S_ISDIR(t.st.st_mode);
+  if (tmpfile) {
+    if (!is_dir) return Response::Error(ENOTDIR);
+    if (t.in_view && !c.view().writable()) return Response::Error(EROFS);
+    if (int err = c.AdoptUmask()) return Response::Error(err);
+    int fd = openat(t.fd.get(), ".", flags | O_CLOEXEC, mode);
+    if (fd < 0) return Response::Error(errno);
+    return Response::Fd(UniqueFd(fd), cloexec);
+  }
+  if (S_ISLNK(t.st.st_mode) && !(flags & O_PATH)) return Response::Error(ELOOP);
+  if ((flags & O_DIRECTORY) && !is_dir && !S_ISLNK(t.st.st_mode)) {
+    return Response::Error(ENOTDIR);
+  }
+  if (!(flags & O_PATH)) {
+    if (is_dir && (acc != O_RDONLY || creat)) return Response::Error(EISDIR);
+    bool writes = acc != O_RDONLY || (flags & O_TRUNC);
+    if (writes && RejectsWrite(c.view(), t)) return Response::Error(EROFS);
+  }
+  OVL_TRY(UniqueFd fd, OpenTarget(t, flags & ~(O_CREAT | O_EXCL)));
+  return Response::Fd(std::move(fd), cloexec);
+}
+
+Response WriteStat(Call& c, const View& view, const Target& t, uint64_t buf) {
+  struct stat st = t.st;
+  view.FixStat(t, &st);
+  if (c.Write(buf, &st, sizeof(st)) != 0) return Response::Error(EFAULT);
+  return Response::Value(0);
+}
+
+// The stat of what tracee descriptor `fd` refers to.
+Response StatFd(Call& c, int fd, uint64_t buf) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/fd/%d", c.tracee().tid(), fd);
+  struct stat st;
+  if (fd < 0 || stat(path, &st) != 0) return Response::Error(EBADF);
+  if (S_ISDIR(st.st_mode)) {
+    // Merged directories report overlayfs' link count.
+    OVL_TRY(Target t, c.tracee().TargetForFd(c.view(), fd));
+    return WriteStat(c, c.view(), t, buf);
+  }
+  if (c.Write(buf, &st, sizeof(st)) != 0) return Response::Error(EFAULT);
+  return Response::Value(0);
+}
+
+// The fstatfs of a real object, as the view reports it.
+int ViewStatfs(const View& view, const Target& t, struct statfs* out) {
+  int fd = t.in_view ? view.Root().ok() ? (*view.Root())->top_fd() : -1 : t.fd.get();
+  if (fstatfs(fd, out) != 0) return errno;
+  if (t.in_view) {
+    out->f_type = kOverlayfsMagic;
+    out->f_namelen = NAME_MAX;
+    memset(&out->f_fsid, 0, sizeof(out->f_fsid));
+    if (!view.writable()) out->f_flags |= ST_RDONLY;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string SelfFdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+int ParentFdOf(const Target& t) {
+  if (t.last != LastKind::kNormal || t.name.empty()) return -1;
+  if (t.in_view) {
+    if (!t.parent) return -1;
+    if (!t.exists) return t.parent->top_fd();
+    for (const LayerDir& ld : t.parent->stack) {
+      if (ld.layer == t.layer) return ld.fd.get();
+    }
+    return -1;
+  }
+  return t.host_parent ? t.host_parent->get() : -1;
+}
+
+SysResult<UniqueFd> OpenTarget(const Target& t, int flags) {
+  int fd;
+  if (flags & O_PATH) {
+    fd = fcntl(t.fd.get(), F_DUPFD_CLOEXEC, 0);
+  } else if (S_ISDIR(t.st.st_mode)) {
+    fd = openat(t.fd.get(), ".", flags | O_CLOEXEC);
+  } else if (int parent = ParentFdOf(t); parent >= 0) {
+    fd = openat(parent, t.name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
+  } else {
+    fd = open(SelfFdPath(t.fd.get()).c_str(), flags | O_CLOEXEC);
+  }
+  if (fd < 0) return Errno{errno};
+  return UniqueFd(fd);
+}
+
+Response HandleOpen(Call& c) {
+  switch (c.nr()) {
+    case SYS_open:
+      return OpenCommon(c, AT_FDCWD, c.arg(0), c.arg(1), c.arg(2), 0);
+    case SYS_creat:
+      return OpenCommon(c, AT_FDCWD, c.arg(0), O_CREAT | O_WRONLY | O_TRUNC, c.arg(1), 0);
+    case SYS_openat:
+      return OpenCommon(c, c.arg_int(0), c.arg(1), c.arg(2), c.arg(3), 0);
+    case SYS_openat2: {
+      open_how how{};
+      size_t size = c.arg(3);
+      if (size < sizeof(how)) return Response::Error(EINVAL);
+      if (c.Read(c.arg(2), &how, sizeof(how)) != 0) return Response::Error(EFAULT);
+      if (how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) {
+        // Not implemented in the view's resolver yet.
+        return Response::Error(EXDEV);
+      }
+      return OpenCommon(c, c.arg_int(0), c.arg(1), how.flags, how.mode, how.resolve);
+    }
+  }
+  return Response::Error(ENOSYS);
+}
+
+Response HandleStat(Call& c) {
+  int dirfd = AT_FDCWD, flags = 0;
+  uint64_t path = c.arg(0), buf = c.arg(1);
+  switch (c.nr()) {
+    case SYS_stat:
+      break;
+    case SYS_lstat:
+      flags = AT_SYMLINK_NOFOLLOW;
+      break;
+    case SYS_newfstatat:
+      dirfd = c.arg_int(0);
+      path = c.arg(1);
+      buf = c.arg(2);
+      flags = c.arg_int(3);
+      break;
+  }
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) {
+    return Response::Error(EINVAL);
+  }
+  if (flags & AT_EMPTY_PATH) {
+    // fstat(), as glibc implements it: the path is usually empty.
+    std::string p;
+    if (path != 0) {
+      OVL_TRY(p, c.ReadPath(path));
+    }
+    if (p.empty()) {
+      if (dirfd == AT_FDCWD) {
+        OVL_TRY(Target t, c.tracee().Resolve(c.view(), AT_FDCWD, "", {}, true));
+        return WriteStat(c, c.view(), t, buf);
+      }
+      return StatFd(c, dirfd, buf);
+    }
+  }
+  ResolveOptions options;
+  options.follow = !(flags & AT_SYMLINK_NOFOLLOW);
+  OVL_TRY(Target t, c.ResolveArg(dirfd, path, options));
+  if (!t.exists) return Response::Error(ENOENT);
+  return WriteStat(c, c.view(), t, buf);
+}
+
+Response HandleFstat(Call& c) { return StatFd(c, c.arg_int(0), c.arg(1)); }
+
+Response HandleStatx(Call& c) {
+  int dirfd = c.arg_int(0);
+  int flags = c.arg_int(2);
+  unsigned mask = static_cast<unsigned>(c.arg(3));
+  uint64_t buf = c.arg(4);
+  int sync = flags & AT_STATX_SYNC_TYPE;
+  struct statx stx;
+  Target t;
+  bool have_target = false;
+  std::string p;
+  if (!((flags & AT_EMPTY_PATH) && c.arg(1) == 0)) {
+    OVL_TRY(p, c.ReadPath(c.arg(1)));
+  }
+  if (p.empty() && (flags & AT_EMPTY_PATH) && dirfd != AT_FDCWD) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd/%d", c.tracee().tid(), dirfd);
+    if (dirfd < 0 || statx(AT_FDCWD, path, sync, mask, &stx) != 0) return Response::Error(EBADF);
+    if (S_ISDIR(stx.stx_mode)) {
+      OVL_TRY(t, c.tracee().TargetForFd(c.view(), dirfd));
+      have_target = true;
+    }
+  } else {
+    ResolveOptions options;
+    options.follow = !(flags & AT_SYMLINK_NOFOLLOW);
+    OVL_TRY(t, c.tracee().Resolve(c.view(), dirfd, p, options, (flags & AT_EMPTY_PATH) != 0));
+    if (!t.exists) return Response::Error(ENOENT);
+    have_target = true;
+  }
+  if (have_target) {
+    if (statx(t.fd.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, mask, &stx) != 0) {
+      return Response::Error(errno);
+    }
+    if (t.in_view && t.dir && t.dir->merged()) stx.stx_nlink = 1;
+  }
+  if (c.Write(buf, &stx, sizeof(stx)) != 0) return Response::Error(EFAULT);
+  return Response::Value(0);
+}
+
+Response HandleAccess(Call& c) {
+  int dirfd = AT_FDCWD, flags = 0, mode;
+  uint64_t path;
+  if (c.nr() == SYS_access) {
+    path = c.arg(0);
+    mode = c.arg_int(1);
+  } else {
+    dirfd = c.arg_int(0);
+    path = c.arg(1);
+    mode = c.arg_int(2);
+    if (c.nr() == SYS_faccessat2) flags = c.arg_int(3);
+  }
+  if (mode & ~(R_OK | W_OK | X_OK)) return Response::Error(EINVAL);
+  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Response::Error(EINVAL);
+  ResolveOptions options;
+  options.follow = !(flags & AT_SYMLINK_NOFOLLOW);
+  OVL_TRY(Target t, c.ResolveArg(dirfd, path, options, (flags & AT_EMPTY_PATH) != 0));
+  if (!t.exists) return Response::Error(ENOENT);
+  if ((mode & W_OK) && RejectsWrite(c.view(), t)) return Response::Error(EROFS);
+  if (syscall(SYS_faccessat2, t.fd.get(), "", mode, AT_EMPTY_PATH | (flags & AT_EACCESS)) != 0) {
+    return Response::Error(errno);
+  }
+  return Response::Value(0);
+}
+
+Response HandleReadlink(Call& c) {
+  int dirfd = AT_FDCWD;
+  uint64_t path = c.arg(0), buf = c.arg(1);
+  int64_t size = static_cast<int>(c.arg(2));
+  if (c.nr() == SYS_readlinkat) {
+    dirfd = c.arg_int(0);
+    path = c.arg(1);
+    buf = c.arg(2);
+    size = static_cast<int>(c.arg(3));
+  }
+  if (size <= 0) return Response::Error(EINVAL);
+  OVL_TRY(Target t, c.ResolveArg(dirfd, path, ResolveOptions{.follow = false}, dirfd != AT_FDCWD));
+  if (!t.exists) return Response::Error(ENOENT);
+  std::string target;
+  if (!t.proc_link.empty()) {
+    target = t.proc_link;
+  } else {
+    if (!S_ISLNK(t.st.st_mode)) return Response::Error(EINVAL);
+    char raw[PATH_MAX + 64];
+    ssize_t n = readlinkat(t.fd.get(), "", raw, sizeof(raw));
+    if (n < 0) return Response::Error(errno);
+    target.assign(raw, n);
+    if (!t.in_view && target.size() && target[0] == '/' && t.host_parent &&
+        t.st.st_dev != 0) {
+      // /proc magic links (cwd, exe, fd/N, root) show view paths.
+      struct statfs sfs;
+      if (fstatfs(t.host_parent->get(), &sfs) == 0 && sfs.f_type == 0x9fa0 /* PROC */) {
+        target = c.view().ViewPathOfReal(target);
+      }
+    }
+  }
+  size_t n = std::min<size_t>(target.size(), static_cast<size_t>(size));
+  if (c.Write(buf, target.data(), n) != 0) return Response::Error(EFAULT);
+  return Response::Value(static_cast<int64_t>(n));
+}
+
+Response HandleGetcwd(Call& c) {
+  uint64_t buf = c.arg(0);
+  size_t size = c.arg(1);
+  OVL_TRY(std::string real, c.tracee().CwdRealPath());
+  if (real.ends_with(" (deleted)")) return Response::Error(ENOENT);
+  std::string path = c.view().ViewPathOfReal(real);
+  if (size < path.size() + 1) return Response::Error(ERANGE);
+  if (c.Write(buf, path.c_str(), path.size() + 1) != 0) return Response::Error(EFAULT);
+  return Response::Value(static_cast<int64_t>(path.size() + 1));
+}
+
+Response HandleGetdents(Call& c) {
+  bool legacy = c.nr() == SYS_getdents;
+  uint64_t buf = c.arg(1);
+  size_t count = static_cast<unsigned>(c.arg(2));
+  OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Response::Error(errno);
+  if (!S_ISDIR(st.st_mode)) return Response::Error(ENOTDIR);
+  size_t cap = std::min<size_t>(count, 1 << 20);
+  std::vector<char> out(cap);
+  std::string real = FdPath(fd.get());
+  RealLocation loc = c.view().layers().Locate(real);
+  if (loc.layer >= 0 && !real.ends_with(" (deleted)")) {
+    auto dir = c.view().DirAt(loc.rel);
+    if (dir.ok() && NeedsMergedListing(c.view(), **dir)) {
+      struct stat parent {};
+      if (loc.rel.empty()) {
+        fstatat((*dir)->top_fd(), "..", &parent, 0);
+      } else if (auto p = c.view().DirAt(ParentRel(loc.rel)); p.ok()) {
+        parent = (*p)->st;
+      }
+      OVL_TRY(std::vector<DirEntry> entries, ListMerged(c.view(), **dir, parent.st_ino));
+      off_t pos = lseek(fd.get(), 0, SEEK_CUR);
+      if (pos < 0) return Response::Error(errno);
+      uint64_t new_pos;
+      OVL_TRY(size_t n, FillDirents(entries, static_cast<uint64_t>(pos), legacy, out.data(),
+                                    cap, &new_pos));
+      if (n > 0 && c.Write(buf, out.data(), n) != 0) return Response::Error(EFAULT);
+      lseek(fd.get(), static_cast<off_t>(new_pos), SEEK_SET);
+      return Response::Value(static_cast<int64_t>(n));
+    }
+  }
+  long n = syscall(legacy ? SYS_getdents : SYS_getdents64, fd.get(), out.data(), cap);
+  if (n < 0) return Response::Error(errno);
+  if (n > 0 && c.Write(buf, out.data(), n) != 0) return Response::Error(EFAULT);
+  return Response::Value(n);
+}
+
+Response HandleStatfs(Call& c) {
+  Target t;
+  uint64_t buf = c.arg(1);
+  if (c.nr() == SYS_fstatfs) {
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
+  } else {
+    OVL_TRY(t, c.ResolveArg(AT_FDCWD, c.arg(0), ResolveOptions{}));
+    if (!t.exists) return Response::Error(ENOENT);
+  }
+  struct statfs sfs;
+  if (int err = ViewStatfs(c.view(), t, &sfs)) return Response::Error(err);
+  if (c.Write(buf, &sfs, sizeof(sfs)) != 0) return Response::Error(EFAULT);
+  return Response::Value(0);
+}
+
+// getxattr, lgetxattr, fgetxattr.
+Response HandleGetxattr(Call& c) {
+  Target t;
+  if (c.nr() == SYS_fgetxattr) {
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
+  } else {
+    OVL_TRY(t, c.ResolveArg(AT_FDCWD, c.arg(0),
+                            ResolveOptions{.follow = c.nr() == SYS_getxattr}));
+    if (!t.exists) return Response::Error(ENOENT);
+  }
+  OVL_TRY(std::string name, c.ReadString(c.arg(1), XATTR_NAME_MAX));
+  uint64_t value = c.arg(2);
+  size_t size = c.arg(3);
+  std::string stored = name;
+  if (t.in_view) {
+    if (IsPrivateXattr(name)) return Response::Error(ENODATA);
+    stored = EscapeXattr(name);
+  }
+  std::vector<char> buf(std::min<size_t>(size, XATTR_SIZE_MAX));
+  ssize_t n = getxattr(SelfFdPath(t.fd.get()).c_str(), stored.c_str(),
+                       size ? buf.data() : nullptr, buf.size());
+  if (n < 0) return Response::Error(errno);
+  if (size && n > 0 && c.Write(value, buf.data(), n) != 0) return Response::Error(EFAULT);
+  return Response::Value(n);
+}
+
+// listxattr, llistxattr, flistxattr.
+Response HandleListxattr(Call& c) {
+  Target t;
+  if (c.nr() == SYS_flistxattr) {
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
+  } else {
+    OVL_TRY(t, c.ResolveArg(AT_FDCWD, c.arg(0),
+                            ResolveOptions{.follow = c.nr() == SYS_listxattr}));
+    if (!t.exists) return Response::Error(ENOENT);
+  }
+  uint64_t list = c.arg(1);
+  size_t size = c.arg(2);
+  std::string path = SelfFdPath(t.fd.get());
+  ssize_t n = listxattr(path.c_str(), nullptr, 0);
+  if (n < 0) return Response::Error(errno);
+  std::vector<char> buf(n + 1);
+  n = listxattr(path.c_str(), buf.data(), buf.size());
+  if (n < 0) return Response::Error(errno);
+  std::string names(buf.data(), n);
+  if (t.in_view) names = FilterXattrList(names);
+  if (size == 0) return Response::Value(static_cast<int64_t>(names.size()));
+  if (size < names.size()) return Response::Error(ERANGE);
+  if (!names.empty() && c.Write(list, names.data(), names.size()) != 0) {
+    return Response::Error(EFAULT);
+  }
+  return Response::Value(static_cast<int64_t>(names.size()));
+}
+
+}  // namespace ovlbox

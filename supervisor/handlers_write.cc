@@ -1,0 +1,424 @@
+// Handlers that change files: in the view they answer as a read-only
+// overlayfs mount does (EROFS, after the same lookups the kernel makes
+// first); outside the view the supervisor performs the call itself on the
+// host object it resolved, with the program's umask.
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/fanotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "supervisor/handlers.h"
+
+namespace ovlbox {
+namespace {
+
+// The view is read-only until the upper is written (every write into it
+// answers EROFS).
+bool ViewRefuses(const Target& t) { return t.in_view; }
+
+// Resolves the target of a call that creates a name.
+SysResult<Target> ResolveNew(Call& c, int dirfd, uint64_t path) {
+  return c.ResolveArg(dirfd, path, ResolveOptions{.follow = false});
+}
+
+Response CreateCheck(const Target& t) {
+  if (t.exists) return Response::Error(EEXIST);
+  if (ViewRefuses(t)) return Response::Error(EROFS);
+  return Response::Value(0);
+}
+
+// Resolves an existing object for an attribute change (chmod, chown, ...).
+SysResult<Target> ResolveExisting(Call& c, int dirfd, uint64_t path, bool follow,
+                                  bool empty_path) {
+  OVL_ASSIGN_OR_RETURN(Target t, c.ResolveArg(dirfd, path, ResolveOptions{.follow = follow},
+                                              empty_path));
+  if (!t.exists) return Errno{ENOENT};
+  return t;
+}
+
+Response Result(long rc) { return rc < 0 ? Response::Error(errno) : Response::Value(rc); }
+
+}  // namespace
+
+Response HandleMkdir(Call& c) {
+  int dirfd = AT_FDCWD;
+  uint64_t path = c.arg(0);
+  mode_t mode = c.arg(1);
+  if (c.nr() == SYS_mkdirat) {
+    dirfd = c.arg_int(0);
+    path = c.arg(1);
+    mode = c.arg(2);
+  }
+  OVL_TRY(Target t, ResolveNew(c, dirfd, path));
+  Response check = CreateCheck(t);
+  if (check.kind == Response::Kind::kError) return check;
+  int parent = ParentFdOf(t);
+  if (parent < 0) return Response::Error(EEXIST);
+  if (int err = c.AdoptUmask()) return Response::Error(err);
+  return Result(mkdirat(parent, t.name.c_str(), mode));
+}
+
+Response HandleMknod(Call& c) {
+  int dirfd = AT_FDCWD;
+  uint64_t path = c.arg(0);
+  mode_t mode = c.arg(1);
+  dev_t dev = c.arg(2);
+  if (c.nr() == SYS_mknodat) {
+    dirfd = c.arg_int(0);
+    path = c.arg(1);
+    mode = c.arg(2);
+    dev = c.arg(3);
+  }
+  OVL_TRY(Target t, ResolveNew(c, dirfd, path));
+  if (t.trailing_slash && !t.exists) return Response::Error(ENOENT);
+  Response check = CreateCheck(t);
+  if (check.kind == Response::Kind::kError) return check;
+  int parent = ParentFdOf(t);
+  if (parent < 0) return Response::Error(EEXIST);
+  if (int err = c.AdoptUmask()) return Response::Error(err);
+  return Result(mknodat(parent, t.name.c_str(), mode, dev));
+}
+
+// unlink, unlinkat, rmdir.
+Response HandleUnlink(Call& c) {
+  int dirfd = AT_FDCWD, flags = 0;
+  uint64_t path = c.arg(0);
+  if (c.nr() == SYS_rmdir) flags = AT_REMOVEDIR;
+  if (c.nr() == SYS_unlinkat) {
+    dirfd = c.arg_int(0);
+    path = c.arg(1);
+    flags = c.arg_int(2);
+    if (flags & ~AT_REMOVEDIR) return Response::Error(EINVAL);
+  }
+  OVL_TRY(Target t, ResolveNew(c, dirfd, path));
+  if (t.last != LastKind::kNormal || t.name.empty()) {
+    if (!(flags & AT_REMOVEDIR)) return Response::Error(EISDIR);
+    if (t.last == LastKind::kDot) return Response::Error(EINVAL);
+    if (t.last == LastKind::kDotDot) return Response::Error(ENOTEMPTY);
+    return Response::Error(EBUSY);
+  }
+  if (ViewRefuses(t)) return Response::Error(EROFS);
+  if (!t.exists) return Response::Error(ENOENT);
+  int parent = ParentFdOf(t);
+  if (parent < 0) return Response::Error(EBUSY);
+  return Result(unlinkat(parent, t.name.c_str(), flags));
+}
+
+// rename, renameat, renameat2.
+Response HandleRename(Call& c) {
+  int olddir = AT_FDCWD, newdir = AT_FDCWD;
+  uint64_t oldpath = c.arg(0), newpath = c.arg(1);
+  unsigned flags = 0;
+  if (c.nr() != SYS_rename) {
+    olddir = c.arg_int(0);
+    oldpath = c.arg(1);
+    newdir = c.arg_int(2);
+    newpath = c.arg(3);
+    if (c.nr() == SYS_renameat2) flags = static_cast<unsigned>(c.arg(4));
+  }
+  OVL_TRY(Target from, ResolveNew(c, olddir, oldpath));
+  OVL_TRY(Target to, ResolveNew(c, newdir, newpath));
+  if (from.last != LastKind::kNormal || to.last != LastKind::kNormal || from.name.empty() ||
+      to.name.empty()) {
+    return Response::Error(EBUSY);
+  }
+  if (from.in_view != to.in_view) return Response::Error(EXDEV);
+  if (ViewRefuses(from)) return Response::Error(EROFS);
+  if (!from.exists) return Response::Error(ENOENT);
+  int op = ParentFdOf(from), np = ParentFdOf(to);
+  if (op < 0 || np < 0) return Response::Error(EBUSY);
+  return Result(syscall(SYS_renameat2, op, from.name.c_str(), np, to.name.c_str(), flags));
+}
+
+// link, linkat.
+Response HandleLink(Call& c) {
+  int olddir = AT_FDCWD, newdir = AT_FDCWD, flags = 0;
+  uint64_t oldpath = c.arg(0), newpath = c.arg(1);
+  if (c.nr() == SYS_linkat) {
+    olddir = c.arg_int(0);
+    oldpath = c.arg(1);
+    newdir = c.arg_int(2);
+    newpath = c.arg(3);
+    flags = c.arg_int(4);
+    if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return Response::Error(EINVAL);
+  }
+  OVL_TRY(Target from, ResolveExisting(c, olddir, oldpath, (flags & AT_SYMLINK_FOLLOW) != 0,
+                                        (flags & AT_EMPTY_PATH) != 0));
+  OVL_TRY(Target to, ResolveNew(c, newdir, newpath));
+  if (S_ISDIR(from.st.st_mode)) return Response::Error(EPERM);
+  if (from.in_view != to.in_view) return Response::Error(EXDEV);
+  if (to.exists) return Response::Error(EEXIST);
+  if (ViewRefuses(to)) return Response::Error(EROFS);
+  int np = ParentFdOf(to);
+  if (np < 0) return Response::Error(EEXIST);
+  int op = ParentFdOf(from);
+  if (op >= 0) return Result(linkat(op, from.name.c_str(), np, to.name.c_str(), 0));
+  return Result(linkat(AT_FDCWD, SelfFdPath(from.fd.get()).c_str(), np, to.name.c_str(),
+                       AT_SYMLINK_FOLLOW));
+}
+
+// symlink, symlinkat.
+Response HandleSymlink(Call& c) {
+  int dirfd = AT_FDCWD;
+  uint64_t linkpath = c.arg(1);
+  if (c.nr() == SYS_symlinkat) {
+    dirfd = c.arg_int(1);
+    linkpath = c.arg(2);
+  }
+  OVL_TRY(std::string target, c.ReadPath(c.arg(0)));
+  if (target.empty()) return Response::Error(ENOENT);
+  OVL_TRY(Target t, ResolveNew(c, dirfd, linkpath));
+  Response check = CreateCheck(t);
+  if (check.kind == Response::Kind::kError) return check;
+  int parent = ParentFdOf(t);
+  if (parent < 0) return Response::Error(EEXIST);
+  return Result(symlinkat(target.c_str(), parent, t.name.c_str()));
+}
+
+// chmod, fchmodat, fchmodat2, fchmod.
+Response HandleChmod(Call& c) {
+  Target t;
+  mode_t mode;
+  if (c.nr() == SYS_fchmod) {
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
+    if (ViewRefuses(t)) return Response::Error(EROFS);
+    OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+    return Result(fchmod(fd.get(), c.arg(1)));
+  }
+  if (c.nr() == SYS_chmod) {
+    OVL_TRY(t, ResolveExisting(c, AT_FDCWD, c.arg(0), true, false));
+    mode = c.arg(1);
+  } else {
+    int flags = c.nr() == 452 /* fchmodat2 */ ? c.arg_int(3) : 0;
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Response::Error(EINVAL);
+    OVL_TRY(t, ResolveExisting(c, c.arg_int(0), c.arg(1), !(flags & AT_SYMLINK_NOFOLLOW),
+                               (flags & AT_EMPTY_PATH) != 0));
+    mode = c.arg(2);
+  }
+  if (ViewRefuses(t)) return Response::Error(EROFS);
+  if (S_ISLNK(t.st.st_mode)) return Response::Error(EOPNOTSUPP);
+  return Result(chmod(SelfFdPath(t.fd.get()).c_str(), mode));
+}
+
+// chown, lchown, fchownat, fchown.
+Response HandleChown(Call& c) {
+  Target t;
+  uid_t uid;
+  gid_t gid;
+  if (c.nr() == SYS_fchown) {
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
+    if (ViewRefuses(t)) return Response::Error(EROFS);
+    OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+    return Result(fchown(fd.get(), c.arg(1), c.arg(2)));
+  }
+  if (c.nr() == SYS_fchownat) {
+    int flags = c.arg_int(4);
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Response::Error(EINVAL);
+    OVL_TRY(t, ResolveExisting(c, c.arg_int(0), c.arg(1), !(flags & AT_SYMLINK_NOFOLLOW),
+                               (flags & AT_EMPTY_PATH) != 0));
+    uid = c.arg(2);
+    gid = c.arg(3);
+  } else {
+    OVL_TRY(t, ResolveExisting(c, AT_FDCWD, c.arg(0), c.nr() == SYS_chown, false));
+    uid = c.arg(1);
+    gid = c.arg(2);
+  }
+  if (ViewRefuses(t)) return Response::Error(EROFS);
+  return Result(fchownat(t.fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+}
+
+Response HandleTruncate(Call& c) {
+  OVL_TRY(Target t, ResolveExisting(c, AT_FDCWD, c.arg(0), true, false));
+  if (S_ISDIR(t.st.st_mode)) return Response::Error(EISDIR);
+  if (ViewRefuses(t)) return Response::Error(EROFS);
+  return Result(truncate(SelfFdPath(t.fd.get()).c_str(), static_cast<off_t>(c.arg(1))));
+}
+
+// utime, utimes, futimesat, utimensat (and futimens: utimensat with no path).
+Response HandleUtimes(Call& c) {
+  int dirfd = AT_FDCWD, flags = 0;
+  uint64_t path = c.arg(0), times = c.arg(1);
+  timespec ts[2];
+  bool now = false;
+  switch (c.nr()) {
+    case SYS_utime: {
+      if (times == 0) {
+        now = true;
+        break;
+      }
+      utimbuf ub;
+      if (c.Read(times, &ub, sizeof(ub)) != 0) return Response::Error(EFAULT);
+      ts[0] = {ub.actime, 0};
+      ts[1] = {ub.modtime, 0};
+      break;
+    }
+    case SYS_futimesat:
+      dirfd = c.arg_int(0);
+      path = c.arg(1);
+      times = c.arg(2);
+      [[fallthrough]];
+    case SYS_utimes: {
+      if (times == 0) {
+        now = true;
+        break;
+      }
+      timeval tv[2];
+      if (c.Read(times, tv, sizeof(tv)) != 0) return Response::Error(EFAULT);
+      for (int i = 0; i < 2; ++i) {
+        if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000) return Response::Error(EINVAL);
+        ts[i] = {tv[i].tv_sec, tv[i].tv_usec * 1000};
+      }
+      break;
+    }
+    case SYS_utimensat:
+      dirfd = c.arg_int(0);
+      path = c.arg(1);
+      times = c.arg(2);
+      flags = c.arg_int(3);
+      if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Response::Error(EINVAL);
+      if (times == 0) {
+        now = true;
+      } else if (c.Read(times, ts, sizeof(ts)) != 0) {
+        return Response::Error(EFAULT);
+      }
+      break;
+  }
+  if (now) ts[0] = ts[1] = {0, UTIME_NOW};
+  Target t;
+  if (c.nr() == SYS_utimensat && path == 0) {
+    // futimens(fd, times).
+    if (dirfd == AT_FDCWD) return Response::Error(EFAULT);
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), dirfd));
+    if (ViewRefuses(t)) return Response::Error(EROFS);
+    OVL_TRY(UniqueFd fd, c.tracee().GetFd(dirfd));
+    return Result(futimens(fd.get(), ts));
+  }
+  OVL_TRY(t, ResolveExisting(c, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
+                             (flags & AT_EMPTY_PATH) != 0));
+  if (ViewRefuses(t)) return Response::Error(EROFS);
+  int parent = ParentFdOf(t);
+  if (parent >= 0) return Result(utimensat(parent, t.name.c_str(), ts, AT_SYMLINK_NOFOLLOW));
+  return Result(utimensat(AT_FDCWD, SelfFdPath(t.fd.get()).c_str(), ts, 0));
+}
+
+// setxattr, lsetxattr, fsetxattr.
+Response HandleSetxattr(Call& c) {
+  Target t;
+  bool by_fd = c.nr() == SYS_fsetxattr;
+  if (by_fd) {
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
+  } else {
+    OVL_TRY(t, ResolveExisting(c, AT_FDCWD, c.arg(0), c.nr() == SYS_setxattr, false));
+  }
+  OVL_TRY(std::string name, c.ReadString(c.arg(1), XATTR_NAME_MAX));
+  size_t size = c.arg(3);
+  if (size > XATTR_SIZE_MAX) return Response::Error(E2BIG);
+  std::vector<char> value(size);
+  if (size && c.Read(c.arg(2), value.data(), size) != 0) return Response::Error(EFAULT);
+  if (ViewRefuses(t)) return Response::Error(EROFS);
+  int flags = c.arg_int(4);
+  if (by_fd) {
+    OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+    return Result(fsetxattr(fd.get(), name.c_str(), value.data(), size, flags));
+  }
+  return Result(setxattr(SelfFdPath(t.fd.get()).c_str(), name.c_str(), value.data(), size, flags));
+}
+
+// removexattr, lremovexattr, fremovexattr.
+Response HandleRemovexattr(Call& c) {
+  Target t;
+  bool by_fd = c.nr() == SYS_fremovexattr;
+  if (by_fd) {
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
+  } else {
+    OVL_TRY(t, ResolveExisting(c, AT_FDCWD, c.arg(0), c.nr() == SYS_removexattr, false));
+  }
+  OVL_TRY(std::string name, c.ReadString(c.arg(1), XATTR_NAME_MAX));
+  if (ViewRefuses(t)) return Response::Error(EROFS);
+  if (by_fd) {
+    OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+    return Result(fremovexattr(fd.get(), name.c_str()));
+  }
+  return Result(removexattr(SelfFdPath(t.fd.get()).c_str(), name.c_str()));
+}
+
+// bind and connect: AF_UNIX sockets named by a path.
+Response HandleSocketAddress(Call& c) {
+  bool bind_call = c.nr() == SYS_bind;
+  socklen_t len = static_cast<socklen_t>(c.arg(2));
+  sockaddr_un addr{};
+  constexpr socklen_t kPathOffset = offsetof(sockaddr_un, sun_path);
+  if (len <= kPathOffset || len > sizeof(addr)) {
+    // Not a path (too short for one, or another family's larger address):
+    // nothing in the call names a file. The kernel reads the address again,
+    // which cannot turn it into a path the view should have resolved except
+    // by a racing write into the program's own memory.
+    return Response::Continue();
+  }
+  if (c.Read(c.arg(1), &addr, len) != 0) return Response::Error(EFAULT);
+  if (addr.sun_family != AF_UNIX || addr.sun_path[0] == '\0') return Response::Continue();
+  std::string path(addr.sun_path, strnlen(addr.sun_path, len - kPathOffset));
+  OVL_TRY(Target t, c.tracee().Resolve(c.view(), AT_FDCWD, path,
+                                       ResolveOptions{.follow = !bind_call}));
+  OVL_TRY(UniqueFd sock, c.tracee().GetFd(c.arg_int(0)));
+  sockaddr_un real{};
+  real.sun_family = AF_UNIX;
+  std::string real_path;
+  if (bind_call) {
+    if (t.exists) return Response::Error(EADDRINUSE);
+    if (ViewRefuses(t)) return Response::Error(EROFS);
+    int parent = ParentFdOf(t);
+    if (parent < 0) return Response::Error(EADDRINUSE);
+    real_path = SelfFdPath(parent) + "/" + t.name;
+  } else {
+    if (!t.exists) return Response::Error(ENOENT);
+    if (!S_ISSOCK(t.st.st_mode)) return Response::Error(ECONNREFUSED);
+    real_path = SelfFdPath(t.fd.get());
+  }
+  if (real_path.size() >= sizeof(real.sun_path)) return Response::Error(ENAMETOOLONG);
+  memcpy(real.sun_path, real_path.c_str(), real_path.size() + 1);
+  socklen_t real_len = kPathOffset + real_path.size() + 1;
+  if (bind_call) {
+    if (int err = c.AdoptUmask()) return Response::Error(err);
+    return Result(bind(sock.get(), reinterpret_cast<sockaddr*>(&real), real_len));
+  }
+  return Result(connect(sock.get(), reinterpret_cast<sockaddr*>(&real), real_len));
+}
+
+Response HandleInotifyAddWatch(Call& c) {
+  uint32_t mask = static_cast<uint32_t>(c.arg(2));
+  OVL_TRY(Target t, ResolveExisting(c, AT_FDCWD, c.arg(1), !(mask & IN_DONT_FOLLOW), false));
+  if ((mask & IN_ONLYDIR) && !S_ISDIR(t.st.st_mode)) return Response::Error(ENOTDIR);
+  OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+  return Result(inotify_add_watch(fd.get(), SelfFdPath(t.fd.get()).c_str(),
+                                  mask & ~(IN_DONT_FOLLOW | IN_ONLYDIR)));
+}
+
+Response HandleFanotifyMark(Call& c) {
+  unsigned flags = static_cast<unsigned>(c.arg(1));
+  uint64_t mask = c.arg(2);
+  int dirfd = c.arg_int(3);
+  Target t;
+  if (c.arg(4) == 0) {
+    OVL_TRY(t, c.tracee().TargetForFd(c.view(), dirfd));
+  } else {
+    OVL_TRY(t, ResolveExisting(c, dirfd, c.arg(4), !(flags & FAN_MARK_DONT_FOLLOW), false));
+  }
+  OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+  return Result(fanotify_mark(fd.get(), flags & ~FAN_MARK_DONT_FOLLOW, mask, t.fd.get(), nullptr));
+}
+
+}  // namespace ovlbox

@@ -1,0 +1,23 @@
+// Launcher: starts the program under the seccomp filter and the tracer, and
+// serves it until every process it started has exited.
+#ifndef OVLBOX_SUPERVISOR_LAUNCHER_H_
+#define OVLBOX_SUPERVISOR_LAUNCHER_H_
+
+#include <linux/filter.h>
+
+#include <string>
+#include <vector>
+
+#include "overlay/view.h"
+
+namespace ovlbox {
+
+// Runs argv[0] (looked up in PATH, in the view) with its arguments. Returns
+// ovlbox's exit status: the program's own, 128+N on signal N, 125/126/127 on
+// ovlbox's own failures (with one line on stderr).
+int RunProgram(const View& view, const std::vector<sock_filter>& filter,
+               const std::vector<std::string>& argv);
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_SUPERVISOR_LAUNCHER_H_

@@ -1,0 +1,48 @@
+// ovlbox: runs a program on a layered (overlayfs) view of directories, with
+// no mount and no privilege. See docs/design.md.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "overlay/layers.h"
+#include "overlay/view.h"
+#include "policy/filter.h"
+#include "supervisor/cli.h"
+#include "supervisor/launcher.h"
+
+int main(int argc, char** argv) {
+  using namespace ovlbox;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto options = ParseCommandLine(args);
+  if (!options.ok()) {
+    fprintf(stderr, "ovlbox: %s\n", std::string(options.status().message()).c_str());
+    return kExitOwnFailure;
+  }
+  if (options->help) {
+    fputs(UsageText(), stdout);
+    return 0;
+  }
+  if (options->version) {
+    fputs(VersionText(), stdout);
+    return 0;
+  }
+  if (auto status = CheckKernelSupport(); !status.ok()) {
+    fprintf(stderr, "ovlbox: %s\n", std::string(status.message()).c_str());
+    return kExitOwnFailure;
+  }
+  auto layers = LayerSet::Open(options->layers);
+  if (!layers.ok()) {
+    fprintf(stderr, "ovlbox: %s\n", std::string(layers.status().message()).c_str());
+    return kExitOwnFailure;
+  }
+  auto filter = BuildFilter();
+  if (!filter.ok()) {
+    fprintf(stderr, "ovlbox: building the seccomp filter: %s\n",
+            std::string(filter.status().message()).c_str());
+    return kExitOwnFailure;
+  }
+  View view(layers->get());
+  return RunProgram(view, *filter, options->argv);
+}

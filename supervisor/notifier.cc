@@ -1,0 +1,92 @@
+#include "supervisor/notifier.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "supervisor/call.h"
+#include "supervisor/handlers.h"
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+namespace ovlbox {
+
+absl::Status Notifier::Start(int workers) {
+  // Best effort: older kernels (before 6.6) answer EINVAL.
+  ioctl(listener_, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Serve(); });
+  for (std::thread& t : threads_) t.detach();
+  return absl::OkStatus();
+}
+
+void Notifier::Serve() {
+  // Signals for the program are handled by the main thread.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  // A private fs context, so that this thread can take on the program's
+  // umask while it creates files on its behalf.
+  unshare(CLONE_FS);
+
+  seccomp_notif_sizes sizes{};
+  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) return;
+  std::vector<char> req_buf(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+  std::vector<char> resp_buf(
+      std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+  auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
+  auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
+
+  for (;;) {
+    memset(req_buf.data(), 0, req_buf.size());
+    if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
+      if (errno == EINTR || errno == ENOENT) continue;
+      return;  // the listener is gone
+    }
+    Call call(req->data, static_cast<pid_t>(req->pid), *view_, listener_, req->id);
+    Response r = HandlerFor(req->data.nr)(call);
+
+    if (r.kind == Response::Kind::kFd) {
+      seccomp_notif_addfd addfd{};
+      addfd.id = req->id;
+      addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+      addfd.srcfd = static_cast<uint32_t>(r.fd.get());
+      addfd.newfd = 0;
+      addfd.newfd_flags = r.cloexec ? O_CLOEXEC : 0;
+      if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) >= 0) continue;
+      if (errno == ENOENT) continue;  // the thread is gone
+      // Could not install the descriptor (EMFILE...): answer the error.
+      r = Response::Error(errno == EBUSY ? EMFILE : errno);
+    }
+    memset(resp_buf.data(), 0, resp_buf.size());
+    resp->id = req->id;
+    switch (r.kind) {
+      case Response::Kind::kValue:
+        resp->val = r.value;
+        break;
+      case Response::Kind::kError:
+        resp->error = -r.error;
+        break;
+      case Response::Kind::kContinue:
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        break;
+      case Response::Kind::kFd:
+        break;
+    }
+    ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, resp);
+  }
+}
+
+}  // namespace ovlbox

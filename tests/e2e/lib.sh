@@ -1,0 +1,668 @@
+# shellcheck shell=bash disable=SC2016
+#
+# Helpers for the end-to-end differential tests of ovlbox.
+#
+# Every case runs one shell command twice over the same lower layers:
+#   1. on a kernel overlayfs mount (the reference), and
+#   2. under ovlbox,
+# and compares stdout, stderr and exit status.  After each ovlbox run the
+# lower layers are checked to be untouched (names, types, modes, owners,
+# sizes, link counts, mtimes, ctimes, symlink targets, contents, xattrs).
+#
+# Where the view lives
+# --------------------
+# ovlbox shows the merged view at the topmost lower's own path; the kernel
+# shows it at a mount point.  To make both runs see the view at the SAME
+# absolute path (so absolute symlinks inside the layers that point into the
+# view, pwd -P, /proc/self/cwd, error messages... are directly comparable)
+# the topmost lower layer is stored at the view path itself:
+#
+#   $E2E_VIEW  topmost lower layer (L1); also where the view appears
+#   $E2E_L2    second lower layer
+#   $E2E_L3    third (bottom) lower layer
+#
+#   kernel run: mount -t overlay overlay \
+#                     -o lowerdir=$E2E_VIEW:$E2E_L2:$E2E_L3,userxattr $E2E_VIEW
+#               i.e. the overlay is mounted over L1 itself (the kernel opens
+#               the lower dirs before the mount covers them), the command
+#               runs, then the overlay is unmounted again.
+#   ovlbox run: $OVLBOX --lower $E2E_VIEW:$E2E_L2:$E2E_L3 -- sh -c CMD
+#               with nothing mounted on $E2E_VIEW.
+#
+# The layers are therefore built once and never copied, so both runs see
+# exactly the same inodes, times and xattrs.  Each command starts with its
+# working directory at the view root and gets a small fixed environment
+# (see e2e_env) including VIEW=<view root> and SCRATCH=<a fresh, writable
+# directory outside the view>.  Before comparing, the view root path is
+# replaced by @VIEW@ in the captured output (the other layers by @L2@ and
+# @L3@, the temp dir by @TMP@), which only makes diffs easier to read.
+#
+# Knobs (environment):
+#   OVLBOX           the ovlbox binary (view_test.sh also looks in runfiles)
+#   E2E_CASES        extended regex; only cases whose name matches run
+#   E2E_TIMEOUT      seconds allowed per command and side (default 120)
+#   E2E_DIFF_LINES   diff lines shown per failing case (default 60)
+#   E2E_KEEP=1       keep the temp dir (layers and captured outputs)
+
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_FAILED_NAMES=
+E2E_ROOT=
+E2E_MOUNTED=0
+E2E_PATH_DEFAULT=/usr/bin:/bin:/usr/sbin:/sbin
+
+e2e_say() { printf '%s\n' "$*"; }
+e2e_err() { printf 'e2e: %s\n' "$*" >&2; }
+
+# e2e_init: skip unless root and kernel overlay mounts work; set up the temp
+# dir, the cleanup trap and the paths.  Needs $OVLBOX to be set.
+e2e_init() {
+  PATH=$E2E_PATH_DEFAULT:$PATH
+  export LC_ALL=C
+  ulimit -c 0 2>/dev/null
+
+  if [ "$(id -u)" != 0 ]; then
+    e2e_say "skipped: this test needs root because kernel overlay mounts need root"
+    exit 0
+  fi
+  local tool
+  for tool in python3 git find sort sha256sum diff cmp mount umount mountpoint mknod mkfifo timeout; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      e2e_err "required tool not found: $tool"
+      exit 1
+    fi
+  done
+  if [ -z "${OVLBOX:-}" ] || [ ! -x "$OVLBOX" ]; then
+    e2e_err "ovlbox binary not found (set OVLBOX=/path/to/ovlbox): '${OVLBOX:-}'"
+    exit 1
+  fi
+  case $OVLBOX in
+    /*) ;;
+    *) OVLBOX=$(cd "$(dirname "$OVLBOX")" && pwd)/$(basename "$OVLBOX") ;;
+  esac
+
+  E2E_ROOT=$(mktemp -d /tmp/ovlbox-e2e.XXXXXX) || { e2e_err "mktemp failed"; exit 1; }
+  chmod 755 "$E2E_ROOT"
+  trap e2e_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+
+  E2E_BASE=$E2E_ROOT/base          # parent of the layers (shows up as "..")
+  E2E_VIEW=$E2E_BASE/view          # L1, topmost lower, and the view path
+  E2E_L2=$E2E_BASE/l2
+  E2E_L3=$E2E_BASE/l3
+  E2E_OUTSIDE=$E2E_BASE/outside    # host files outside the view
+  E2E_SCRATCH=$E2E_ROOT/scratch    # writable, recreated for every run
+  E2E_HOME=$E2E_ROOT/home
+  E2E_OUT=$E2E_ROOT/out            # captured outputs
+  mkdir -p "$E2E_BASE" "$E2E_HOME" "$E2E_OUT"
+
+  # Probe: can this machine mount a read-only overlay at all?
+  local probe=$E2E_ROOT/probe perr
+  mkdir -p "$probe/a" "$probe/b" "$probe/m"
+  if ! perr=$(mount -t overlay overlay -o "lowerdir=$probe/a:$probe/b,userxattr" "$probe/m" 2>&1); then
+    e2e_say "skipped: kernel overlay mount failed ($perr)"
+    exit 0
+  fi
+  umount "$probe/m"
+  rm -rf "$probe"
+}
+
+e2e_cleanup() {
+  local st=$?
+  trap - EXIT INT TERM HUP
+  if [ -n "$E2E_ROOT" ]; then
+    if [ -n "${E2E_VIEW:-}" ]; then
+      while mountpoint -q "$E2E_VIEW" 2>/dev/null; do
+        umount "$E2E_VIEW" 2>/dev/null || umount -l "$E2E_VIEW" || break
+      done
+    fi
+    if [ -n "${E2E_KEEP:-}" ]; then
+      e2e_err "kept $E2E_ROOT"
+    else
+      rm -rf "$E2E_ROOT"
+    fi
+  fi
+  exit "$st"
+}
+
+# ---------------------------------------------------------------- layers
+
+# _put FILE CONTENT: write CONTENT (plus newline) to FILE, creating parents.
+_put() {
+  mkdir -p "$(dirname "$1")"
+  printf '%s\n' "$2" >"$1"
+}
+
+# _setxattr PATH NAME VALUE (never follows symlinks)
+_setxattr() {
+  if command -v setfattr >/dev/null 2>&1; then
+    setfattr -h -n "$2" -v "$3" "$1"
+  else
+    python3 -c 'import os, sys
+os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode(), follow_symlinks=False)' "$1" "$2" "$3"
+  fi
+}
+
+# _whiteout PATH: overlayfs whiteout (character device 0/0)
+_whiteout() {
+  mkdir -p "$(dirname "$1")"
+  mknod "$1" c 0 0
+}
+
+# _opaque DIR: mark DIR opaque (hides the same directory of lower layers)
+_opaque() {
+  mkdir -p "$1"
+  _setxattr "$1" user.overlay.opaque y
+}
+
+# make_layers: build the three lower layers (see the header for where).
+#   L3 (bottom), L2 (middle), L1 = $E2E_VIEW (top).
+make_layers() {
+  local v=$E2E_VIEW l2=$E2E_L2 l3=$E2E_L3 o=$E2E_OUTSIDE
+  mkdir -p "$v" "$l2" "$l3" "$o"
+  _put "$o/host.txt" "a host file outside the view"
+
+  # --- files present in several layers: the upper-most wins
+  _put "$l3/README.txt" "readme from l3 (bottom)"
+  _put "$l2/README.txt" "readme from l2 (middle)"
+  _put "$l3/etc/config.ini" "[main]
+source = l3
+level = 3"
+  _put "$l3/etc/only3.conf" "only in l3"
+  _put "$l2/etc/config.ini" "[main]
+source = l2"
+  _put "$v/etc/config.ini" "[main]
+source = l1
+top = yes"
+  chmod 0644 "$l3/etc/config.ini"
+  chmod 0600 "$l2/etc/config.ini"
+  chmod 0640 "$v/etc/config.ini"
+
+  # --- a directory merged from all three layers
+  _put "$l3/merged/a.txt" "a from l3"
+  _put "$l3/merged/b.txt" "b from l3"
+  _put "$l3/merged/c.txt" "c from l3"
+  _put "$l3/merged/sub/deep3.txt" "deep3 from l3"
+  _put "$l2/merged/b.txt" "b from l2 (longer than the l3 one)"
+  _put "$l2/merged/d.txt" "d from l2"
+  _put "$l2/merged/sub/deep2.txt" "deep2 from l2"
+  _put "$v/merged/a.txt" "a from l1"
+  _put "$v/merged/e.txt" "e from l1"
+  _setxattr "$l3/merged" user.dirattr from-l3
+  _setxattr "$v/merged" user.topattr from-l1
+
+  # --- whiteouts: L1 hides a file and a directory of L3 and a file of L2,
+  #     L2 hides a file and a directory of L3, and a name whited out in L2
+  #     is re-created in L1.
+  _put "$l3/gone.txt" "must not be visible"
+  _put "$l3/gonedir/inner/file.txt" "must not be visible"
+  _put "$l3/gonedir/top.txt" "must not be visible"
+  _whiteout "$v/gone.txt"
+  _whiteout "$v/gonedir"
+  _put "$l2/only2-gone.txt" "must not be visible"
+  _whiteout "$v/only2-gone.txt"
+  _put "$l3/mid-gone.txt" "must not be visible"
+  _put "$l3/mid-gonedir/x.txt" "must not be visible"
+  _whiteout "$l2/mid-gone.txt"
+  _whiteout "$l2/mid-gonedir"
+  _put "$l3/revived.txt" "old revived from l3"
+  _whiteout "$l2/revived.txt"
+  _put "$v/revived.txt" "revived in l1"
+  _put "$l3/merged/gone-in-merged.txt" "must not be visible"
+  _whiteout "$l2/merged/gone-in-merged.txt"
+
+  # --- opaque directories: opq is opaque in L2 (L3 part hidden, merged with
+  #     L1); opq1 is opaque in L1 (everything below hidden).
+  _put "$l3/opq/old1.txt" "must not be visible"
+  _put "$l3/opq/old2/x.txt" "must not be visible"
+  _opaque "$l2/opq"
+  _put "$l2/opq/new.txt" "new from l2"
+  _put "$v/opq/top.txt" "top from l1"
+  _put "$l3/opq1/l3.txt" "must not be visible"
+  _put "$l2/opq1/l2.txt" "must not be visible"
+  _opaque "$v/opq1"
+  _put "$v/opq1/only1.txt" "only1 from l1"
+
+  # --- type changes between layers
+  _put "$l3/typechange-dir/inside.txt" "must not be visible"
+  _put "$l2/typechange-dir" "typechange-dir is a file in l2"
+  _put "$l3/typechange-file" "must not be visible"
+  _put "$l2/typechange-file/inside.txt" "typechange-file is a dir in l2"
+
+  # --- an executable script that lives only in L2, with data from L3
+  _put "$l2/sub/script.sh" '#!/bin/sh
+echo "script: $(basename "$0") args: $#: $*"
+echo "cwd: $(pwd)"
+cat "$(dirname "$0")/data.txt"
+exit 3'
+  chmod 0755 "$l2/sub/script.sh"
+  _put "$l3/sub/data.txt" "data for script (l3)"
+
+  # --- a small C program whose header is overridden in L1
+  _put "$l3/src/hello.c" '#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "greeting.h"
+
+static int cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(int argc, char **argv) {
+  const char *dir = argc > 1 ? argv[1] : "merged";
+  char buf[4096];
+  printf("%s\n", GREETING);
+  if (getcwd(buf, sizeof buf)) printf("cwd: %s\n", buf);
+  DIR *d = opendir(dir);
+  if (!d) { printf("opendir %s: %s\n", dir, strerror(errno)); return 1; }
+  char *names[256]; int n = 0; struct dirent *e;
+  while ((e = readdir(d)) && n < 256) {
+    snprintf(buf, sizeof buf, "%s type=%d", e->d_name, (int)e->d_type);
+    names[n++] = strdup(buf);
+  }
+  closedir(d);
+  qsort(names, n, sizeof names[0], cmp);
+  for (int i = 0; i < n; i++) printf("entry %s\n", names[i]);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+  int fd = openat(dfd, "b.txt", O_RDONLY);
+  ssize_t r = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (r >= 0) { buf[r] = 0; printf("openat b.txt: %s", buf); }
+  else printf("openat b.txt: %s\n", strerror(errno));
+  struct stat st;
+  if (fstatat(dfd, "sub", &st, AT_SYMLINK_NOFOLLOW) == 0)
+    printf("sub: mode=%o nlink=%lu\n", (unsigned)st.st_mode, (unsigned long)st.st_nlink);
+  fd = open("newfile", O_WRONLY | O_CREAT, 0644);
+  printf("create newfile: %s\n", fd >= 0 ? "ok" : strerror(errno));
+  fd = open("merged/a.txt", O_RDWR);
+  printf("open merged/a.txt O_RDWR: %s\n", fd >= 0 ? "ok" : strerror(errno));
+  printf("access merged/a.txt W_OK: %s\n", access("merged/a.txt", W_OK) == 0 ? "ok" : strerror(errno));
+  r = readlink("links/abs", buf, sizeof buf - 1);
+  if (r >= 0) { buf[r] = 0; printf("readlink links/abs: %s\n", buf); }
+  char *rp = realpath("links/chain1", NULL);
+  printf("realpath links/chain1: %s\n", rp ? rp : strerror(errno));
+  return 0;
+}'
+  _put "$l3/src/greeting.h" '#define GREETING "hello from the l3 header"'
+  _put "$v/src/greeting.h" '#define GREETING "hello from the l1 header"'
+  _put "$l3/src/selfinfo.c" '#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n < 0) n = 0;
+  buf[n] = 0;
+  printf("argv0: %s\nexe: %s\n", argv[0], buf);
+  if (getcwd(buf, sizeof buf)) printf("cwd: %s\n", buf);
+  return argc - 1;
+}'
+  # a prebuilt ELF executable living only in L2
+  mkdir -p "$l2/bin"
+  if command -v cc >/dev/null 2>&1; then
+    cc -O1 -o "$l2/bin/selfinfo" "$l3/src/selfinfo.c" ||
+      { e2e_err "cc failed"; exit 1; }
+  fi
+
+  # --- names with spaces and non-ASCII bytes; a directory merged from two
+  _put "$l2/dir with space/file name.txt" "spaced file from l2"
+  _put "$v/dir with space/another file.txt" "another spaced file from l1"
+  _put "$l3/with  two  spaces.txt" "two spaces"
+  _put "$l3/$(printf 'caf\303\251.txt')" "non-ascii name"
+
+  # --- empty dir, deep path spread over layers
+  mkdir -p "$l2/empty"
+  mkdir -p "$l3/deep/a/b/c/d/e/f/g/h/i/j"
+  _put "$l3/deep/a/b/c/d/e/f/g/h/i/j/leaf.txt" "deep leaf from l3"
+  _put "$l2/deep/a/b/c/mid.txt" "mid from l2"
+  _put "$v/deep/a/b/c/d/e/f/top.txt" "deep top from l1"
+
+  # --- hardlinks inside L3 (one name overridden in L1) and across L2/L3
+  _put "$l3/hl/a" "hardlinked content"
+  ln "$l3/hl/a" "$l3/hl/b"
+  ln "$l3/hl/a" "$l3/hl/c"
+  _put "$v/hl/c" "c replaced in l1"
+  ln "$l3/hl/a" "$l2/cross-layer-link"
+
+  # --- special files
+  mkfifo "$l2/pipe"
+  mkdir -p "$l3/dev"
+  mknod "$l3/dev/nullish" c 1 3
+
+  # --- modes, owners, fixed times
+  _put "$l3/perm/secret.txt" "mode 0600"
+  chmod 0600 "$l3/perm/secret.txt"
+  _put "$l3/perm/readonly.txt" "mode 0444"
+  chmod 0444 "$l3/perm/readonly.txt"
+  _put "$l3/perm/suid.sh" "#!/bin/sh"
+  chmod 4755 "$l3/perm/suid.sh"
+  _put "$l3/perm/owned.txt" "owned by 12345:54321"
+  chown 12345:54321 "$l3/perm/owned.txt"
+  mkdir -p "$l3/perm/private" "$l3/perm/sticky"
+  chmod 0700 "$l3/perm/private"
+  chmod 1777 "$l3/perm/sticky"
+  _put "$l2/perm/old.txt" "an old file"
+  touch -h -d '2001-02-03 04:05:06.123456789 UTC' "$l2/perm/old.txt"
+
+  # --- xattrs: a normal user one and a user.overlay.* one (private to
+  #     overlayfs with userxattr; the kernel hides it in the view)
+  _put "$l2/attrs.txt" "file with xattrs"
+  _setxattr "$l2/attrs.txt" user.foo bar
+  _setxattr "$l2/attrs.txt" user.overlay.secret hidden
+  mkdir -p "$l2/attrdir"
+  _setxattr "$l2/attrdir" user.foo dirvalue
+
+  # --- a larger binary file
+  python3 -c 'import random, sys
+r = random.Random(42)
+sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(300000)))' >"$l3/big.bin"
+
+  # --- symlinks (relative, absolute into the view, chains across layers,
+  #     dangling, loop, pointing at a whiteout, to a host file outside)
+  mkdir -p "$v/links" "$l2/links" "$l3/links" "$l3/links3"
+  ln -s ../merged/a.txt "$v/links/rel"
+  ln -s ../deep/a/b "$v/links/reldir"
+  ln -s "$v/merged/b.txt" "$v/links/abs"
+  ln -s "$v/docs" "$v/links/absdir"
+  ln -s chain2 "$v/links/chain1"
+  ln -s chain3 "$l2/links/chain2"
+  ln -s ../README.txt "$l3/links/chain3"
+  ln -s ../does-not-exist "$v/links/dangling"
+  ln -s loop2 "$v/links/loop1"
+  ln -s loop1 "$l2/links/loop2"
+  ln -s ../gone.txt "$v/links/to-whiteout"
+  ln -s "$o/host.txt" "$v/links/outside"
+  ln -s .. "$v/links/dotdot"
+  ln -s . "$v/links/self"
+  ln -s "$v/etc/config.ini" "$l3/links3/abs3"
+  ln -s sub "$v/sublink"
+  _put "$l3/docs/manual.txt" "the manual (l3)"
+  _put "$l3/docs/chapter 1.txt" "chapter one (l3)"
+  _put "$l2/docs/chapter 2.txt" "chapter two (l2)"
+
+  # --- a python script in L1 importing a module from L3 and data from L2
+  _put "$v/py/tool.py" '#!/usr/bin/env python3
+import json, os, sys
+import helper
+print(helper.greet(sys.argv[1:]))
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "data.json")) as f:
+    print(json.load(f))
+print("file:", __file__)
+print("realpath:", os.path.realpath(__file__))
+print("cwd:", os.getcwd())
+print("listdir:", sorted(os.listdir(here)))'
+  chmod 0755 "$v/py/tool.py"
+  _put "$l3/py/helper.py" 'def greet(args):
+    return "helper from l3 greets %s" % (args,)'
+  _put "$l2/py/data.json" '{"layer": "l2", "items": [1, 2, 3]}'
+
+  # --- a git repository committed in L3, modified in L2 and L1
+  _make_repo "$l3/repo" || { e2e_err "git repository setup failed"; exit 1; }
+  _put "$l2/repo/lib/util.py" 'def util():
+    return "modified in l2"'
+  _put "$v/repo/README.md" "# demo repo
+modified in l1"
+  _put "$v/repo/untracked.txt" "new untracked file in l1"
+  _whiteout "$v/repo/to-delete.txt"
+
+  # extra marker only visible in the topmost layer
+  _put "$v/top-only.txt" "only in l1"
+}
+
+_make_repo() {
+  local r=$1
+  mkdir -p "$r/lib"
+  _put "$r/README.md" "# demo repo"
+  _put "$r/main.c" 'int main(void) { return 0; }'
+  _put "$r/lib/util.py" 'def util():
+    return "original"'
+  _put "$r/to-delete.txt" "will be deleted by a whiteout"
+  (
+    cd "$r" || exit 1
+    export HOME=$E2E_HOME GIT_CONFIG_NOSYSTEM=1 \
+      GIT_AUTHOR_DATE='2020-01-02T03:04:05Z' GIT_COMMITTER_DATE='2020-01-02T03:04:05Z'
+    g() { git -c user.name=x -c user.email=x@y -c init.defaultBranch=main "$@"; }
+    g init -q &&
+      g add README.md main.c lib/util.py &&
+      g commit -q -m "initial commit" &&
+      g add to-delete.txt &&
+      GIT_COMMITTER_DATE='2020-01-03T00:00:00Z' GIT_AUTHOR_DATE='2020-01-03T00:00:00Z' \
+        g commit -q -m "add to-delete.txt"
+  ) >/dev/null
+}
+
+# ---------------------------------------------------------------- manifest
+
+# e2e_manifest DIR...: everything about the trees that must not change.
+# Access times are left out on purpose: reading a file may update them.
+e2e_manifest() {
+  local d
+  for d in "$@"; do
+    printf '### %s\n' "$d"
+    (
+      cd "$d" || exit 1
+      find . -printf '%p %y %m %U %G %s %n %T@ %C@ %l\n' | sort
+      find . -type f -print0 | sort -z | xargs -0 -r sha256sum
+      if command -v getfattr >/dev/null 2>&1; then
+        find . -print0 | sort -z | xargs -0 -r getfattr -h -d -m - -e hex 2>/dev/null
+      else
+        find . -print0 | sort -z | python3 -c '
+import os, sys
+for p in sys.stdin.buffer.read().split(b"\0"):
+    if not p:
+        continue
+    names = sorted(os.listxattr(p, follow_symlinks=False))
+    for n in names:
+        v = os.getxattr(p, n, follow_symlinks=False)
+        print(p.decode(errors="backslashreplace"), n, v.hex())
+'
+      fi
+    )
+  done
+}
+
+# ---------------------------------------------------------------- running
+
+# e2e_env: the fixed environment every command gets.
+e2e_env() {
+  printf '%s\n' \
+    "PATH=$E2E_PATH_DEFAULT" \
+    "HOME=$E2E_HOME" \
+    "USER=$(id -un)" \
+    "LOGNAME=$(id -un)" \
+    "LC_ALL=C" \
+    "LANG=C" \
+    "TZ=UTC" \
+    "TERM=dumb" \
+    "VIEW=$E2E_VIEW" \
+    "SCRATCH=$E2E_SCRATCH" \
+    "PYTHONHASHSEED=0" \
+    "GIT_CONFIG_NOSYSTEM=1" \
+    "GIT_PAGER=cat" \
+    "PAGER=cat"
+}
+
+e2e_kernel_mount() {
+  if mountpoint -q "$E2E_VIEW"; then
+    e2e_err "$E2E_VIEW is already a mount point"
+    return 1
+  fi
+  mount -t overlay overlay -o "lowerdir=$E2E_VIEW:$E2E_L2:$E2E_L3,userxattr" "$E2E_VIEW" &&
+    E2E_MOUNTED=1
+}
+
+e2e_kernel_umount() {
+  [ "$E2E_MOUNTED" = 1 ] || return 0
+  umount "$E2E_VIEW" || umount -l "$E2E_VIEW" || return 1
+  E2E_MOUNTED=0
+}
+
+# The ovlbox lower-layer arguments.  E2E_LOWER_STYLE=repeated passes one
+# --lower per layer instead of the colon-separated list.
+e2e_lower_args() {
+  if [ "${E2E_LOWER_STYLE:-colon}" = repeated ]; then
+    printf '%s\n' --lower "$E2E_VIEW" --lower "$E2E_L2" --lower "$E2E_L3"
+  else
+    printf '%s\n' --lower "$E2E_VIEW:$E2E_L2:$E2E_L3"
+  fi
+}
+
+# _run_side SIDE OUTDIR CMD: run CMD once (kernel: inside the mounted
+# overlay; ovlbox: under $OVLBOX) and write OUTDIR/{stdout,stderr,status}.
+_run_side() {
+  local side=$1 dir=$2 cmd=$3 st
+  local -a env prefix
+  mapfile -t env < <(e2e_env)
+  prefix=()
+  if [ "$side" = ovlbox ]; then
+    mapfile -t prefix < <(e2e_lower_args)
+    prefix=("$OVLBOX" "${prefix[@]}" --)
+  fi
+  rm -rf "$E2E_SCRATCH"
+  mkdir -p "$E2E_SCRATCH" "$dir"
+  # The braces send the parent shell's own "Killed"/"Segmentation fault"
+  # notices to /dev/null; the command's stderr goes to the file.
+  {
+    (
+      cd "$E2E_VIEW" || exit 125
+      exec env -i "${env[@]}" timeout -k 5 "${E2E_TIMEOUT:-120}" \
+        "${prefix[@]}" sh -c "$cmd"
+    ) </dev/null >"$dir/stdout" 2>"$dir/stderr"
+    st=$?
+  } 2>/dev/null
+  echo "$st" >"$dir/status"
+}
+
+# _render DIR: the comparable text form of one side's result.
+_render() {
+  local dir=$1 f
+  local sv sl s2 s3 st
+  sv=$(_sed_escape "$E2E_VIEW")
+  s2=$(_sed_escape "$E2E_L2")
+  s3=$(_sed_escape "$E2E_L3")
+  sl=$(_sed_escape "$E2E_ROOT")
+  st=$(cat "$dir/status")
+  printf 'exit status: %s\n' "$st"
+  for f in stdout stderr; do
+    printf -- '--- %s ---\n' "$f"
+    sed -e "s|$sv|@VIEW@|g" -e "s|$s2|@L2@|g" -e "s|$s3|@L3@|g" \
+      -e "s|$sl|@TMP@|g" "$dir/$f"
+    if [ -s "$dir/$f" ] && [ -n "$(tail -c 1 "$dir/$f")" ]; then
+      printf '\n[no newline at end of %s]\n' "$f"
+    fi
+  done
+}
+
+_sed_escape() { printf '%s' "$1" | sed -e 's/[]\/$*.^|[]/\\&/g'; }
+
+_case_selected() {
+  [ -z "${E2E_CASES:-}" ] && return 0
+  printf '%s\n' "$1" | grep -Eq -- "$E2E_CASES"
+}
+
+_fail() {
+  local name=$1 why=$2
+  E2E_FAILED=$((E2E_FAILED + 1))
+  E2E_FAILED_NAMES="$E2E_FAILED_NAMES $name"
+  e2e_say "FAIL $name${why:+ ($why)}"
+}
+
+# run_case NAME 'shell command': compare the command on the kernel overlay
+# and under ovlbox; then check the lower layers are untouched.
+run_case() {
+  local name=$1 cmd=$2 out why=
+  _case_selected "$name" || return 0
+  out=$E2E_OUT/$name
+  if [ -e "$out" ]; then
+    e2e_err "duplicate case name: $name"
+    _fail "$name" "duplicate case name"
+    return 1
+  fi
+  mkdir -p "$out"
+  printf '%s\n' "$cmd" >"$out/cmd"
+  [ -n "${E2E_BASELINE:-}" ] || E2E_BASELINE=$(e2e_manifest "$E2E_VIEW" "$E2E_L2" "$E2E_L3")
+
+  if ! e2e_kernel_mount; then
+    _fail "$name" "kernel overlay mount failed"
+    return 1
+  fi
+  _run_side kernel "$out/kernel" "$cmd"
+  if ! e2e_kernel_umount; then
+    _fail "$name" "cannot unmount the kernel overlay"
+    exit 1
+  fi
+
+  _run_side ovlbox "$out/ovlbox" "$cmd"
+  _render "$out/kernel" >"$out/kernel.txt"
+  _render "$out/ovlbox" >"$out/ovlbox.txt"
+
+  # Lower layers must be untouched.
+  local after
+  after=$(e2e_manifest "$E2E_VIEW" "$E2E_L2" "$E2E_L3")
+  if [ "$after" != "$E2E_BASELINE" ]; then
+    why="lower layers modified"
+    printf '%s\n' "$E2E_BASELINE" >"$out/manifest.before"
+    printf '%s\n' "$after" >"$out/manifest.after"
+    E2E_BASELINE=$after   # report each modification once
+  fi
+  if ! cmp -s "$out/kernel.txt" "$out/ovlbox.txt"; then
+    local ks os
+    ks=$(cat "$out/kernel/status")
+    os=$(cat "$out/ovlbox/status")
+    if [ "$ks" != "$os" ]; then
+      why="${why:+$why, }exit status kernel=$ks ovlbox=$os"
+    else
+      why="${why:+$why, }output differs"
+    fi
+  fi
+
+  if [ -z "$why" ]; then
+    E2E_PASSED=$((E2E_PASSED + 1))
+    e2e_say "ok $name"
+    return 0
+  fi
+  _fail "$name" "$why"
+  _show_diffs "$out"
+  _save_failure "$name" "$out"
+  return 1
+}
+
+_show_diffs() {
+  local out=$1 n=${E2E_DIFF_LINES:-60} total
+  sed -e '1s/^/    command: /' -e '1!s/^/             /' "$out/cmd" | head -n 8 | cut -c 1-240
+  if ! cmp -s "$out/kernel.txt" "$out/ovlbox.txt"; then
+    total=$(diff -a -u --label kernel --label ovlbox "$out/kernel.txt" "$out/ovlbox.txt" | wc -l)
+    diff -a -u --label kernel --label ovlbox "$out/kernel.txt" "$out/ovlbox.txt" |
+      head -n "$n" | cut -c 1-240 | sed 's/^/    /'
+    [ "$total" -le "$n" ] || printf '    ... (%s more diff lines)\n' "$((total - n))"
+  fi
+  if [ -e "$out/manifest.before" ]; then
+    printf '    lower layers changed:\n'
+    diff -a -u --label before --label after "$out/manifest.before" "$out/manifest.after" |
+      head -n "$n" | cut -c 1-240 | sed 's/^/    /'
+  fi
+}
+
+# Keep failing cases' outputs where Bazel collects test artifacts.
+_save_failure() {
+  [ -n "${TEST_UNDECLARED_OUTPUTS_DIR:-}" ] || return 0
+  mkdir -p "$TEST_UNDECLARED_OUTPUTS_DIR/$1" &&
+    cp "$2"/*.txt "$2"/manifest.* "$TEST_UNDECLARED_OUTPUTS_DIR/$1/" 2>/dev/null
+  return 0
+}
+
+# e2e_finish: print the summary line; returns non-zero if anything failed.
+e2e_finish() {
+  if [ "$E2E_FAILED" -gt 0 ]; then
+    e2e_say "failed cases:$E2E_FAILED_NAMES"
+  fi
+  e2e_say "$E2E_PASSED passed, $E2E_FAILED failed"
+  [ "$E2E_FAILED" -eq 0 ]
+}

@@ -1,0 +1,222 @@
+#include "tracer/tracee.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace ovlbox {
+namespace {
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+constexpr size_t kPage = 4096;
+
+std::string ProcPath(pid_t tid, const char* what) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), "/proc/%d/%s", tid, what);
+  return buf;
+}
+
+std::string ProcFdPath(pid_t tid, int fd) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), "/proc/%d/fd/%d", tid, fd);
+  return buf;
+}
+
+SysResult<std::string> ReadLink(const std::string& path) {
+  char buf[PATH_MAX + 64];
+  ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
+  if (n < 0) return Errno{errno};
+  return std::string(buf, n);
+}
+
+// A field ("Tgid:", "Umask:") of /proc/TID/status.
+SysResult<std::string> StatusField(pid_t tid, const char* field) {
+  std::string path = ProcPath(tid, "status");
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno{errno};
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return Errno{ESRCH};
+  buf[n] = '\0';
+  const char* at = strstr(buf, field);
+  if (at == nullptr) return Errno{ESRCH};
+  at += strlen(field);
+  while (*at == ' ' || *at == '\t') ++at;
+  const char* end = strchr(at, '\n');
+  return std::string(at, end ? end - at : strlen(at));
+}
+
+}  // namespace
+
+pid_t Tracee::Tgid() {
+  if (tgid_ == 0) {
+    auto field = StatusField(tid_, "Tgid:");
+    tgid_ = field.ok() ? atoi(field->c_str()) : tid_;
+  }
+  return tgid_;
+}
+
+int Tracee::Read(uint64_t addr, void* buf, size_t len) {
+  if (len == 0) return 0;
+  iovec local{buf, len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_readv(tid_, &local, 1, &remote, 1, 0);
+  if (n < 0) return errno == ESRCH ? ESRCH : EFAULT;
+  return static_cast<size_t>(n) == len ? 0 : EFAULT;
+}
+
+int Tracee::Write(uint64_t addr, const void* buf, size_t len) {
+  if (len == 0) return 0;
+  iovec local{const_cast<void*>(buf), len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_writev(tid_, &local, 1, &remote, 1, 0);
+  if (n < 0) return errno == ESRCH ? ESRCH : EFAULT;
+  return static_cast<size_t>(n) == len ? 0 : EFAULT;
+}
+
+SysResult<std::string> Tracee::ReadString(uint64_t addr, size_t max) {
+  if (addr == 0) return Errno{EFAULT};
+  std::string out;
+  char chunk[kPage];
+  while (out.size() <= max) {
+    // Never read across a page boundary in one go: the next page may be
+    // unmapped although the string ends before it.
+    size_t len = kPage - (addr % kPage);
+    int err = Read(addr, chunk, len);
+    if (err != 0) return Errno{err};
+    const void* nul = memchr(chunk, '\0', len);
+    if (nul != nullptr) {
+      out.append(chunk, static_cast<const char*>(nul) - chunk);
+      if (out.size() > max) break;
+      return out;
+    }
+    out.append(chunk, len);
+    addr += len;
+  }
+  return Errno{ERANGE};
+}
+
+SysResult<std::string> Tracee::ReadPath(uint64_t addr) {
+  auto path = ReadString(addr, PATH_MAX - 1);
+  if (!path.ok() && path.error() == ERANGE) return Errno{ENAMETOOLONG};
+  return path;
+}
+
+SysResult<std::string> Tracee::CwdRealPath() { return ReadLink(ProcPath(tid_, "cwd")); }
+
+SysResult<std::string> Tracee::FdRealPath(int fd) {
+  auto path = ReadLink(ProcFdPath(tid_, fd));
+  if (!path.ok() && path.error() == ENOENT) return Errno{EBADF};
+  return path;
+}
+
+SysResult<UniqueFd> Tracee::OpenFdObject(int fd) {
+  int ours = open(ProcFdPath(tid_, fd).c_str(), O_PATH | O_CLOEXEC);
+  if (ours < 0) return Errno{errno == ENOENT ? EBADF : errno};
+  return UniqueFd(ours);
+}
+
+SysResult<UniqueFd> Tracee::GetFd(int fd) {
+  if (fd < 0) return Errno{EBADF};
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid_, PIDFD_THREAD));
+  if (pidfd < 0 && errno == EINVAL) pidfd = static_cast<int>(syscall(SYS_pidfd_open, Tgid(), 0));
+  if (pidfd < 0) return Errno{ESRCH};
+  int ours = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+  int err = errno;
+  close(pidfd);
+  if (ours < 0) return Errno{err};
+  return UniqueFd(ours);
+}
+
+SysResult<mode_t> Tracee::Umask() {
+  OVL_ASSIGN_OR_RETURN(std::string field, StatusField(tid_, "Umask:"));
+  return static_cast<mode_t>(strtoul(field.c_str(), nullptr, 8));
+}
+
+SysResult<Base> Tracee::BaseFor(const View& view, int dirfd) {
+  std::string real;
+  if (dirfd == AT_FDCWD) {
+    OVL_ASSIGN_OR_RETURN(real, CwdRealPath());
+  } else {
+    if (dirfd < 0) return Errno{EBADF};
+    OVL_ASSIGN_OR_RETURN(real, FdRealPath(dirfd));
+  }
+  Base base;
+  if (!real.empty() && real[0] == '/' && !real.ends_with(" (deleted)")) {
+    RealLocation loc = view.layers().Locate(real);
+    if (loc.layer >= 0) {
+      auto dir = view.DirAt(loc.rel);
+      if (dir.ok()) {
+        base.view = *dir;
+        return base;
+      }
+      if (dir.error() != ENOENT) return Errno{dir.error()};
+      // Gone from the view (removed while in use): lookups fail as in a
+      // deleted directory.
+      return Errno{ENOENT};
+    }
+  }
+  SysResult<UniqueFd> fd = dirfd == AT_FDCWD ? SysResult<UniqueFd>(Errno{0}) : OpenFdObject(dirfd);
+  if (dirfd == AT_FDCWD) {
+    int raw = open(ProcPath(tid_, "cwd").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (raw < 0) return Errno{errno};
+    fd = UniqueFd(raw);
+  }
+  if (!fd.ok()) return Errno{fd.error()};
+  struct stat st;
+  if (fstat(fd->get(), &st) != 0) return Errno{errno};
+  if (!S_ISDIR(st.st_mode)) return Errno{ENOTDIR};
+  base.host = std::make_shared<UniqueFd>(std::move(*fd));
+  return base;
+}
+
+SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
+  OVL_ASSIGN_OR_RETURN(UniqueFd obj, OpenFdObject(fd));
+  std::string real = FdPath(obj.get());
+  if (!real.empty() && real[0] == '/' && !real.ends_with(" (deleted)")) {
+    RealLocation loc = view.layers().Locate(real);
+    if (loc.layer >= 0) {
+      Base root;
+      OVL_ASSIGN_OR_RETURN(root.view, view.Root());
+      auto t = loc.rel.empty()
+                   ? view.Resolve(AsCaller(), root, ".", ResolveOptions{.follow = false})
+                   : view.Resolve(AsCaller(), root, loc.rel, ResolveOptions{.follow = false});
+      if (t.ok() && t->exists) return t;
+    }
+  }
+  Target t;
+  t.exists = true;
+  if (fstat(obj.get(), &t.st) != 0) return Errno{errno};
+  t.fd = std::move(obj);
+  return t;
+}
+
+SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string& path,
+                                  ResolveOptions options, bool empty_path) {
+  if (path.empty()) {
+    if (!empty_path) return Errno{ENOENT};
+    if (dirfd == AT_FDCWD) {
+      OVL_ASSIGN_OR_RETURN(Base base, BaseFor(view, AT_FDCWD));
+      return view.Resolve(AsCaller(), base, ".", options);
+    }
+    return TargetForFd(view, dirfd);
+  }
+  Base base;
+  if (path[0] != '/') {
+    OVL_ASSIGN_OR_RETURN(base, BaseFor(view, dirfd));
+  }
+  return view.Resolve(AsCaller(), base, path, options);
+}
+
+}  // namespace ovlbox
