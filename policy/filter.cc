@@ -44,7 +44,17 @@ absl::StatusOr<std::vector<sock_filter>> BuildFilter() {
     // The default action already answers ENOSYS (libseccomp refuses a rule
     // that repeats the default).
     if (rule.action == SyscallAction::kErrno && rule.err == ENOSYS) continue;
-    int rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 0);
+    int rc;
+    if (rule.trace_arg >= 0) {
+      scmp_arg_cmp flag_set = SCMP_CMP(static_cast<unsigned>(rule.trace_arg), SCMP_CMP_MASKED_EQ,
+                                       rule.trace_mask, rule.trace_mask);
+      scmp_arg_cmp flag_clear = SCMP_CMP(static_cast<unsigned>(rule.trace_arg),
+                                         SCMP_CMP_MASKED_EQ, rule.trace_mask, 0);
+      rc = seccomp_rule_add(ctx.get(), SCMP_ACT_TRACE(static_cast<uint16_t>(nr)), nr, 1, flag_set);
+      if (rc == 0) rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 1, flag_clear);
+    } else {
+      rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 0);
+    }
     if (rc != 0) {
       return absl::InternalError(
           absl::StrCat("seccomp_rule_add(", nr, "): ", strerror(-rc)));

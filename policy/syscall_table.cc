@@ -1,5 +1,7 @@
 #include "policy/syscall_table.h"
 
+#include <fcntl.h>
+
 #include <cerrno>
 
 namespace ovlbox {
@@ -10,7 +12,7 @@ using A = SyscallAction;
 std::vector<SyscallRule> BuildRules() {
   return {
       // Path calls: answered by the supervisor on the layered view.
-      {2, "open", A::kNotify},
+      {2, "open", A::kNotify, 0, 1, O_PATH},
       {4, "stat", A::kNotify},
       {6, "lstat", A::kNotify},
       {21, "access", A::kNotify},
@@ -39,7 +41,7 @@ std::vector<SyscallRule> BuildRules() {
       {198, "lremovexattr", A::kNotify},
       {235, "utimes", A::kNotify},
       {254, "inotify_add_watch", A::kNotify},
-      {257, "openat", A::kNotify},
+      {257, "openat", A::kNotify, 0, 2, O_PATH},
       {258, "mkdirat", A::kNotify},
       {259, "mknodat", A::kNotify},
       {260, "fchownat", A::kNotify},

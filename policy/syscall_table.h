@@ -21,6 +21,11 @@ struct SyscallRule {
   std::string_view name;
   SyscallAction action;
   int err = 0;  // for kErrno
+  // When >= 0: calls whose argument `trace_arg` has a bit of `trace_mask`
+  // set go to the tracer instead (O_PATH opens: seccomp cannot inject an
+  // O_PATH descriptor, so the kernel opens the real file at a ptrace stop).
+  int trace_arg = -1;
+  unsigned long trace_mask = 0;
 };
 
 // The x86_64 numbers this ovlbox knows: everything at or below this runs

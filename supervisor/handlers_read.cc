@@ -76,6 +76,13 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
     bool writes = acc != O_RDONLY || (flags & O_TRUNC);
     if (writes && RejectsWrite(c.view(), t)) return Response::Error(EROFS);
   }
+  if (flags & O_PATH) {
+    // Only openat2 gets here (open and openat with O_PATH go to the tracer):
+    // seccomp cannot inject an O_PATH descriptor, so a read-only one stands
+    // in for it (docs/design.md, "O_PATH").
+    if (S_ISLNK(t.st.st_mode)) return Response::Error(ELOOP);
+    flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | (is_dir ? O_DIRECTORY : 0);
+  }
   OVL_TRY(UniqueFd fd, OpenTarget(t, flags & ~(O_CREAT | O_EXCL)));
   return Response::Fd(std::move(fd), cloexec);
 }

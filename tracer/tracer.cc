@@ -19,6 +19,8 @@
 namespace ovlbox {
 namespace {
 
+constexpr int kOpen = 2;
+constexpr int kOpenat = 257;
 constexpr int kExecve = 59;
 constexpr int kChdir = 80;
 constexpr int kExecveat = 322;
@@ -72,6 +74,33 @@ void HandleChdir(const View& view, pid_t tid, user_regs_struct& regs) {
   scratch.AddString(real);
   if (int err = scratch.Commit(tracee)) return SkipWithErrno(tid, regs, err);
   regs.rdi = scratch.base();
+  ptrace(PTRACE_SETREGS, tid, nullptr, &regs);
+}
+
+// open/openat with O_PATH: the kernel opens the real file the view path
+// resolves to (an O_PATH descriptor cannot be injected through seccomp).
+void HandleOpenPath(const View& view, pid_t tid, user_regs_struct& regs) {
+  Tracee tracee(tid);
+  bool at = regs.orig_rax == kOpenat;
+  int dirfd = at ? static_cast<int>(regs.rdi) : AT_FDCWD;
+  uint64_t path_addr = at ? regs.rsi : regs.rdi;
+  int flags = static_cast<int>(at ? regs.rdx : regs.rsi);
+  auto path = tracee.ReadPath(path_addr);
+  if (!path.ok()) return SkipWithErrno(tid, regs, path.error());
+  auto t = tracee.Resolve(view, dirfd, *path, ResolveOptions{.follow = !(flags & O_NOFOLLOW)});
+  if (!t.ok()) return SkipWithErrno(tid, regs, t.error());
+  if (!t->exists) return SkipWithErrno(tid, regs, ENOENT);
+  if ((flags & O_DIRECTORY) && !S_ISDIR(t->st.st_mode)) return SkipWithErrno(tid, regs, ENOTDIR);
+  std::string real = FdPath(t->fd.get());
+  if (real.empty() || real[0] != '/') return SkipWithErrno(tid, regs, ENOENT);
+  StackScratch scratch(regs.rsp);
+  scratch.AddString(real);
+  if (int err = scratch.Commit(tracee)) return SkipWithErrno(tid, regs, err);
+  // openat(AT_FDCWD, real, flags | O_NOFOLLOW): the real path is final.
+  regs.orig_rax = kOpenat;
+  regs.rdi = static_cast<uint64_t>(static_cast<int64_t>(AT_FDCWD));
+  regs.rsi = scratch.base();
+  regs.rdx = static_cast<uint64_t>(flags | O_NOFOLLOW);
   ptrace(PTRACE_SETREGS, tid, nullptr, &regs);
 }
 
@@ -149,6 +178,10 @@ void Tracer::OnSeccompStop(pid_t tid) {
     case kExecve:
     case kExecveat:
       HandleExec(*view_, tid, regs);
+      break;
+    case kOpen:
+    case kOpenat:
+      HandleOpenPath(*view_, tid, regs);
       break;
     default:
       // The filter traces nothing else; refuse rather than let it pass.

@@ -1,0 +1,174 @@
+// Tests of the seccomp policy: the table itself, and the filter run by the
+// kernel in a child process (which calls are notified, traced, refused).
+#include "policy/filter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "policy/syscall_table.h"
+
+namespace ovlbox {
+namespace {
+
+TEST(SyscallTableTest, EveryPathCallGoesToTheSupervisorOrTheTracer) {
+  // x86_64 numbers of every call that takes a path (or names a file).
+  const std::set<int> path_calls = {
+      2,   4,   6,   21,  59,  76,  80,  82,  83,  84,  85,  86,  87,  88,  89,  90,
+      92,  94,  132, 133, 137, 188, 189, 191, 192, 194, 195, 197, 198, 235, 254, 257,
+      258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 280, 301, 316, 322,
+      332, 437, 439, 452, 463, 464, 465, 466, 468, 469};
+  for (int nr : path_calls) {
+    SyscallRule rule = RuleFor(nr);
+    EXPECT_TRUE(rule.action == SyscallAction::kNotify || rule.action == SyscallAction::kTrace)
+        << "syscall " << nr << " (" << rule.name << ") would run unsupervised";
+  }
+}
+
+TEST(SyscallTableTest, CallsThatBypassTheViewAreRefused) {
+  for (int nr : {425, 426, 427, 303, 304, 165, 161, 155, 428, 429, 430, 432, 433, 101}) {
+    EXPECT_EQ(RuleFor(nr).action, SyscallAction::kErrno) << "syscall " << nr;
+  }
+  EXPECT_EQ(RuleFor(425).err, ENOSYS);  // io_uring_setup
+  EXPECT_EQ(RuleFor(304).err, EPERM);   // open_by_handle_at
+}
+
+TEST(SyscallTableTest, UnknownNumbersGetEnosys) {
+  SyscallRule rule = RuleFor(kMaxKnownSyscall + 1);
+  EXPECT_EQ(rule.action, SyscallAction::kErrno);
+  EXPECT_EQ(rule.err, ENOSYS);
+  EXPECT_EQ(RuleFor(-1).err, ENOSYS);
+}
+
+TEST(SyscallTableTest, ChdirAndExecAreTraced) {
+  EXPECT_EQ(RuleFor(SYS_chdir).action, SyscallAction::kTrace);
+  EXPECT_EQ(RuleFor(SYS_execve).action, SyscallAction::kTrace);
+  EXPECT_EQ(RuleFor(SYS_execveat).action, SyscallAction::kTrace);
+  EXPECT_EQ(RuleFor(SYS_fchdir).action, SyscallAction::kAllow);
+  EXPECT_EQ(RuleFor(SYS_read).action, SyscallAction::kAllow);
+}
+
+TEST(SyscallTableTest, NoNumberIsListedTwice) {
+  std::set<int> seen;
+  for (const SyscallRule& rule : SyscallRules()) {
+    EXPECT_TRUE(seen.insert(rule.nr).second) << rule.name;
+  }
+}
+
+// Runs `body` in a child under the filter; the parent answers every
+// notification with `answer_errno` and returns the child's exit code.
+int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr) {
+  auto program = BuildFilter();
+  EXPECT_TRUE(program.ok()) << program.status();
+  int socks[2];
+  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, socks), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    int listener = InstallFilter(*program);
+    if (listener < 0) _exit(200);
+    char b = 'x';
+    iovec iov{&b, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &listener, sizeof(int));
+    if (sendmsg(socks[1], &msg, 0) != 1) _exit(201);
+    _exit(body());
+  }
+  char b;
+  iovec iov{&b, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  int listener = -1;
+  if (recvmsg(socks[0], &msg, 0) == 1) memcpy(&listener, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  for (;;) {
+    pollfd pfd{listener, POLLIN, 0};
+    if (listener < 0 || poll(&pfd, 1, 200) <= 0 || !(pfd.revents & POLLIN)) {
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) return WEXITSTATUS(status);
+      if (listener < 0) break;
+      continue;
+    }
+    seccomp_notif req{};
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) continue;
+    *notified_nr = req.data.nr;
+    seccomp_notif_resp resp{};
+    resp.id = req.id;
+    resp.error = -answer_errno;
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  return WEXITSTATUS(status);
+}
+
+TEST(FilterTest, OpenatIsAnsweredByTheSupervisor) {
+  int nr = -1;
+  int rc = RunUnderFilter(
+      [] { return syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY) == -1 ? errno : 0; },
+      EXDEV, &nr);
+  EXPECT_EQ(rc, EXDEV);  // the supervisor's answer, not the kernel's open
+  EXPECT_EQ(nr, SYS_openat);
+}
+
+TEST(FilterTest, IoUringAndUnknownCallsGetEnosys) {
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter([] { return syscall(SYS_io_uring_setup, 1, nullptr) == -1 ? errno : 0; },
+                           EXDEV, &nr),
+            ENOSYS);
+  EXPECT_EQ(RunUnderFilter([] { return syscall(kMaxKnownSyscall + 1) == -1 ? errno : 0; }, EXDEV,
+                           &nr),
+            ENOSYS);
+  EXPECT_EQ(nr, -1);  // neither reached the supervisor
+}
+
+TEST(FilterTest, OpenByHandleIsRefused) {
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter(
+                [] { return syscall(SYS_open_by_handle_at, 0, nullptr, 0) == -1 ? errno : 0; },
+                EXDEV, &nr),
+            EPERM);
+}
+
+TEST(FilterTest, PlainCallsRunNatively) {
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter([] { return getpid() > 0 && write(-1, "", 0) == -1 ? 0 : 1; }, EXDEV,
+                           &nr),
+            0);
+  EXPECT_EQ(nr, -1);
+}
+
+TEST(FilterTest, TracedCallsFailWithoutATracer) {
+  // SECCOMP_RET_TRACE with no tracer attached fails the call with ENOSYS:
+  // chdir can never run unsupervised.
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter([] { return syscall(SYS_chdir, "/") == -1 ? errno : 0; }, EXDEV, &nr),
+            ENOSYS);
+}
+
+}  // namespace
+}  // namespace ovlbox

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ovlbox needs to build and test (as root).
+# Idempotent: packages already present are left as they are.
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap bazel-platforms g++ libseccomp-dev libcap-dev libabsl-dev
+  libgtest-dev libgmock-dev
+  # What the tests run under ovlbox and compare with a kernel overlay mount.
+  attr git python3 coreutils findutils grep
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
