@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -9,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <deque>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +36,15 @@ void PushComponents(std::string_view path, std::deque<std::string>* pending) {
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending->push_front(*it);
 }
 
+// Opens a directory of a layer: readable when permitted (so its xattrs can
+// be read with fgetxattr), else O_PATH.
+SysResult<UniqueFd> OpenLayerDir(int dirfd, const char* name) {
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Errno{errno};
+  return UniqueFd(fd);
+}
+
 SysResult<UniqueFd> OpenPath(int dirfd, const char* name, int extra = O_NOFOLLOW) {
   int fd = openat(dirfd, name, O_PATH | O_CLOEXEC | extra);
   if (fd < 0) return Errno{errno};
@@ -49,6 +60,20 @@ SysResult<std::string> ReadLinkAt(int dirfd, const char* name) {
 }
 
 }  // namespace
+
+pid_t TgidOfThread(pid_t tid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/status", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return tid;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return tid;
+  buf[n] = '\0';
+  const char* at = strstr(buf, "\nTgid:");
+  return at ? static_cast<pid_t>(atoi(at + 6)) : tid;
+}
 
 bool IsWhiteout(const struct stat& st) {
   return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
@@ -72,6 +97,14 @@ ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size) {
 }
 
 View::View(const LayerSet* layers) : layers_(layers) {
+  // The cache holds up to one descriptor per layer for each directory:
+  // at most half of the descriptors this process may open.
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    size_t per_dir = static_cast<size_t>(layers_->size()) + 1;
+    size_t budget = lim.rlim_cur > 256 ? (lim.rlim_cur - 256) / 2 / per_dir : 16;
+    cache_limit_ = std::max<size_t>(16, std::min<size_t>(cache_limit_, budget));
+  }
   struct stat st;
   if (stat("/proc", &st) == 0) {
     proc_dev_ = st.st_dev;
@@ -79,7 +112,8 @@ View::View(const LayerSet* layers) : layers_(layers) {
   }
   std::vector<LayerDir> stack;
   for (int i = 0; i < layers_->size(); ++i) {
-    int fd = fcntl(layers_->layer(i).root.get(), F_DUPFD_CLOEXEC, 0);
+    int fd = openat(layers_->layer(i).root.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fd = fcntl(layers_->layer(i).root.get(), F_DUPFD_CLOEXEC, 0);
     LayerDir ld;
     ld.layer = i;
     ld.fd.reset(fd);
@@ -135,7 +169,7 @@ SysResult<std::vector<LayerDir>> View::BuildStack(const ViewDir& parent, size_t 
     }
     if (!S_ISDIR(st.st_mode)) break;  // a whiteout or a non-directory ends the merge
     if (layers_->IsHidden(st.st_dev, st.st_ino)) continue;
-    OVL_ASSIGN_OR_RETURN(UniqueFd fd, OpenPath(below.fd.get(), name.c_str()));
+    OVL_ASSIGN_OR_RETURN(UniqueFd fd, OpenLayerDir(below.fd.get(), name.c_str()));
     LayerDir ld;
     ld.layer = below.layer;
     ld.fd = std::move(fd);
@@ -170,11 +204,15 @@ SysResult<Target> View::Lookup(const ViewDirPtr& dir, const std::string& name) c
     t.layer = ld.layer;
     t.st = st;
     if (S_ISDIR(st.st_mode)) {
-      int dup = fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
-      if (dup < 0) return Errno{errno};
-      OVL_ASSIGN_OR_RETURN(std::vector<LayerDir> stack,
-                           BuildStack(*dir, i, name, UniqueFd(dup), ld.layer));
-      OVL_ASSIGN_OR_RETURN(t.dir, MakeDir(t.rel, std::move(stack), st));
+      if (ViewDirPtr cached = CachedDir(t.rel)) {
+        t.dir = std::move(cached);
+      } else {
+        OVL_ASSIGN_OR_RETURN(UniqueFd dirfd, OpenLayerDir(ld.fd.get(), name.c_str()));
+        OVL_ASSIGN_OR_RETURN(std::vector<LayerDir> stack,
+                             BuildStack(*dir, i, name, std::move(dirfd), ld.layer));
+        OVL_ASSIGN_OR_RETURN(t.dir, MakeDir(t.rel, std::move(stack), st));
+        CacheDir(t.dir);
+      }
     }
     t.fd = std::move(fd);
     return t;
@@ -183,16 +221,34 @@ SysResult<Target> View::Lookup(const ViewDirPtr& dir, const std::string& name) c
 }
 
 SysResult<ViewDirPtr> View::DirAt(const std::string& rel) const {
-  ViewDirPtr cur = root_;
-  std::deque<std::string> parts;
-  PushComponents(rel, &parts);
-  for (const std::string& part : parts) {
-    OVL_ASSIGN_OR_RETURN(Target t, Lookup(cur, part));
-    if (!t.exists) return Errno{ENOENT};
-    if (!t.is_dir()) return Errno{ENOTDIR};
-    cur = t.dir;
-  }
-  return cur;
+  if (rel.empty()) return root_;
+  if (ViewDirPtr cached = CachedDir(rel)) return cached;
+  OVL_ASSIGN_OR_RETURN(ViewDirPtr parent, DirAt(ParentRel(rel)));
+  size_t slash = rel.rfind('/');
+  std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  if (name == "." || name == ".." || name.empty()) return Errno{ENOENT};
+  OVL_ASSIGN_OR_RETURN(Target t, Lookup(parent, name));
+  if (!t.exists) return Errno{ENOENT};
+  if (!t.is_dir()) return Errno{ENOTDIR};
+  return t.dir;
+}
+
+ViewDirPtr View::CachedDir(const std::string& rel) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = cache_.find(rel);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
+void View::CacheDir(const ViewDirPtr& dir) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  // Bounded: each entry holds a descriptor per layer directory.
+  if (cache_.size() >= cache_limit_) cache_.clear();
+  cache_.emplace(dir->rel, dir);
+}
+
+void View::InvalidateDirs() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  cache_.clear();
 }
 
 std::string View::AbsoluteViewPath(const std::string& rel) const {
@@ -353,11 +409,11 @@ SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::str
     } else {
       bool in_proc = proc_dev_ != 0 && host_st.st_dev == proc_dev_;
       if (in_proc && host_st.st_ino == proc_root_ino_ &&
-          (name == "self" || name == "thread-self") && caller.tgid > 0) {
+          (name == "self" || name == "thread-self") && caller.tid > 0) {
         // /proc/self is the traced program, not the supervisor.
-        std::string link = name == "self"
-                               ? std::to_string(caller.tgid)
-                               : absl::StrCat(caller.tgid, "/task/", caller.tid);
+        pid_t tgid = caller.tgid > 0 ? caller.tgid : TgidOfThread(caller.tid);
+        std::string link = name == "self" ? std::to_string(tgid)
+                                          : absl::StrCat(tgid, "/task/", caller.tid);
         if (last && !options.follow && !trailing) {
           Target t;
           t.exists = true;

@@ -10,7 +10,9 @@
 // links (fd/N, cwd, exe) are followed by the kernel and mapped back to the
 // view when they land on a layer.
 //
-// Thread-safe: a View holds only immutable state.
+// Thread-safe. Directories of the view are cached by their path below the
+// view root (bounded; overlayfs, too, assumes the layers do not change
+// underneath it); InvalidateDirs() drops the cache.
 #ifndef OVLBOX_OVERLAY_VIEW_H_
 #define OVLBOX_OVERLAY_VIEW_H_
 
@@ -18,10 +20,12 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "overlay/layers.h"
 #include "overlay/sys_result.h"
 #include "overlay/unique_fd.h"
@@ -53,11 +57,16 @@ struct Base {
   std::shared_ptr<UniqueFd> host;  // a host directory (O_PATH)
 };
 
-// Who is asking: `self` in /proc means this process.
+// Who is asking: `self` in /proc means this process. A tgid of 0 is looked
+// up from the tid when a path needs it.
 struct Caller {
   pid_t tgid = 0;
   pid_t tid = 0;
 };
+
+// The thread group of a thread (from /proc/TID/status); the tid itself
+// when it cannot be read.
+pid_t TgidOfThread(pid_t tid);
 
 enum class LastKind { kNormal, kDot, kDotDot, kRoot };
 
@@ -125,6 +134,9 @@ class View {
   // Adjusts a real stat of a view object to what overlayfs reports.
   void FixStat(const Target& t, struct stat* st) const;
 
+  // Forgets every cached directory (after a change to the view).
+  void InvalidateDirs() const;
+
  private:
   SysResult<ViewDirPtr> MakeDir(std::string rel, std::vector<LayerDir> stack,
                                 const struct stat& st) const;
@@ -132,7 +144,13 @@ class View {
                                               const std::string& name,
                                               UniqueFd top_fd, int top_layer) const;
 
+  ViewDirPtr CachedDir(const std::string& rel) const;
+  void CacheDir(const ViewDirPtr& dir) const;
+
   const LayerSet* layers_;
+  mutable std::mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, ViewDirPtr> cache_;
+  size_t cache_limit_ = 4096;
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;
   ViewDirPtr root_;

@@ -88,8 +88,9 @@ int ReceiveFd(int sock, int* err) {
 // to the supervisor, then executes the program (through the tracer, so the
 // program is found in the view).
 [[noreturn]] void RunChild(int sock, const std::vector<sock_filter>& filter,
-                           const std::vector<std::string>& argv) {
+                           const std::vector<std::string>& argv, const struct rlimit& nofile) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  setrlimit(RLIMIT_NOFILE, &nofile);
   char byte;
   if (read(sock, &byte, 1) != 1) _exit(kExitOwnFailure);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
@@ -119,7 +120,7 @@ int ReceiveFd(int sock, int* err) {
 }  // namespace
 
 int RunProgram(const View& view, const std::vector<sock_filter>& filter,
-               const std::vector<std::string>& argv) {
+               const std::vector<std::string>& argv, const struct rlimit& nofile) {
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) {
     fprintf(stderr, "ovlbox: socketpair: %s\n", strerror(errno));
@@ -134,7 +135,7 @@ int RunProgram(const View& view, const std::vector<sock_filter>& filter,
   }
   if (pid == 0) {
     close(socks[0]);
-    RunChild(socks[1], filter, argv);
+    RunChild(socks[1], filter, argv, nofile);
   }
   close(socks[1]);
   g_program = pid;

@@ -1,5 +1,6 @@
 // ovlbox: runs a program on a layered (overlayfs) view of directories, with
 // no mount and no privilege. See docs/design.md.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -43,6 +44,13 @@ int main(int argc, char** argv) {
             std::string(filter.status().message()).c_str());
     return kExitOwnFailure;
   }
+  // The supervisor holds descriptors for its lookup cache: raise its own
+  // limit; the program gets the limit ovlbox was started with.
+  struct rlimit original;
+  getrlimit(RLIMIT_NOFILE, &original);
+  struct rlimit raised = original;
+  raised.rlim_cur = raised.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &raised);
   View view(layers->get());
-  return RunProgram(view, *filter, options->argv);
+  return RunProgram(view, *filter, options->argv, original);
 }

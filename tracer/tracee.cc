@@ -60,10 +60,7 @@ SysResult<std::string> StatusField(pid_t tid, const char* field) {
 }  // namespace
 
 pid_t Tracee::Tgid() {
-  if (tgid_ == 0) {
-    auto field = StatusField(tid_, "Tgid:");
-    tgid_ = field.ok() ? atoi(field->c_str()) : tid_;
-  }
+  if (tgid_ == 0) tgid_ = TgidOfThread(tid_);
   return tgid_;
 }
 

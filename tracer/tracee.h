@@ -27,7 +27,7 @@ class Tracee {
   pid_t tid() const { return tid_; }
   // The thread group (process) id, read from /proc once.
   pid_t Tgid();
-  Caller AsCaller() { return Caller{Tgid(), tid_}; }
+  Caller AsCaller() const { return Caller{tgid_, tid_}; }
 
   // A NUL-terminated path from the tracee: EFAULT on a bad pointer,
   // ENAMETOOLONG when no NUL comes within PATH_MAX bytes.
