@@ -412,6 +412,20 @@ modified in l1"
   _put "$v/repo/untracked.txt" "new untracked file in l1"
   _whiteout "$v/repo/to-delete.txt"
 
+  # --- a large directory merged from three layers (getdents paging), with
+  #     whiteouts, and a file name of the maximum length
+  mkdir -p "$l3/many" "$l2/many" "$v/many"
+  local i
+  for i in $(seq 1 400); do printf 'l3 %s\n' "$i" >"$l3/many/entry-$i.txt"; done
+  for i in $(seq 300 700); do printf 'l2 %s\n' "$i" >"$l2/many/entry-$i.txt"; done
+  for i in $(seq 1 50); do mknod "$l2/many/entry-$((i * 2)).txt" c 0 0; done
+  for i in $(seq 650 750); do printf 'l1 %s\n' "$i" >"$v/many/entry-$i.txt"; done
+  for i in $(seq 1 25); do mknod "$v/many/entry-$((i * 4 + 300)).txt" c 0 0; done
+  _put "$l3/many/$(printf 'n%.0s' $(seq 1 255))" "longest name"
+
+  # --- a host symlink outside the view pointing into it
+  ln -s "$v/merged/b.txt" "$o/into-view"
+
   # extra marker only visible in the topmost layer
   _put "$v/top-only.txt" "only in l1"
 }

@@ -27,7 +27,7 @@ if [ -n "${TEST_SRCDIR:-}" ] && [ -f "$TEST_SRCDIR/ovlbox/tests/e2e/lib.sh" ]; t
 else
   E2E_DIR=$(cd "$(dirname "$0")" && pwd)
 fi
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$E2E_DIR/lib.sh"
 
 e2e_init
@@ -53,7 +53,10 @@ run_case find-type-f 'find . -type f | sort'
 run_case find-xargs-cat 'find . \( -path ./repo/.git -o -name "*.bin" -o -path ./bin \) -prune -o -type f -print | sort | xargs cat'
 run_case find-cat-null 'find . \( -path ./repo/.git -o -name "*.bin" -o -path ./bin \) -prune -o -type f -print0 | sort -z | xargs -0 cat'
 run_case sha256-all 'find . -type f -print0 | sort -z | xargs -0 sha256sum'
-run_case du-apparent 'du -ab . | sort -k2'
+# du counts each hardlinked inode once, under whichever name it meets first
+# (readdir order): compare the deduplicated total and the full list apart.
+run_case du-total 'du -sb .; du -sb hl'
+run_case du-apparent 'du -abl . | sort -k2'
 run_case tar-list 'tar --sort=name --numeric-owner -cf - . | tar -tvf - --full-time'
 
 # ------------------------------------------------------------ reading
@@ -107,6 +110,9 @@ for n in [\"user.overlay.secret\", \"user.overlay.opaque\", \"user.nope\"]:
         print(n, e.strerror)
 "'
 run_case fifo 'test -p pipe && echo "is a fifo"; (echo "through the fifo" > pipe) & cat pipe; wait'
+# On the kernel's read-only overlay, I/O through a fifo leaves its times alone.
+run_case fifo-times 'before=$(stat -c "%.9Y %.9Z" pipe); (echo data > pipe) & cat pipe >/dev/null; wait
+after=$(stat -c "%.9Y %.9Z" pipe); [ "$before" = "$after" ] && echo "times unchanged" || echo "times changed"'
 run_case char-device 'cat dev/nullish; echo "read: $?"; echo data > dev/nullish; echo "write: $?"'
 
 # ------------------------------------------------------------ directories
@@ -119,6 +125,21 @@ run_case cd-sublink 'cd sublink && pwd -P && ls -la && cd .. && pwd'
 run_case cd-deep 'cd deep/a/b/c/d/e/f/g/h/i/j && pwd -P && cat leaf.txt && cd ../../../../../.. && pwd && ls'
 run_case cd-out-of-view 'cd .. && pwd && ls && cat outside/host.txt && cd view && ls top-only.txt'
 run_case proc-cwd 'readlink /proc/self/cwd; cd sub && readlink /proc/self/cwd; cd ../merged && readlink /proc/self/cwd'
+run_case proc-cwd-open 'cd sub && cat /proc/self/cwd/data.txt && ls /proc/self/cwd/ && cd ../docs && cat "/proc/$$/cwd/chapter 2.txt"'
+run_case proc-maps 'python3 -c "
+import mmap
+f = open(\"big.bin\", \"rb\")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+print(sorted({l.split()[-1] for l in open(\"/proc/self/maps\") if \"big.bin\" in l}))
+print(m[:4].hex())
+"'
+run_case cd-parent-from-lower-dir 'cd docs && ls .. | head -5 && cat ../top-only.txt && cd .. && pwd -P
+cd sub && cat ../merged/a.txt && ls -la .. | head -4
+cd "$VIEW/links/reldir/c" && ls ../../.. | tail -3 && cd ../../../sub && pwd && pwd -P'
+run_case outside-link-into-view 'cat "$VIEW/../outside/into-view"; ls -la "$VIEW/../outside"; readlink -f "$VIEW/../outside/into-view"'
+run_case many-entries 'ls many | wc -l; ls -la many; find many -type f | wc -l; cat many/entry-2.txt many/entry-3.txt many/entry-304.txt many/entry-305.txt many/entry-700.txt'
+run_case misc-errors 'cat merged; echo "st=$?"; ls -d merged/a.txt/; echo "st=$?"; cat merged/a.txt/x; echo "st=$?"; cd merged/a.txt; echo "st=$?"'
+run_case stat-times 'stat -c "%n %.9W %.9Y %.9Z" . merged merged/a.txt merged/b.txt sub sub/script.sh hl/a perm/old.txt links/rel links/abs opq opq1 deep/a/b/c dev/nullish'
 run_case proc-fd 'exec 3< merged/d.txt 4< sub/data.txt 5< merged; readlink /proc/self/fd/3 /proc/self/fd/4 /proc/self/fd/5'
 
 # ------------------------------------------------------------ programs
