@@ -6,6 +6,7 @@
 #include <linux/seccomp.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "overlay/sys_result.h"
@@ -17,7 +18,9 @@ namespace ovlbox {
 
 // The answer to one notification.
 struct Response {
-  enum class Kind { kValue, kError, kFd, kContinue };
+  // kDeferred: the handler arranged for the answer to be sent later (a
+  // call that blocks, such as opening a fifo, runs on a thread of its own).
+  enum class Kind { kValue, kError, kFd, kContinue, kDeferred };
   Kind kind = Kind::kError;
   int64_t value = 0;
   int error = ENOSYS;
@@ -50,7 +53,15 @@ struct Response {
     r.kind = Kind::kContinue;
     return r;
   }
+  static Response Deferred() {
+    Response r;
+    r.kind = Kind::kDeferred;
+    return r;
+  }
 };
+
+// Sends `r` as the answer to notification `id` on `listener`.
+void SendResponse(int listener, uint64_t id, Response r);
 
 // Turns a failed SysResult into the error answer.
 #define OVL_TRY(lhs, expr) \
@@ -87,6 +98,15 @@ class Call {
   // Sets this worker thread's umask to the program's, before creating a
   // file on its behalf.
   int AdoptUmask();
+
+  // Runs `work` on a thread of its own and answers the call with its
+  // result: for calls that may block for long (opening a fifo).
+  Response AnswerLater(std::function<Response()> work);
+
+  // The supervisor's private directory (for fifo stand-ins), or "" when it
+  // could not be made.
+  static const std::string& RuntimeDir();
+  static bool RuntimeDirMade();
 
  private:
   bool StillValid();

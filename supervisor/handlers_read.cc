@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -23,6 +24,77 @@ namespace ovlbox {
 namespace {
 
 constexpr long kOverlayfsMagic = 0x794c7630;
+
+constexpr long kProcMagic = 0x9fa0;
+
+// A fifo of the view is never opened in its layer: data written through it
+// would change the layer file's times. Every opener of the same fifo gets a
+// stand-in fifo in the supervisor's runtime dir instead (as overlayfs serves
+// fifos from its own inode), so readers and writers still meet. An open that
+// may block (no O_NONBLOCK) waits on a thread of its own.
+Response OpenFifo(Call& c, const Target& t, int flags, bool cloexec) {
+  int acc = flags & O_ACCMODE;
+  int want = acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK : R_OK | W_OK;
+  if (syscall(SYS_faccessat2, t.fd.get(), "", want, AT_EMPTY_PATH | AT_EACCESS) != 0) {
+    return Response::Error(errno);
+  }
+  const std::string& dir = Call::RuntimeDir();
+  if (dir.empty()) return Response::Error(EIO);
+  std::string stand_in = dir + "/fifo-" + std::to_string(t.st.st_dev) + "-" +
+                         std::to_string(t.st.st_ino);
+  if (mkfifo(stand_in.c_str(), 0600) != 0 && errno != EEXIST) return Response::Error(errno);
+  int open_flags = (flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW)) | O_CLOEXEC;
+  auto open_it = [stand_in, open_flags, cloexec]() -> Response {
+    int fd = open(stand_in.c_str(), open_flags);
+    if (fd < 0) return Response::Error(errno);
+    return Response::Fd(UniqueFd(fd), cloexec);
+  };
+  if (flags & O_NONBLOCK) return open_it();
+  return c.AnswerLater(open_it);
+}
+
+// /proc/PID/maps and smaps name mapped files by their real paths; the
+// program sees view paths (a snapshot taken at open, in a memfd).
+bool IsProcMaps(const Target& t) {
+  if (t.in_view || !t.exists || !S_ISREG(t.st.st_mode) || !t.host_parent) return false;
+  if (t.name != "maps" && t.name != "smaps") return false;
+  struct statfs sfs;
+  return fstatfs(t.host_parent->get(), &sfs) == 0 && sfs.f_type == kProcMagic;
+}
+
+Response OpenProcMaps(Call& c, const Target& t, bool cloexec) {
+  OVL_TRY(UniqueFd src, OpenTarget(t, O_RDONLY));
+  std::string content;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(src.get(), buf, sizeof(buf));
+    if (n < 0) return Response::Error(errno);
+    if (n == 0) break;
+    content.append(buf, n);
+  }
+  std::string out;
+  size_t i = 0;
+  while (i < content.size()) {
+    size_t end = content.find('\n', i);
+    if (end == std::string::npos) end = content.size();
+    std::string line = content.substr(i, end - i);
+    size_t slash = line.find(" /");
+    if (slash != std::string::npos) {
+      line = line.substr(0, slash + 1) + c.view().ViewPathOfReal(line.substr(slash + 1));
+    }
+    out += line;
+    if (end < content.size()) out.push_back('\n');
+    i = end + 1;
+  }
+  int fd = memfd_create(t.name.c_str(), MFD_CLOEXEC);
+  if (fd < 0) return Response::Error(errno);
+  UniqueFd mem(fd);
+  if (write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
+    return Response::Error(EIO);
+  }
+  lseek(fd, 0, SEEK_SET);
+  return Response::Fd(std::move(mem), cloexec);
+}
 
 // A write into the read-only view (regular files, directories and symlinks
 // only: devices and fifos stay writable, as on a read-only mount).
@@ -76,6 +148,10 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
     bool writes = acc != O_RDONLY || (flags & O_TRUNC);
     if (writes && RejectsWrite(c.view(), t)) return Response::Error(EROFS);
   }
+  if (!(flags & O_PATH) && t.in_view && S_ISFIFO(t.st.st_mode)) {
+    return OpenFifo(c, t, flags, cloexec);
+  }
+  if (acc == O_RDONLY && !(flags & O_PATH) && IsProcMaps(t)) return OpenProcMaps(c, t, cloexec);
   if (flags & O_PATH) {
     // Only openat2 gets here (open and openat with O_PATH go to the tracer):
     // seccomp cannot inject an O_PATH descriptor, so a read-only one stands

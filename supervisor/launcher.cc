@@ -1,5 +1,6 @@
 #include "supervisor/launcher.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "policy/filter.h"
+#include "supervisor/call.h"
 #include "supervisor/cli.h"
 #include "supervisor/notifier.h"
 #include "tracer/tracer.h"
@@ -117,6 +119,19 @@ int ReceiveFd(int sock, int* err) {
   _exit(err == ENOENT || err == ENOTDIR ? kExitNotFound : kExitNotExecutable);
 }
 
+// Removes the supervisor's runtime dir (fifo stand-ins), if it was made.
+void RemoveRuntimeDir() {
+  if (!Call::RuntimeDirMade()) return;
+  const std::string& dir = Call::RuntimeDir();
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
 }  // namespace
 
 int RunProgram(const View& view, const std::vector<sock_filter>& filter,
@@ -183,6 +198,7 @@ int RunProgram(const View& view, const std::vector<sock_filter>& filter,
 
   Tracer tracer(&view);
   int status = tracer.Run(pid);
+  RemoveRuntimeDir();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }

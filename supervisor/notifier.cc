@@ -44,10 +44,7 @@ void Notifier::Serve() {
   seccomp_notif_sizes sizes{};
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) return;
   std::vector<char> req_buf(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
-  std::vector<char> resp_buf(
-      std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
   auto* req = reinterpret_cast<seccomp_notif*>(req_buf.data());
-  auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf.data());
 
   for (;;) {
     memset(req_buf.data(), 0, req_buf.size());
@@ -58,34 +55,7 @@ void Notifier::Serve() {
     Call call(req->data, static_cast<pid_t>(req->pid), *view_, listener_, req->id);
     Response r = HandlerFor(req->data.nr)(call);
 
-    if (r.kind == Response::Kind::kFd) {
-      seccomp_notif_addfd addfd{};
-      addfd.id = req->id;
-      addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
-      addfd.srcfd = static_cast<uint32_t>(r.fd.get());
-      addfd.newfd = 0;
-      addfd.newfd_flags = r.cloexec ? O_CLOEXEC : 0;
-      if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) >= 0) continue;
-      if (errno == ENOENT) continue;  // the thread is gone
-      // Could not install the descriptor (EMFILE...): answer the error.
-      r = Response::Error(errno == EBUSY ? EMFILE : errno);
-    }
-    memset(resp_buf.data(), 0, resp_buf.size());
-    resp->id = req->id;
-    switch (r.kind) {
-      case Response::Kind::kValue:
-        resp->val = r.value;
-        break;
-      case Response::Kind::kError:
-        resp->error = -r.error;
-        break;
-      case Response::Kind::kContinue:
-        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-        break;
-      case Response::Kind::kFd:
-        break;
-    }
-    ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, resp);
+    SendResponse(listener_, req->id, std::move(r));
   }
 }
 
