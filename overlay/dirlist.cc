@@ -85,7 +85,7 @@ bool NeedsMergedListing(const View& view, const ViewDir& dir) {
 SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir,
                                             ino_t parent_ino) {
   std::vector<DirEntry> out;
-  out.push_back({1, dir.st.st_ino, DT_DIR, "."});
+  out.push_back({1, dir.stable_ino, DT_DIR, "."});
   out.push_back({2, parent_ino, DT_DIR, ".."});
   absl::flat_hash_set<std::string> seen;
   const LayerSet& layers = view.layers();
@@ -108,6 +108,16 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
           return;
         }
         type = IFTODT(st.st_mode);
+      }
+      if (type == DT_DIR && ld.layer == 0) {
+        // A directory copied up reports its lower directory's number, as
+        // stat does (ViewDir::stable_ino).
+        for (size_t j = i + 1; j < dir.stack.size(); ++j) {
+          struct stat below;
+          if (fstatat(dir.stack[j].fd.get(), name, &below, AT_SYMLINK_NOFOLLOW) != 0) continue;
+          if (S_ISDIR(below.st_mode)) ino = below.st_ino;
+          break;
+        }
       }
       out.push_back({NameCookie(name), ino, type, name});
     });

@@ -59,6 +59,18 @@ SysResult<std::string> ReadLinkAt(int dirfd, const char* name) {
   return std::string(buf, n);
 }
 
+// The topmost lower directory's numbers (the upper's when it has none).
+void SetStableIno(ViewDir* dir) {
+  dir->stable_dev = dir->st.st_dev;
+  dir->stable_ino = dir->st.st_ino;
+  if (dir->stack.front().layer != 0 || dir->stack.size() < 2) return;
+  struct stat st;
+  if (fstat(dir->stack[1].fd.get(), &st) == 0) {
+    dir->stable_dev = st.st_dev;
+    dir->stable_ino = st.st_ino;
+  }
+}
+
 }  // namespace
 
 pid_t TgidOfThread(pid_t tid) {
@@ -126,6 +138,7 @@ View::View(const LayerSet* layers) : layers_(layers) {
   auto dir = std::make_shared<ViewDir>();
   dir->stack = std::move(stack);
   dir->st = root_st;
+  SetStableIno(dir.get());
   root_ = std::move(dir);
 }
 
@@ -137,6 +150,7 @@ SysResult<ViewDirPtr> View::MakeDir(std::string rel, std::vector<LayerDir> stack
   dir->rel = std::move(rel);
   dir->stack = std::move(stack);
   dir->st = st;
+  SetStableIno(dir.get());
   return ViewDirPtr(std::move(dir));
 }
 
@@ -284,7 +298,12 @@ SysResult<Base> View::BaseForRealDir(UniqueFd dir_fd, const std::string& real_pa
 }
 
 void View::FixStat(const Target& t, struct stat* st) const {
-  if (t.in_view && t.dir && t.dir->merged()) st->st_nlink = 1;
+  if (!t.in_view || !t.dir) return;
+  if (t.dir->merged()) st->st_nlink = 1;
+  if (layers_->has_upper()) {
+    st->st_dev = t.dir->stable_dev;
+    st->st_ino = t.dir->stable_ino;
+  }
 }
 
 SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::string_view path,

@@ -45,6 +45,11 @@ struct ViewDir {
   std::string rel;
   std::vector<LayerDir> stack;
   struct stat st;  // lstat of the top real directory
+  // The number the view reports for this directory: the topmost lower
+  // directory's, as overlayfs does, so it stays the same when the directory
+  // is copied up (tree walkers compare it before and after entering).
+  dev_t stable_dev = 0;
+  ino_t stable_ino = 0;
   bool merged() const { return stack.size() > 1; }
   int top_fd() const { return stack.front().fd.get(); }
   int top_layer() const { return stack.front().layer; }

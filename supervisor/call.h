@@ -12,6 +12,7 @@
 #include "overlay/sys_result.h"
 #include "overlay/unique_fd.h"
 #include "overlay/view.h"
+#include "overlay/writer.h"
 #include "tracer/tracee.h"
 
 namespace ovlbox {
@@ -73,8 +74,9 @@ void SendResponse(int listener, uint64_t id, Response r);
 
 class Call {
  public:
-  Call(const seccomp_data& data, pid_t tid, const View& view, int listener, uint64_t id)
-      : data_(data), tracee_(tid), view_(view), listener_(listener), id_(id) {}
+  Call(const seccomp_data& data, pid_t tid, const View& view, Writer* writer, int listener,
+       uint64_t id)
+      : data_(data), tracee_(tid), view_(view), writer_(writer), listener_(listener), id_(id) {}
 
   int nr() const { return data_.nr; }
   uint64_t arg(int i) const { return data_.args[i]; }
@@ -82,6 +84,12 @@ class Call {
   int arg_int(int i) const { return static_cast<int>(data_.args[i]); }
   Tracee& tracee() { return tracee_; }
   const View& view() const { return view_; }
+  // Null when the view is read-only (no --upper).
+  Writer* writer() const { return writer_; }
+  // For long copy-ups: true once the calling thread is gone.
+  CancelCheck Cancelled() {
+    return [this] { return !StillValid(); };
+  }
 
   // Reads a path argument; the notification is re-validated after the read,
   // so what was read belongs to the thread that made the call.
@@ -113,6 +121,7 @@ class Call {
   const seccomp_data& data_;
   Tracee tracee_;
   const View& view_;
+  Writer* writer_;
   int listener_;
   uint64_t id_;
 };

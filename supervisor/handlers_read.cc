@@ -121,10 +121,24 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
   if (!t.exists) {
     if (!creat || tmpfile) return Response::Error(ENOENT);
     if (t.trailing_slash) return Response::Error(EISDIR);
-    if (t.in_view && !c.view().writable()) return Response::Error(EROFS);
+    if (t.in_view && !c.writer()) return Response::Error(EROFS);
+    if (int err = c.AdoptUmask()) return Response::Error(err);
+    if (t.in_view) {
+      UniqueFd fd;
+      int err = c.writer()->Create(
+          t, false,
+          [flags, mode](int dir, const char* name, UniqueFd* out) {
+            int fd = openat(dir, name, flags | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+            if (fd < 0) return errno;
+            out->reset(fd);
+            return 0;
+          },
+          &fd);
+      if (err != 0) return Response::Error(err);
+      return Response::Fd(std::move(fd), cloexec);
+    }
     int parent = ParentFdOf(t);
     if (parent < 0) return Response::Error(ENOENT);
-    if (int err = c.AdoptUmask()) return Response::Error(err);
     int fd = openat(parent, t.name.c_str(), flags | O_CLOEXEC, mode);
     if (fd < 0) return Response::Error(errno);
     return Response::Fd(UniqueFd(fd), cloexec);
@@ -133,9 +147,15 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
   bool is_dir = S_ISDIR(t.st.st_mode);
   if (tmpfile) {
     if (!is_dir) return Response::Error(ENOTDIR);
-    if (t.in_view && !c.view().writable()) return Response::Error(EROFS);
+    if (t.in_view && !c.writer()) return Response::Error(EROFS);
     if (int err = c.AdoptUmask()) return Response::Error(err);
-    int fd = openat(t.fd.get(), ".", flags | O_CLOEXEC, mode);
+    int dirfd = t.fd.get();
+    ViewDirPtr up;
+    if (t.in_view) {
+      OVL_TRY(up, c.writer()->CopyUpDir(t.dir));
+      dirfd = up->top_fd();
+    }
+    int fd = openat(dirfd, ".", flags | O_CLOEXEC, mode);
     if (fd < 0) return Response::Error(errno);
     return Response::Fd(UniqueFd(fd), cloexec);
   }
@@ -147,6 +167,13 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
     if (is_dir && (acc != O_RDONLY || creat)) return Response::Error(EISDIR);
     bool writes = acc != O_RDONLY || (flags & O_TRUNC);
     if (writes && RejectsWrite(c.view(), t)) return Response::Error(EROFS);
+    if (writes && t.in_view && c.writer() && S_ISREG(t.st.st_mode) && t.layer != 0) {
+      // Opening a lower file for writing copies it up first (without its
+      // data when O_TRUNC throws it away).
+      OVL_TRY(Target up, c.writer()->CopyUp(t, !(flags & O_TRUNC), c.Cancelled()));
+      OVL_TRY(UniqueFd fd, OpenTarget(up, flags & ~(O_CREAT | O_EXCL)));
+      return Response::Fd(std::move(fd), cloexec);
+    }
   }
   if (!(flags & O_PATH) && t.in_view && S_ISFIFO(t.st.st_mode)) {
     return OpenFifo(c, t, flags, cloexec);

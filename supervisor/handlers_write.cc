@@ -1,7 +1,8 @@
-// Handlers that change files: in the view they answer as a read-only
-// overlayfs mount does (EROFS, after the same lookups the kernel makes
-// first); outside the view the supervisor performs the call itself on the
-// host object it resolved, with the program's umask.
+// Handlers that change files. In the view, changes go to the upper through
+// the Writer (copy-up, whiteouts, opaque dirs); a view without an upper
+// answers as a read-only overlayfs mount does (EROFS, after the same lookups
+// the kernel makes first). Outside the view the supervisor performs the call
+// itself on the host object it resolved, with the program's umask.
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/fanotify.h>
@@ -17,28 +18,53 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "overlay/xattr_names.h"
 #include "supervisor/handlers.h"
 
 namespace ovlbox {
 namespace {
 
-// The view is read-only until the upper is written (every write into it
-// answers EROFS).
-bool ViewRefuses(const Target& t) { return t.in_view; }
+// A read-only view refuses every change in it.
+bool ViewRefuses(Call& c, const Target& t) { return t.in_view && c.writer() == nullptr; }
 
 // Resolves the target of a call that creates a name.
 SysResult<Target> ResolveNew(Call& c, int dirfd, uint64_t path) {
   return c.ResolveArg(dirfd, path, ResolveOptions{.follow = false});
 }
 
-Response CreateCheck(const Target& t) {
+Response CreateCheck(Call& c, const Target& t) {
   if (t.exists) return Response::Error(EEXIST);
-  if (ViewRefuses(t)) return Response::Error(EROFS);
+  if (ViewRefuses(c, t)) return Response::Error(EROFS);
   return Response::Value(0);
 }
+
+Response Result(long rc);
+
+// Creates the missing `t`: through the Writer in the view, directly in the
+// host directory outside it.
+Response CreateEntry(Call& c, const Target& t, bool is_dir, const MakeEntry& make) {
+  if (int err = c.AdoptUmask()) return Response::Error(err);
+  if (t.in_view) return Result(-c.writer()->Create(t, is_dir, make, nullptr));
+  int parent = ParentFdOf(t);
+  if (parent < 0) return Response::Error(EEXIST);
+  return Result(-make(parent, t.name.c_str(), nullptr));
+}
+
+// Applies an attribute change: on the upper copy in the view, on the
+// object itself outside it. `apply` gets an O_PATH fd of the object, its
+// parent dir fd (or -1) and its name.
+Response ChangeEntry(Call& c, const Target& t, bool with_data,
+                     const std::function<int(int, int, const char*)>& apply) {
+  if (ViewRefuses(c, t)) return Response::Error(EROFS);
+  if (t.in_view) return Result(-c.writer()->Modify(t, with_data, apply, c.Cancelled()));
+  return Result(-apply(t.fd.get(), ParentFdOf(t), t.name.c_str()));
+}
+
+int Errno0(int rc) { return rc == 0 ? 0 : errno; }
 
 // Resolves an existing object for an attribute change (chmod, chown, ...).
 SysResult<Target> ResolveExisting(Call& c, int dirfd, uint64_t path, bool follow,
@@ -49,7 +75,12 @@ SysResult<Target> ResolveExisting(Call& c, int dirfd, uint64_t path, bool follow
   return t;
 }
 
-Response Result(long rc) { return rc < 0 ? Response::Error(errno) : Response::Value(rc); }
+// A syscall's result (-1 and errno), or a negated errno from a helper.
+Response Result(long rc) {
+  if (rc == -1) return Response::Error(errno);
+  if (rc < 0) return Response::Error(static_cast<int>(-rc));
+  return Response::Value(rc);
+}
 
 }  // namespace
 
@@ -63,12 +94,11 @@ Response HandleMkdir(Call& c) {
     mode = c.arg(2);
   }
   OVL_TRY(Target t, ResolveNew(c, dirfd, path));
-  Response check = CreateCheck(t);
+  Response check = CreateCheck(c, t);
   if (check.kind == Response::Kind::kError) return check;
-  int parent = ParentFdOf(t);
-  if (parent < 0) return Response::Error(EEXIST);
-  if (int err = c.AdoptUmask()) return Response::Error(err);
-  return Result(mkdirat(parent, t.name.c_str(), mode));
+  return CreateEntry(c, t, true, [mode](int dir, const char* name, UniqueFd*) {
+    return Errno0(mkdirat(dir, name, mode));
+  });
 }
 
 Response HandleMknod(Call& c) {
@@ -84,12 +114,12 @@ Response HandleMknod(Call& c) {
   }
   OVL_TRY(Target t, ResolveNew(c, dirfd, path));
   if (t.trailing_slash && !t.exists) return Response::Error(ENOENT);
-  Response check = CreateCheck(t);
+  Response check = CreateCheck(c, t);
   if (check.kind == Response::Kind::kError) return check;
-  int parent = ParentFdOf(t);
-  if (parent < 0) return Response::Error(EEXIST);
-  if (int err = c.AdoptUmask()) return Response::Error(err);
-  return Result(mknodat(parent, t.name.c_str(), mode, dev));
+  if (S_ISDIR(mode)) return Response::Error(EPERM);
+  return CreateEntry(c, t, false, [mode, dev](int dir, const char* name, UniqueFd*) {
+    return Errno0(mknodat(dir, name, mode, dev));
+  });
 }
 
 // unlink, unlinkat, rmdir.
@@ -110,8 +140,9 @@ Response HandleUnlink(Call& c) {
     if (t.last == LastKind::kDotDot) return Response::Error(ENOTEMPTY);
     return Response::Error(EBUSY);
   }
-  if (ViewRefuses(t)) return Response::Error(EROFS);
+  if (ViewRefuses(c, t)) return Response::Error(EROFS);
   if (!t.exists) return Response::Error(ENOENT);
+  if (t.in_view) return Result(-c.writer()->Remove(t, (flags & AT_REMOVEDIR) != 0));
   int parent = ParentFdOf(t);
   if (parent < 0) return Response::Error(EBUSY);
   return Result(unlinkat(parent, t.name.c_str(), flags));
@@ -136,8 +167,13 @@ Response HandleRename(Call& c) {
     return Response::Error(EBUSY);
   }
   if (from.in_view != to.in_view) return Response::Error(EXDEV);
-  if (ViewRefuses(from)) return Response::Error(EROFS);
+  if (ViewRefuses(c, from)) return Response::Error(EROFS);
   if (!from.exists) return Response::Error(ENOENT);
+  if (from.in_view) {
+    // overlayfs has no RENAME_WHITEOUT.
+    if (flags & RENAME_WHITEOUT) return Response::Error(EINVAL);
+    return Result(-c.writer()->Rename(from, to, flags));
+  }
   int op = ParentFdOf(from), np = ParentFdOf(to);
   if (op < 0 || np < 0) return Response::Error(EBUSY);
   return Result(syscall(SYS_renameat2, op, from.name.c_str(), np, to.name.c_str(), flags));
@@ -161,7 +197,8 @@ Response HandleLink(Call& c) {
   if (S_ISDIR(from.st.st_mode)) return Response::Error(EPERM);
   if (from.in_view != to.in_view) return Response::Error(EXDEV);
   if (to.exists) return Response::Error(EEXIST);
-  if (ViewRefuses(to)) return Response::Error(EROFS);
+  if (ViewRefuses(c, to)) return Response::Error(EROFS);
+  if (to.in_view) return Result(-c.writer()->Link(from, to));
   int np = ParentFdOf(to);
   if (np < 0) return Response::Error(EEXIST);
   int op = ParentFdOf(from);
@@ -181,11 +218,12 @@ Response HandleSymlink(Call& c) {
   OVL_TRY(std::string target, c.ReadPath(c.arg(0)));
   if (target.empty()) return Response::Error(ENOENT);
   OVL_TRY(Target t, ResolveNew(c, dirfd, linkpath));
-  Response check = CreateCheck(t);
+  Response check = CreateCheck(c, t);
   if (check.kind == Response::Kind::kError) return check;
-  int parent = ParentFdOf(t);
-  if (parent < 0) return Response::Error(EEXIST);
-  return Result(symlinkat(target.c_str(), parent, t.name.c_str()));
+  if (t.trailing_slash) return Response::Error(ENOENT);
+  return CreateEntry(c, t, false, [&target](int dir, const char* name, UniqueFd*) {
+    return Errno0(symlinkat(target.c_str(), dir, name));
+  });
 }
 
 // chmod, fchmodat, fchmodat2, fchmod.
@@ -194,9 +232,14 @@ Response HandleChmod(Call& c) {
   mode_t mode;
   if (c.nr() == SYS_fchmod) {
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
-    if (ViewRefuses(t)) return Response::Error(EROFS);
-    OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
-    return Result(fchmod(fd.get(), c.arg(1)));
+    if (!t.in_view) {
+      OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+      return Result(fchmod(fd.get(), c.arg(1)));
+    }
+    mode = c.arg(1);
+    return ChangeEntry(c, t, true, [mode](int obj, int, const char*) {
+      return Errno0(chmod(SelfFdPath(obj).c_str(), mode));
+    });
   }
   if (c.nr() == SYS_chmod) {
     OVL_TRY(t, ResolveExisting(c, AT_FDCWD, c.arg(0), true, false));
@@ -208,9 +251,11 @@ Response HandleChmod(Call& c) {
                                (flags & AT_EMPTY_PATH) != 0));
     mode = c.arg(2);
   }
-  if (ViewRefuses(t)) return Response::Error(EROFS);
+  if (ViewRefuses(c, t)) return Response::Error(EROFS);
   if (S_ISLNK(t.st.st_mode)) return Response::Error(EOPNOTSUPP);
-  return Result(chmod(SelfFdPath(t.fd.get()).c_str(), mode));
+  return ChangeEntry(c, t, true, [mode](int obj, int, const char*) {
+    return Errno0(chmod(SelfFdPath(obj).c_str(), mode));
+  });
 }
 
 // chown, lchown, fchownat, fchown.
@@ -220,10 +265,13 @@ Response HandleChown(Call& c) {
   gid_t gid;
   if (c.nr() == SYS_fchown) {
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
-    if (ViewRefuses(t)) return Response::Error(EROFS);
-    OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
-    return Result(fchown(fd.get(), c.arg(1), c.arg(2)));
-  }
+    if (!t.in_view) {
+      OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+      return Result(fchown(fd.get(), c.arg(1), c.arg(2)));
+    }
+    uid = c.arg(1);
+    gid = c.arg(2);
+  } else
   if (c.nr() == SYS_fchownat) {
     int flags = c.arg_int(4);
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Response::Error(EINVAL);
@@ -236,15 +284,19 @@ Response HandleChown(Call& c) {
     uid = c.arg(1);
     gid = c.arg(2);
   }
-  if (ViewRefuses(t)) return Response::Error(EROFS);
-  return Result(fchownat(t.fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+  return ChangeEntry(c, t, true, [uid, gid](int obj, int, const char*) {
+    return Errno0(fchownat(obj, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+  });
 }
 
 Response HandleTruncate(Call& c) {
   OVL_TRY(Target t, ResolveExisting(c, AT_FDCWD, c.arg(0), true, false));
   if (S_ISDIR(t.st.st_mode)) return Response::Error(EISDIR);
-  if (ViewRefuses(t)) return Response::Error(EROFS);
-  return Result(truncate(SelfFdPath(t.fd.get()).c_str(), static_cast<off_t>(c.arg(1))));
+  off_t length = static_cast<off_t>(c.arg(1));
+  if (length < 0) return Response::Error(EINVAL);
+  return ChangeEntry(c, t, length != 0, [length](int obj, int, const char*) {
+    return Errno0(truncate(SelfFdPath(obj).c_str(), length));
+  });
 }
 
 // utime, utimes, futimesat, utimensat (and futimens: utimensat with no path).
@@ -302,16 +354,20 @@ Response HandleUtimes(Call& c) {
     // futimens(fd, times).
     if (dirfd == AT_FDCWD) return Response::Error(EFAULT);
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), dirfd));
-    if (ViewRefuses(t)) return Response::Error(EROFS);
-    OVL_TRY(UniqueFd fd, c.tracee().GetFd(dirfd));
-    return Result(futimens(fd.get(), ts));
+    if (!t.in_view) {
+      OVL_TRY(UniqueFd fd, c.tracee().GetFd(dirfd));
+      return Result(futimens(fd.get(), ts));
+    }
+  } else {
+    OVL_TRY(t, ResolveExisting(c, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
+                               (flags & AT_EMPTY_PATH) != 0));
   }
-  OVL_TRY(t, ResolveExisting(c, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
-                             (flags & AT_EMPTY_PATH) != 0));
-  if (ViewRefuses(t)) return Response::Error(EROFS);
-  int parent = ParentFdOf(t);
-  if (parent >= 0) return Result(utimensat(parent, t.name.c_str(), ts, AT_SYMLINK_NOFOLLOW));
-  return Result(utimensat(AT_FDCWD, SelfFdPath(t.fd.get()).c_str(), ts, 0));
+  return ChangeEntry(c, t, true, [&ts](int obj, int parent, const char* name) {
+    if (parent >= 0 && name[0] != '\0') {
+      return Errno0(utimensat(parent, name, ts, AT_SYMLINK_NOFOLLOW));
+    }
+    return Errno0(utimensat(AT_FDCWD, SelfFdPath(obj).c_str(), ts, 0));
+  });
 }
 
 // setxattr, lsetxattr, fsetxattr.
@@ -328,13 +384,16 @@ Response HandleSetxattr(Call& c) {
   if (size > XATTR_SIZE_MAX) return Response::Error(E2BIG);
   std::vector<char> value(size);
   if (size && c.Read(c.arg(2), value.data(), size) != 0) return Response::Error(EFAULT);
-  if (ViewRefuses(t)) return Response::Error(EROFS);
   int flags = c.arg_int(4);
-  if (by_fd) {
+  if (by_fd && !t.in_view) {
     OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
     return Result(fsetxattr(fd.get(), name.c_str(), value.data(), size, flags));
   }
-  return Result(setxattr(SelfFdPath(t.fd.get()).c_str(), name.c_str(), value.data(), size, flags));
+  // The program's own user.overlay.X is stored escaped in a layer.
+  std::string stored = t.in_view ? EscapeXattr(name) : name;
+  return ChangeEntry(c, t, true, [&](int obj, int, const char*) {
+    return Errno0(lsetxattr(SelfFdPath(obj).c_str(), stored.c_str(), value.data(), size, flags));
+  });
 }
 
 // removexattr, lremovexattr, fremovexattr.
@@ -347,12 +406,14 @@ Response HandleRemovexattr(Call& c) {
     OVL_TRY(t, ResolveExisting(c, AT_FDCWD, c.arg(0), c.nr() == SYS_removexattr, false));
   }
   OVL_TRY(std::string name, c.ReadString(c.arg(1), XATTR_NAME_MAX));
-  if (ViewRefuses(t)) return Response::Error(EROFS);
-  if (by_fd) {
+  if (by_fd && !t.in_view) {
     OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
     return Result(fremovexattr(fd.get(), name.c_str()));
   }
-  return Result(removexattr(SelfFdPath(t.fd.get()).c_str(), name.c_str()));
+  std::string stored = t.in_view ? EscapeXattr(name) : name;
+  return ChangeEntry(c, t, true, [&](int obj, int, const char*) {
+    return Errno0(lremovexattr(SelfFdPath(obj).c_str(), stored.c_str()));
+  });
 }
 
 // bind and connect: AF_UNIX sockets named by a path.
@@ -379,10 +440,17 @@ Response HandleSocketAddress(Call& c) {
   std::string real_path;
   if (bind_call) {
     if (t.exists) return Response::Error(EADDRINUSE);
-    if (ViewRefuses(t)) return Response::Error(EROFS);
-    int parent = ParentFdOf(t);
-    if (parent < 0) return Response::Error(EADDRINUSE);
-    real_path = SelfFdPath(parent) + "/" + t.name;
+    if (ViewRefuses(c, t)) return Response::Error(EROFS);
+    int s = sock.get();
+    return CreateEntry(c, t, false, [s](int dir, const char* name, UniqueFd*) {
+      sockaddr_un at{};
+      at.sun_family = AF_UNIX;
+      std::string p = SelfFdPath(dir) + "/" + name;
+      if (p.size() >= sizeof(at.sun_path)) return ENAMETOOLONG;
+      memcpy(at.sun_path, p.c_str(), p.size() + 1);
+      socklen_t n = offsetof(sockaddr_un, sun_path) + p.size() + 1;
+      return Errno0(bind(s, reinterpret_cast<sockaddr*>(&at), n));
+    });
   } else {
     if (!t.exists) return Response::Error(ENOENT);
     if (!S_ISSOCK(t.st.st_mode)) return Response::Error(ECONNREFUSED);
@@ -391,10 +459,6 @@ Response HandleSocketAddress(Call& c) {
   if (real_path.size() >= sizeof(real.sun_path)) return Response::Error(ENAMETOOLONG);
   memcpy(real.sun_path, real_path.c_str(), real_path.size() + 1);
   socklen_t real_len = kPathOffset + real_path.size() + 1;
-  if (bind_call) {
-    if (int err = c.AdoptUmask()) return Response::Error(err);
-    return Result(bind(sock.get(), reinterpret_cast<sockaddr*>(&real), real_len));
-  }
   return Result(connect(sock.get(), reinterpret_cast<sockaddr*>(&real), real_len));
 }
 

@@ -134,7 +134,7 @@ void RemoveRuntimeDir() {
 
 }  // namespace
 
-int RunProgram(const View& view, const std::vector<sock_filter>& filter,
+int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>& filter,
                const std::vector<std::string>& argv, const struct rlimit& nofile) {
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) {
@@ -187,7 +187,7 @@ int RunProgram(const View& view, const std::vector<sock_filter>& filter,
     }
     return fail("installing the seccomp filter", err);
   }
-  Notifier notifier(listener, &view);
+  Notifier notifier(listener, &view, writer);
   unsigned cores = std::max(2u, std::thread::hardware_concurrency());
   if (auto status = notifier.Start(static_cast<int>(std::min(cores, 8u))); !status.ok()) {
     return fail("starting the supervisor", EAGAIN);

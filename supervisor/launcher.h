@@ -10,14 +10,16 @@
 #include <vector>
 
 #include "overlay/view.h"
+#include "overlay/writer.h"
 
 namespace ovlbox {
 
 // Runs argv[0] (looked up in PATH, in the view) with its arguments. Returns
 // ovlbox's exit status: the program's own, 128+N on signal N, 125/126/127 on
 // ovlbox's own failures (with one line on stderr).
-// `limits`: the descriptor limit the program starts with.
-int RunProgram(const View& view, const std::vector<sock_filter>& filter,
+// `writer`: null for a read-only view. `nofile`: the descriptor limit the
+// program starts with.
+int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>& filter,
                const std::vector<std::string>& argv, const struct rlimit& nofile);
 
 }  // namespace ovlbox

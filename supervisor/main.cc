@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "overlay/layers.h"
 #include "overlay/view.h"
+#include "overlay/writer.h"
 #include "policy/filter.h"
 #include "supervisor/cli.h"
 #include "supervisor/launcher.h"
@@ -52,5 +54,13 @@ int main(int argc, char** argv) {
   raised.rlim_cur = raised.rlim_max;
   setrlimit(RLIMIT_NOFILE, &raised);
   View view(layers->get());
-  return RunProgram(view, *filter, options->argv, original);
+  std::unique_ptr<Writer> writer;
+  if ((*layers)->has_upper()) {
+    writer = std::make_unique<Writer>(&view);
+    if (auto status = writer->Init(); !status.ok()) {
+      fprintf(stderr, "ovlbox: %s\n", std::string(status.message()).c_str());
+      return kExitOwnFailure;
+    }
+  }
+  return RunProgram(view, writer.get(), *filter, options->argv, original);
 }

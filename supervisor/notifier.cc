@@ -52,7 +52,7 @@ void Notifier::Serve() {
       if (errno == EINTR || errno == ENOENT) continue;
       return;  // the listener is gone
     }
-    Call call(req->data, static_cast<pid_t>(req->pid), *view_, listener_, req->id);
+    Call call(req->data, static_cast<pid_t>(req->pid), *view_, writer_, listener_, req->id);
     Response r = HandlerFor(req->data.nr)(call);
 
     SendResponse(listener_, req->id, std::move(r));

@@ -13,12 +13,14 @@
 
 #include "absl/status/status.h"
 #include "overlay/view.h"
+#include "overlay/writer.h"
 
 namespace ovlbox {
 
 class Notifier {
  public:
-  Notifier(int listener, const View* view) : listener_(listener), view_(view) {}
+  Notifier(int listener, const View* view, Writer* writer)
+      : listener_(listener), view_(view), writer_(writer) {}
 
   // Asks for synchronous wake-ups (Linux 6.6+) where the kernel offers them
   // and starts `workers` threads. The threads run until the process exits.
@@ -28,6 +30,7 @@ class Notifier {
   void Serve();
   int listener_;
   const View* view_;
+  Writer* writer_;
   std::vector<std::thread> threads_;
 };
 

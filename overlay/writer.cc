@@ -1,0 +1,564 @@
+#include "overlay/writer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "overlay/dirlist.h"
+#include "overlay/xattr_names.h"
+
+namespace ovlbox {
+namespace {
+
+constexpr size_t kCopyChunk = 8 << 20;
+
+std::string FdName(int dirfd, const std::string& name) {
+  return absl::StrCat("/proc/self/fd/", dirfd, "/", name);
+}
+
+int Renameat2(int olddir, const std::string& oldname, int newdir, const std::string& newname,
+              unsigned flags) {
+  return syscall(SYS_renameat2, olddir, oldname.c_str(), newdir, newname.c_str(), flags) == 0
+             ? 0
+             : errno;
+}
+
+// Removes a tree below dirfd/name (stale work-dir entries, directories that
+// held only whiteouts).
+int RemoveTree(int dirfd, const std::string& name) {
+  if (unlinkat(dirfd, name.c_str(), 0) == 0) return 0;
+  if (errno != EISDIR && errno != EPERM) return errno == ENOENT ? 0 : errno;
+  int fd = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return errno;
+  }
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) names.emplace_back(e->d_name);
+  }
+  int err = 0;
+  for (const std::string& n : names) {
+    if (int e = RemoveTree(::dirfd(d), n)) err = e;
+  }
+  closedir(d);
+  if (err) return err;
+  return unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) == 0 ? 0 : errno;
+}
+
+// Copies the xattrs of `src` (a path whose final component is not
+// followed) to `dst` (a path, or an fd when dst_fd >= 0), except the
+// overlay's private ones. An xattr the destination cannot take (ENOTSUP,
+// EPERM on a symlink, EOVERFLOW) does not fail the copy; a full disk does.
+int CopyXattrs(const std::string& src, const std::string& dst, int dst_fd) {
+  ssize_t size = llistxattr(src.c_str(), nullptr, 0);
+  if (size <= 0) return 0;
+  std::vector<char> names(size);
+  size = llistxattr(src.c_str(), names.data(), names.size());
+  if (size <= 0) return 0;
+  std::vector<char> value;
+  for (ssize_t i = 0; i < size; i += strlen(&names[i]) + 1) {
+    const char* name = &names[i];
+    if (IsPrivateXattr(name)) continue;
+    ssize_t n = lgetxattr(src.c_str(), name, nullptr, 0);
+    if (n < 0) continue;
+    value.resize(n);
+    n = lgetxattr(src.c_str(), name, value.data(), value.size());
+    if (n < 0) continue;
+    int rc = dst_fd >= 0 ? fsetxattr(dst_fd, name, value.data(), n, 0)
+                         : lsetxattr(dst.c_str(), name, value.data(), n, 0);
+    if (rc != 0 && (errno == ENOSPC || errno == EDQUOT)) return errno;
+  }
+  return 0;
+}
+
+// Copies file data, keeping holes; FICLONE when the filesystem can.
+int CopyData(int src, int dst, off_t size, const CancelCheck& cancel) {
+  if (size == 0) return 0;
+  if (ioctl(dst, FICLONE, src) == 0) return 0;
+  off_t off = 0;
+  std::vector<char> buf;
+  while (off < size) {
+    off_t data = lseek(src, off, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      data = off;                 // no SEEK_DATA: copy everything
+    }
+    off_t hole = lseek(src, data, SEEK_HOLE);
+    if (hole < 0 || hole > size) hole = size;
+    off_t pos = data;
+    while (pos < hole) {
+      if (cancel && cancel()) return ECANCELED;
+      size_t len = std::min<off_t>(hole - pos, kCopyChunk);
+      loff_t in = pos, out = pos;
+      ssize_t n = copy_file_range(src, &in, dst, &out, len, 0);
+      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+                    errno == EOPNOTSUPP)) {
+        buf.resize(std::min<size_t>(len, 1 << 20));
+        n = pread(src, buf.data(), buf.size(), pos);
+        if (n > 0 && pwrite(dst, buf.data(), n, pos) != n) return errno ? errno : EIO;
+      }
+      if (n < 0) return errno;
+      if (n == 0) break;  // the file shrank
+      pos += n;
+    }
+    off = hole;
+  }
+  return ftruncate(dst, size) == 0 ? 0 : errno;
+}
+
+// The upper directory of a view directory that is known to be in the upper.
+int UpperFd(const ViewDir& dir) { return dir.stack.front().layer == 0 ? dir.top_fd() : -1; }
+
+bool HasLower(const ViewDir& dir) {
+  for (const LayerDir& ld : dir.stack) {
+    if (ld.layer != 0) return true;
+  }
+  return false;
+}
+
+int SetOpaque(int dirfd, const std::string& name) {
+  if (lsetxattr(FdName(dirfd, name).c_str(), kOpaqueXattr, "y", 1, 0) != 0) return errno;
+  return 0;
+}
+
+bool IsOpaque(int dirfd, const std::string& name) {
+  char v[2];
+  return lgetxattr(FdName(dirfd, name).c_str(), kOpaqueXattr, v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+}  // namespace
+
+Writer::Writer(const View* view) : view_(view) {}
+
+absl::Status Writer::Init() {
+  const std::string& work = view_->layers().work_dir();
+  int base = open(work.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (base < 0) return absl::ErrnoToStatus(errno, absl::StrCat("--work ", work));
+  UniqueFd base_fd(base);
+  if (mkdirat(base, "work", 0700) != 0 && errno != EEXIST) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("--work ", work, ": creating work/"));
+  }
+  int fd = openat(base, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("--work ", work, "/work"));
+  work_.reset(fd);
+  // What a killed run left half-built is never visible; remove it.
+  DIR* d = fdopendir(dup(fd));
+  if (d != nullptr) {
+    std::vector<std::string> stale;
+    while (dirent* e = readdir(d)) {
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) stale.emplace_back(e->d_name);
+    }
+    closedir(d);
+    for (const std::string& name : stale) RemoveTree(fd, name);
+  }
+  return absl::OkStatus();
+}
+
+std::string Writer::TempName() { return absl::StrCat("#ovlbox.", getpid(), ".", ++counter_); }
+
+bool Writer::LowerHas(const ViewDir& dir, const std::string& name) const {
+  for (const LayerDir& ld : dir.stack) {
+    if (ld.layer == 0) continue;
+    struct stat st;
+    if (fstatat(ld.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (IsWhiteout(st)) return false;
+    if (S_ISDIR(st.st_mode) && view_->layers().IsHidden(st.st_dev, st.st_ino)) return false;
+    if (ld.xwhiteouts && S_ISREG(st.st_mode) && st.st_size == 0 &&
+        IsXattrWhiteout(ld.fd.get(), name)) {
+      return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+SysResult<Target> Writer::Relookup(const Target& t) const {
+  OVL_ASSIGN_OR_RETURN(ViewDirPtr parent, view_->DirAt(ParentRel(t.rel)));
+  size_t slash = t.rel.rfind('/');
+  std::string name = slash == std::string::npos ? t.rel : t.rel.substr(slash + 1);
+  return view_->Lookup(parent, name);
+}
+
+SysResult<ViewDirPtr> Writer::CopyUpDir(const ViewDirPtr& dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return CopyUpDirLocked(dir);
+}
+
+SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir) {
+  if (dir->stack.front().layer == 0) return dir;
+  if (dir->rel.empty()) return Errno{EIO};  // the root always has an upper
+  OVL_ASSIGN_OR_RETURN(ViewDirPtr parent, view_->DirAt(ParentRel(dir->rel)));
+  OVL_ASSIGN_OR_RETURN(ViewDirPtr up, CopyUpDirLocked(parent));
+  size_t slash = dir->rel.rfind('/');
+  std::string name = slash == std::string::npos ? dir->rel : dir->rel.substr(slash + 1);
+  std::string tmp = TempName();
+  const struct stat& st = dir->st;
+  int src = dir->top_fd();
+  if (mkdirat(work_.get(), tmp.c_str(), 0700) != 0) return Errno{errno};
+  auto fail = [&](int err) -> SysResult<ViewDirPtr> {
+    RemoveTree(work_.get(), tmp);
+    return Errno{err};
+  };
+  std::string src_path = absl::StrCat("/proc/self/fd/", src, "/.");
+  if (int err = CopyXattrs(src_path, FdName(work_.get(), tmp), -1)) return fail(err);
+  fchownat(work_.get(), tmp.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+  if (fchmodat(work_.get(), tmp.c_str(), st.st_mode & 07777, 0) != 0) return fail(errno);
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  utimensat(work_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  if (int err = Renameat2(work_.get(), tmp, UpperFd(*up), name, RENAME_NOREPLACE)) {
+    return fail(err);
+  }
+  view_->InvalidateDirs();
+  return view_->DirAt(dir->rel);
+}
+
+int Writer::CopyUpFile(const Target& t, int upper_parent, bool with_data,
+                       const CancelCheck& cancel) {
+  int src_parent = -1;
+  for (const LayerDir& ld : t.parent->stack) {
+    if (ld.layer == t.layer) src_parent = ld.fd.get();
+  }
+  if (src_parent < 0) return EIO;
+  const struct stat& st = t.st;
+  const std::string& name = t.name;
+  std::string src_path = FdName(src_parent, name);
+  timespec times[2] = {st.st_atim, st.st_mtim};
+
+  if (S_ISREG(st.st_mode)) {
+    UniqueFd src(openat(src_parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!src) return errno;
+    std::string tmp;
+    UniqueFd dst(openat(work_.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!dst) {
+      tmp = TempName();
+      dst.reset(openat(work_.get(), tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
+      if (!dst) return errno;
+    }
+    auto fail = [&](int err) {
+      if (!tmp.empty()) unlinkat(work_.get(), tmp.c_str(), 0);
+      return err;
+    };
+    if (with_data) {
+      if (int err = CopyData(src.get(), dst.get(), st.st_size, cancel)) return fail(err);
+    }
+    if (int err = CopyXattrs(src_path, "", dst.get())) return fail(err);
+    if (fchown(dst.get(), st.st_uid, st.st_gid) != 0 && errno != EPERM) return fail(errno);
+    if (fchmod(dst.get(), st.st_mode & 07777) != 0) return fail(errno);
+    if (futimens(dst.get(), times) != 0) return fail(errno);
+    if (tmp.empty()) {
+      std::string self = absl::StrCat("/proc/self/fd/", dst.get());
+      if (linkat(AT_FDCWD, self.c_str(), upper_parent, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+        return errno;
+      }
+      return 0;
+    }
+    return fail(Renameat2(work_.get(), tmp, upper_parent, name, RENAME_NOREPLACE));
+  }
+
+  std::string tmp = TempName();
+  if (S_ISLNK(st.st_mode)) {
+    char target[PATH_MAX + 1];
+    ssize_t n = readlinkat(src_parent, name.c_str(), target, sizeof(target) - 1);
+    if (n < 0) return errno;
+    target[n] = '\0';
+    if (symlinkat(target, work_.get(), tmp.c_str()) != 0) return errno;
+  } else {
+    if (mknodat(work_.get(), tmp.c_str(), (st.st_mode & S_IFMT) | 0600, st.st_rdev) != 0) {
+      return errno;
+    }
+  }
+  auto fail = [&](int err) {
+    unlinkat(work_.get(), tmp.c_str(), 0);
+    return err;
+  };
+  if (int err = CopyXattrs(src_path, FdName(work_.get(), tmp), -1)) return fail(err);
+  if (fchownat(work_.get(), tmp.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+      errno != EPERM) {
+    return fail(errno);
+  }
+  if (!S_ISLNK(st.st_mode) && fchmodat(work_.get(), tmp.c_str(), st.st_mode & 07777, 0) != 0) {
+    return fail(errno);
+  }
+  utimensat(work_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  return fail(Renameat2(work_.get(), tmp, upper_parent, name, RENAME_NOREPLACE));
+}
+
+SysResult<Target> Writer::CopyUp(const Target& t, bool with_data, const CancelCheck& cancel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return CopyUpLocked(t, with_data, cancel);
+}
+
+SysResult<Target> Writer::CopyUpLocked(const Target& t, bool with_data,
+                                       const CancelCheck& cancel) {
+  if (!t.in_view || !t.exists) return Errno{ENOENT};
+  if (t.layer == 0 && (!t.dir || t.dir->stack.front().layer == 0)) return Relookup(t);
+  if (S_ISDIR(t.st.st_mode) || t.rel.empty()) {
+    OVL_ASSIGN_OR_RETURN(ViewDirPtr dir, CopyUpDirLocked(t.dir));
+    (void)dir;
+    if (t.rel.empty()) return view_->Resolve(Caller{}, Base{*view_->Root(), nullptr}, ".", {});
+    return Relookup(t);
+  }
+  OVL_ASSIGN_OR_RETURN(ViewDirPtr up, CopyUpDirLocked(t.parent));
+  // The parent may have been copied up just now: look the object up again
+  // to find which layer holds it.
+  OVL_ASSIGN_OR_RETURN(Target fresh, view_->Lookup(up, t.name));
+  if (!fresh.exists) return Errno{ENOENT};
+  if (fresh.layer != 0) {
+    if (int err = CopyUpFile(fresh, UpperFd(*up), with_data, cancel)) return Errno{err};
+    view_->InvalidateDirs();
+  }
+  return Relookup(t);
+}
+
+int Writer::Whiteout(int upper_parent, const std::string& name, bool replace_dir) {
+  std::string tmp = TempName();
+  if (mknodat(work_.get(), tmp.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0) return errno;
+  if (replace_dir) {
+    if (int err = Renameat2(work_.get(), tmp, upper_parent, name, RENAME_EXCHANGE)) {
+      unlinkat(work_.get(), tmp.c_str(), 0);
+      return err;
+    }
+    return RemoveTree(work_.get(), tmp);
+  }
+  if (renameat(work_.get(), tmp.c_str(), upper_parent, name.c_str()) != 0) {
+    int err = errno;
+    unlinkat(work_.get(), tmp.c_str(), 0);
+    return err;
+  }
+  return 0;
+}
+
+int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd* fd_out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!t.in_view || !t.parent) return EROFS;
+  auto up = CopyUpDirLocked(t.parent);
+  if (!up.ok()) return up.error();
+  int parent = UpperFd(**up);
+  struct stat st;
+  int err;
+  if (fstatat(parent, t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!IsWhiteout(st)) return EEXIST;
+    // Over a whiteout: build it in the work dir and swap it in; a
+    // directory becomes opaque so the lower one stays hidden.
+    std::string tmp = TempName();
+    if ((err = make(work_.get(), tmp.c_str(), fd_out)) != 0) return err;
+    if (is_dir) {
+      if ((err = SetOpaque(work_.get(), tmp)) == 0) {
+        err = Renameat2(work_.get(), tmp, parent, t.name, RENAME_EXCHANGE);
+      }
+      if (err == 0) {
+        unlinkat(work_.get(), tmp.c_str(), 0);  // the whiteout
+      } else {
+        RemoveTree(work_.get(), tmp);
+      }
+    } else {
+      if (renameat(work_.get(), tmp.c_str(), parent, t.name.c_str()) != 0) {
+        err = errno;
+        unlinkat(work_.get(), tmp.c_str(), 0);
+        if (fd_out) fd_out->reset();
+      }
+    }
+  } else {
+    err = make(parent, t.name.c_str(), fd_out);
+  }
+  view_->InvalidateDirs();
+  return err;
+}
+
+int Writer::RemoveWhiteouts(int dirfd) {
+  DIR* d = fdopendir(fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+  if (d == nullptr) return errno;
+  int fd = ::dirfd(d);
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (e->d_type == DT_CHR || e->d_type == DT_UNKNOWN) names.emplace_back(e->d_name);
+  }
+  int err = 0;
+  for (const std::string& name : names) {
+    struct stat st;
+    if (fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && IsWhiteout(st) &&
+        unlinkat(fd, name.c_str(), 0) != 0) {
+      err = errno;
+    }
+  }
+  closedir(d);
+  return err;
+}
+
+int Writer::Remove(const Target& t, bool is_dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!t.in_view || !t.exists || !t.parent) return ENOENT;
+  bool dir = S_ISDIR(t.st.st_mode);
+  if (is_dir && !dir) return ENOTDIR;
+  if (!is_dir && dir) return EISDIR;
+  if (dir) {
+    auto entries = ListMerged(*view_, *t.dir, 0);
+    if (!entries.ok()) return entries.error();
+    if (entries->size() > 2) return ENOTEMPTY;
+  }
+  bool in_upper = dir ? t.dir->stack.front().layer == 0 : t.layer == 0;
+  bool needs_whiteout = LowerHas(*t.parent, t.name);
+  auto up = CopyUpDirLocked(t.parent);
+  if (!up.ok()) return up.error();
+  int parent = UpperFd(**up);
+  int err;
+  if (needs_whiteout) {
+    err = Whiteout(parent, t.name, dir && in_upper);
+  } else if (dir) {
+    UniqueFd fd(openat(parent, t.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    err = fd ? RemoveWhiteouts(fd.get()) : errno;
+    if (err == 0 && unlinkat(parent, t.name.c_str(), AT_REMOVEDIR) != 0) err = errno;
+  } else {
+    err = unlinkat(parent, t.name.c_str(), 0) == 0 ? 0 : errno;
+  }
+  view_->InvalidateDirs();
+  return err;
+}
+
+int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return EINVAL;
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return EINVAL;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!from.exists) return ENOENT;
+  if (!from.parent || !to.parent) return EBUSY;
+  bool exchange = flags & RENAME_EXCHANGE;
+  if (exchange && !to.exists) return ENOENT;
+  bool from_dir = S_ISDIR(from.st.st_mode);
+  bool to_dir = to.exists && S_ISDIR(to.st.st_mode);
+  if (from.rel == to.rel) return 0;
+  if (to.exists && (flags & RENAME_NOREPLACE)) return EEXIST;
+  if (from_dir && to.rel.starts_with(from.rel + "/")) return EINVAL;
+  if (exchange && to_dir && from.rel.starts_with(to.rel + "/")) return EINVAL;
+  if (!exchange && to.exists) {
+    if (from_dir && !to_dir) return ENOTDIR;
+    if (!from_dir && to_dir) return EISDIR;
+    if (to_dir) {
+      auto entries = ListMerged(*view_, *to.dir, 0);
+      if (!entries.ok()) return entries.error();
+      if (entries->size() > 2) return ENOTEMPTY;
+    }
+  }
+  // Without redirect_dir (userxattr forces it off) a directory that has
+  // lower content cannot move: EXDEV, and `mv` falls back to copying.
+  if (from_dir && HasLower(*from.dir)) return EXDEV;
+  if (exchange && to_dir && HasLower(*to.dir)) return EXDEV;
+
+  bool from_needs_whiteout = LowerHas(*from.parent, from.name);
+  bool to_has_lower = to.exists && LowerHas(*to.parent, to.name);
+  auto src = CopyUpLocked(from, true, nullptr);
+  if (!src.ok()) return src.error();
+  if (exchange) {
+    auto dst = CopyUpLocked(to, true, nullptr);
+    if (!dst.ok()) return dst.error();
+  }
+  auto sp = view_->DirAt(ParentRel(from.rel));
+  if (!sp.ok()) return sp.error();
+  auto dp_view = view_->DirAt(ParentRel(to.rel));
+  if (!dp_view.ok()) return dp_view.error();
+  auto dp = CopyUpDirLocked(*dp_view);
+  if (!dp.ok()) return dp.error();
+  sp = view_->DirAt(ParentRel(from.rel));
+  if (!sp.ok()) return sp.error();
+  int sfd = UpperFd(**sp), dfd = UpperFd(**dp);
+  if (sfd < 0 || dfd < 0) return EIO;
+  int err = 0;
+  if (exchange) {
+    err = Renameat2(sfd, from.name, dfd, to.name, RENAME_EXCHANGE);
+    view_->InvalidateDirs();
+    return err;
+  }
+  // A directory moved under a merged parent, or over a name a lower layer
+  // has, becomes opaque (as overlayfs does), so no lower content appears in
+  // it at its new place.
+  struct stat upper_st;
+  bool upper_entry = fstatat(dfd, to.name.c_str(), &upper_st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (from_dir && !IsOpaque(sfd, from.name) &&
+      (HasLower(**dp) || to_has_lower || (upper_entry && IsWhiteout(upper_st)))) {
+    if ((err = SetOpaque(sfd, from.name)) != 0) return err;
+  }
+  bool whiteout_placed = false;
+  if (upper_entry && (from_dir || S_ISDIR(upper_st.st_mode))) {
+    // Swap, then deal with what was at the destination (now at the source
+    // name): a whiteout there is exactly what the source name may need.
+    err = Renameat2(sfd, from.name, dfd, to.name, RENAME_EXCHANGE);
+    if (err == 0) {
+      if (IsWhiteout(upper_st) && from_needs_whiteout) {
+        whiteout_placed = true;
+      } else if (S_ISDIR(upper_st.st_mode)) {
+        UniqueFd old(openat(sfd, from.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (old) RemoveWhiteouts(old.get());
+        unlinkat(sfd, from.name.c_str(), AT_REMOVEDIR);
+      } else {
+        unlinkat(sfd, from.name.c_str(), 0);
+      }
+    }
+  } else if (upper_entry) {
+    err = renameat(sfd, from.name.c_str(), dfd, to.name.c_str()) == 0 ? 0 : errno;
+  } else if (from_needs_whiteout) {
+    // Leave the whiteout in the same step where the kernel allows it.
+    err = Renameat2(sfd, from.name, dfd, to.name, RENAME_NOREPLACE | RENAME_WHITEOUT);
+    if (err == 0) {
+      whiteout_placed = true;
+    } else if (err == EPERM || err == EINVAL) {
+      err = Renameat2(sfd, from.name, dfd, to.name, RENAME_NOREPLACE);
+    }
+  } else {
+    err = Renameat2(sfd, from.name, dfd, to.name, RENAME_NOREPLACE);
+  }
+  if (err == 0 && from_needs_whiteout && !whiteout_placed) err = Whiteout(sfd, from.name, false);
+  view_->InvalidateDirs();
+  return err;
+}
+
+int Writer::Link(const Target& from, const Target& to) {
+  if (S_ISDIR(from.st.st_mode)) return EPERM;
+  if (to.exists) return EEXIST;
+  SysResult<Target> src = Errno{EIO};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    src = CopyUpLocked(from, true, nullptr);
+  }
+  if (!src.ok()) return src.error();
+  auto sp = view_->DirAt(ParentRel(from.rel));
+  if (!sp.ok()) return sp.error();
+  int sfd = UpperFd(**sp);
+  std::string name = from.name;
+  // The target's parent may be copied up by Create: hold the source by fd.
+  UniqueFd keep(fcntl(sfd, F_DUPFD_CLOEXEC, 0));
+  return Create(to, false,
+                [&](int dirfd, const char* newname, UniqueFd*) {
+                  return linkat(keep.get(), name.c_str(), dirfd, newname, 0) == 0 ? 0 : errno;
+                },
+                nullptr);
+}
+
+int Writer::Modify(const Target& t,
+                   bool with_data,
+                   const std::function<int(int obj_fd, int parent_fd, const char* name)>& apply,
+                   const CancelCheck& cancel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto up = CopyUpLocked(t, with_data, cancel);
+  if (!up.ok()) return up.error();
+  int parent = -1;
+  if (up->parent) parent = UpperFd(*up->parent);
+  int err = apply(up->fd.get(), parent, up->name.c_str());
+  view_->InvalidateDirs();
+  return err;
+}
+
+}  // namespace ovlbox
