@@ -84,6 +84,18 @@ std::vector<SyscallRule> BuildRules() {
       // AF_UNIX socket paths.
       {42, "connect", A::kNotify},
       {49, "bind", A::kNotify},
+      // Credential changes: they run unchanged, but from then on the
+      // supervisor takes on each caller's credentials (supervisor/credentials.h).
+      {105, "setuid", A::kNotify},
+      {106, "setgid", A::kNotify},
+      {113, "setreuid", A::kNotify},
+      {114, "setregid", A::kNotify},
+      {116, "setgroups", A::kNotify},
+      {117, "setresuid", A::kNotify},
+      {119, "setresgid", A::kNotify},
+      {122, "setfsuid", A::kNotify},
+      {123, "setfsgid", A::kNotify},
+      {126, "capset", A::kNotify},
       // The program's own state: done at a ptrace stop.
       {80, "chdir", A::kTrace},
       {59, "execve", A::kTrace},

@@ -3,12 +3,21 @@
 
 #include <array>
 
+#include "supervisor/credentials.h"
 #include "supervisor/handlers.h"
 
 namespace ovlbox {
 namespace {
 
 Response NotSupported(Call&) { return Response::Error(ENOSYS); }
+
+// setuid and the like: not path calls, and their arguments are plain
+// values; they run in the kernel unchanged. From now on the supervisor
+// takes on each caller's credentials.
+Response CredentialChange(Call&) {
+  NoteCredentialChange();
+  return Response::Continue();
+}
 
 struct Entry {
   int nr;
@@ -78,6 +87,16 @@ constexpr Entry kEntries[] = {
     {SYS_connect, HandleSocketAddress},
     {SYS_inotify_add_watch, HandleInotifyAddWatch},
     {SYS_fanotify_mark, HandleFanotifyMark},
+    {SYS_setuid, CredentialChange},
+    {SYS_setgid, CredentialChange},
+    {SYS_setreuid, CredentialChange},
+    {SYS_setregid, CredentialChange},
+    {SYS_setgroups, CredentialChange},
+    {SYS_setresuid, CredentialChange},
+    {SYS_setresgid, CredentialChange},
+    {SYS_setfsuid, CredentialChange},
+    {SYS_setfsgid, CredentialChange},
+    {SYS_capset, CredentialChange},
     // setxattrat, getxattrat, listxattrat, removexattrat, file_getattr and
     // file_setattr (Linux 6.13+) answer ENOSYS: callers fall back to the
     // older calls, which are served.

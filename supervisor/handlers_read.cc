@@ -169,7 +169,10 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
     if (writes && RejectsWrite(c.view(), t)) return Response::Error(EROFS);
     if (writes && t.in_view && c.writer() && S_ISREG(t.st.st_mode) && t.layer != 0) {
       // Opening a lower file for writing copies it up first (without its
-      // data when O_TRUNC throws it away).
+      // data when O_TRUNC throws it away), once the caller may write it.
+      if (syscall(SYS_faccessat2, t.fd.get(), "", W_OK, AT_EMPTY_PATH | AT_EACCESS) != 0) {
+        return Response::Error(errno);
+      }
       OVL_TRY(Target up, c.writer()->CopyUp(t, !(flags & O_TRUNC), c.Cancelled()));
       OVL_TRY(UniqueFd fd, OpenTarget(up, flags & ~(O_CREAT | O_EXCL)));
       return Response::Fd(std::move(fd), cloexec);

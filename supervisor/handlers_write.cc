@@ -66,6 +66,16 @@ Response ChangeEntry(Call& c, const Target& t, bool with_data,
 
 int Errno0(int rc) { return rc == 0 ? 0 : errno; }
 
+// An unnamed file (O_TMPFILE) created in a directory of the upper.
+bool IsUnlinkedUpperFile(Call& c, const Target& t) {
+  if (!c.writer() || !t.exists || !S_ISREG(t.st.st_mode) || t.st.st_nlink != 0) return false;
+  std::string real = FdPath(t.fd.get());
+  if (!real.ends_with(" (deleted)")) return false;
+  real.resize(real.size() - strlen(" (deleted)"));
+  RealLocation loc = c.view().layers().Locate(real);
+  return loc.layer == 0;
+}
+
 // Resolves an existing object for an attribute change (chmod, chown, ...).
 SysResult<Target> ResolveExisting(Call& c, int dirfd, uint64_t path, bool follow,
                                   bool empty_path) {
@@ -195,9 +205,17 @@ Response HandleLink(Call& c) {
                                         (flags & AT_EMPTY_PATH) != 0));
   OVL_TRY(Target to, ResolveNew(c, newdir, newpath));
   if (S_ISDIR(from.st.st_mode)) return Response::Error(EPERM);
-  if (from.in_view != to.in_view) return Response::Error(EXDEV);
   if (to.exists) return Response::Error(EEXIST);
   if (ViewRefuses(c, to)) return Response::Error(EROFS);
+  if (to.in_view && !from.in_view && IsUnlinkedUpperFile(c, from)) {
+    // linkat of an O_TMPFILE file made in a view directory: it lives in
+    // the upper already; give it its name there.
+    int obj = from.fd.get();
+    return CreateEntry(c, to, false, [obj](int dir, const char* name, UniqueFd*) {
+      return Errno0(linkat(AT_FDCWD, SelfFdPath(obj).c_str(), dir, name, AT_SYMLINK_FOLLOW));
+    });
+  }
+  if (from.in_view != to.in_view) return Response::Error(EXDEV);
   if (to.in_view) return Result(-c.writer()->Link(from, to));
   int np = ParentFdOf(to);
   if (np < 0) return Response::Error(EEXIST);

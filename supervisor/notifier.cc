@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "supervisor/call.h"
+#include "supervisor/credentials.h"
 #include "supervisor/handlers.h"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -53,7 +54,11 @@ void Notifier::Serve() {
       return;  // the listener is gone
     }
     Call call(req->data, static_cast<pid_t>(req->pid), *view_, writer_, listener_, req->id);
-    Response r = HandlerFor(req->data.nr)(call);
+    Response r;
+    {
+      CredentialScope as_caller(static_cast<pid_t>(req->pid));
+      r = HandlerFor(req->data.nr)(call);
+    }
 
     SendResponse(listener_, req->id, std::move(r));
   }

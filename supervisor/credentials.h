@@ -1,0 +1,42 @@
+// Credentials: the supervisor acts with the calling thread's credentials.
+//
+// Permission checks on the real layers must be the program's, not the
+// supervisor's: a root program that switched to another user gets EACCES
+// where the kernel would give it. As long as no traced thread has changed
+// its credentials (setuid, setgroups, capset...: the filter reports those
+// calls, which then run unchanged), they are the supervisor's own and
+// nothing is done. After the first such call, each intercepted call reads
+// the thread's credentials (/proc/TID/status) and the worker thread takes
+// them on for the call (setfsuid, setfsgid and setgroups act on the calling
+// thread only) and drops them afterwards.
+#ifndef OVLBOX_SUPERVISOR_CREDENTIALS_H_
+#define OVLBOX_SUPERVISOR_CREDENTIALS_H_
+
+#include <sys/types.h>
+
+#include <vector>
+
+namespace ovlbox {
+
+// Called when a traced thread changes its credentials.
+void NoteCredentialChange();
+
+// Takes on the credentials of thread `tid` for its lifetime (when they may
+// differ from the supervisor's).
+class CredentialScope {
+ public:
+  explicit CredentialScope(pid_t tid);
+  ~CredentialScope();
+  CredentialScope(const CredentialScope&) = delete;
+  CredentialScope& operator=(const CredentialScope&) = delete;
+
+ private:
+  bool active_ = false;
+  uid_t saved_fsuid_ = 0;
+  gid_t saved_fsgid_ = 0;
+  std::vector<gid_t> saved_groups_;
+};
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_SUPERVISOR_CREDENTIALS_H_
