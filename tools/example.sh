@@ -21,4 +21,15 @@ echo "whited out" > "$demo"/base/etc/hidden
 echo "\$ ovlbox --lower $demo/top:$demo/base -- sh -c '...'"
 "$ovlbox" --lower "$demo/top:$demo/base" -- sh -c '
   cd "$0" && ls -l etc bin && cat etc/motd etc/issue && bin/hello
-  touch etc/new || echo "(the view is read-only without --upper)"' "$demo/top"
+  touch etc/new 2>&1 || echo "(the view is read-only without --upper)"' "$demo/top"
+
+mkdir "$demo/changes"
+echo
+echo "\$ ovlbox --lower $demo/top:$demo/base --upper $demo/changes -- sh -c '...'"
+"$ovlbox" --lower "$demo/top:$demo/base" --upper "$demo/changes" -- sh -c '
+  cd "$0" && echo "changed in the view" > etc/motd && rm etc/issue && mkdir var &&
+  echo log > var/log && ls etc var && cat etc/motd' "$demo/top"
+echo "--- what the upper holds (c = whiteout):"
+(cd "$demo/changes" && find . -mindepth 1 -printf '%y %p\n' | sort -k2)
+echo "--- the lowers are untouched:"
+cat "$demo/top/etc/motd" "$demo/base/etc/issue"
