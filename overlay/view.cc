@@ -260,6 +260,18 @@ void View::CacheDir(const ViewDirPtr& dir) const {
   cache_.emplace(dir->rel, dir);
 }
 
+void View::InvalidateDir(const std::string& rel, bool subtree) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (rel.empty() && subtree) {
+    cache_.clear();
+    return;
+  }
+  cache_.erase(rel);
+  if (!subtree) return;
+  std::string prefix = rel + "/";
+  absl::erase_if(cache_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+}
+
 void View::InvalidateDirs() const {
   std::lock_guard<std::mutex> lock(cache_mu_);
   cache_.clear();

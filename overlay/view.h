@@ -141,6 +141,9 @@ class View {
 
   // Forgets every cached directory (after a change to the view).
   void InvalidateDirs() const;
+  // Forgets the cached directory `rel` and, with `subtree`, every directory
+  // below it (after it was copied up, removed, renamed).
+  void InvalidateDir(const std::string& rel, bool subtree) const;
 
  private:
   SysResult<ViewDirPtr> MakeDir(std::string rel, std::vector<LayerDir> stack,

@@ -223,7 +223,9 @@ SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir) {
   if (int err = Renameat2(work_.get(), tmp, UpperFd(*up), name, RENAME_NOREPLACE)) {
     return fail(err);
   }
-  view_->InvalidateDirs();
+  // Its stack now starts with the upper; the directories below it are
+  // unchanged (they have no upper part yet).
+  view_->InvalidateDir(dir->rel, false);
   return view_->DirAt(dir->rel);
 }
 
@@ -320,7 +322,6 @@ SysResult<Target> Writer::CopyUpLocked(const Target& t, bool with_data,
   if (!fresh.exists) return Errno{ENOENT};
   if (fresh.layer != 0) {
     if (int err = CopyUpFile(fresh, UpperFd(*up), with_data, cancel)) return Errno{err};
-    view_->InvalidateDirs();
   }
   return Relookup(t);
 }
@@ -376,7 +377,8 @@ int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd
   } else {
     err = make(parent, t.name.c_str(), fd_out);
   }
-  view_->InvalidateDirs();
+  // A name that did not exist had no cached directory.
+  view_->InvalidateDir(t.rel, true);
   return err;
 }
 
@@ -426,7 +428,7 @@ int Writer::Remove(const Target& t, bool is_dir) {
   } else {
     err = unlinkat(parent, t.name.c_str(), 0) == 0 ? 0 : errno;
   }
-  view_->InvalidateDirs();
+  view_->InvalidateDir(t.rel, true);
   return err;
 }
 
@@ -479,7 +481,8 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   int err = 0;
   if (exchange) {
     err = Renameat2(sfd, from.name, dfd, to.name, RENAME_EXCHANGE);
-    view_->InvalidateDirs();
+    view_->InvalidateDir(from.rel, true);
+    view_->InvalidateDir(to.rel, true);
     return err;
   }
   // A directory moved under a merged parent, or over a name a lower layer
@@ -521,7 +524,8 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
     err = Renameat2(sfd, from.name, dfd, to.name, RENAME_NOREPLACE);
   }
   if (err == 0 && from_needs_whiteout && !whiteout_placed) err = Whiteout(sfd, from.name, false);
-  view_->InvalidateDirs();
+  view_->InvalidateDir(from.rel, true);
+  view_->InvalidateDir(to.rel, true);
   return err;
 }
 
@@ -556,9 +560,8 @@ int Writer::Modify(const Target& t,
   if (!up.ok()) return up.error();
   int parent = -1;
   if (up->parent) parent = UpperFd(*up->parent);
-  int err = apply(up->fd.get(), parent, up->name.c_str());
-  view_->InvalidateDirs();
-  return err;
+  // Attributes only: no directory's layers change.
+  return apply(up->fd.get(), parent, up->name.c_str());
 }
 
 }  // namespace ovlbox
