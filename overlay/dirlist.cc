@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,12 @@ int ForEachRealEntry(int dir_path_fd, Fn&& fn) {
   }
   close(fd);
   return err;
+}
+
+bool IsOpaqueEntry(int dirfd, const char* name) {
+  std::string path = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
+  char v[2];
+  return lgetxattr(path.c_str(), kOpaqueXattr, v, sizeof(v)) == 1 && v[0] == 'y';
 }
 
 }  // namespace
@@ -109,9 +116,10 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
         }
         type = IFTODT(st.st_mode);
       }
-      if (type == DT_DIR && ld.layer == 0) {
+      if (type == DT_DIR && ld.layer == 0 && layers.has_upper() &&
+          !IsOpaqueEntry(ld.fd.get(), name)) {
         // A directory copied up reports its lower directory's number, as
-        // stat does (ViewDir::stable_ino).
+        // stat does (ViewDir::stable_ino); an opaque one merges nothing.
         for (size_t j = i + 1; j < dir.stack.size(); ++j) {
           struct stat below;
           if (fstatat(dir.stack[j].fd.get(), name, &below, AT_SYMLINK_NOFOLLOW) != 0) continue;

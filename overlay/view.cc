@@ -59,10 +59,13 @@ SysResult<std::string> ReadLinkAt(int dirfd, const char* name) {
   return std::string(buf, n);
 }
 
-// The topmost lower directory's numbers (the upper's when it has none).
-void SetStableIno(ViewDir* dir) {
+// With an upper, a directory reports its topmost lower directory's numbers
+// (the upper's when it has none); the root keeps the upper root's, as
+// overlayfs does. Without an upper: the topmost layer's.
+void SetStableIno(ViewDir* dir, bool has_upper) {
   dir->stable_dev = dir->st.st_dev;
   dir->stable_ino = dir->st.st_ino;
+  if (!has_upper || dir->rel.empty()) return;
   if (dir->stack.front().layer != 0 || dir->stack.size() < 2) return;
   struct stat st;
   if (fstat(dir->stack[1].fd.get(), &st) == 0) {
@@ -138,7 +141,7 @@ View::View(const LayerSet* layers) : layers_(layers) {
   auto dir = std::make_shared<ViewDir>();
   dir->stack = std::move(stack);
   dir->st = root_st;
-  SetStableIno(dir.get());
+  SetStableIno(dir.get(), layers_->has_upper());
   root_ = std::move(dir);
 }
 
@@ -150,7 +153,7 @@ SysResult<ViewDirPtr> View::MakeDir(std::string rel, std::vector<LayerDir> stack
   dir->rel = std::move(rel);
   dir->stack = std::move(stack);
   dir->st = st;
-  SetStableIno(dir.get());
+  SetStableIno(dir.get(), layers_->has_upper());
   return ViewDirPtr(std::move(dir));
 }
 

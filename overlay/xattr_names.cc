@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "overlay/view.h"
 
@@ -16,14 +17,14 @@ bool IsPrivateXattr(std::string_view name) {
 
 std::string EscapeXattr(std::string_view name) {
   if (name.starts_with(kOverlayXattrPrefix)) {
-    return std::string(kOverlayXattrPrefix) + std::string(name);
+    return std::string(kEscapedPrefix) + std::string(name.substr(strlen(kOverlayXattrPrefix)));
   }
   return std::string(name);
 }
 
 std::string UnescapeXattr(std::string_view stored) {
   if (stored.starts_with(kEscapedPrefix)) {
-    return std::string(stored.substr(sizeof(kOverlayXattrPrefix) - 1));
+    return std::string(kOverlayXattrPrefix) + std::string(stored.substr(strlen(kEscapedPrefix)));
   }
   if (stored.starts_with(kOverlayXattrPrefix)) return std::string();
   return std::string(stored);

@@ -501,11 +501,8 @@ Response HandleGetxattr(Call& c) {
   OVL_TRY(std::string name, c.ReadString(c.arg(1), XATTR_NAME_MAX));
   uint64_t value = c.arg(2);
   size_t size = c.arg(3);
-  std::string stored = name;
-  if (t.in_view) {
-    if (IsPrivateXattr(name)) return Response::Error(ENODATA);
-    stored = EscapeXattr(name);
-  }
+  // In a layer, the program's own user.overlay.X is stored escaped.
+  std::string stored = t.in_view ? EscapeXattr(name) : name;
   std::vector<char> buf(std::min<size_t>(size, XATTR_SIZE_MAX));
   ssize_t n = getxattr(SelfFdPath(t.fd.get()).c_str(), stored.c_str(),
                        size ? buf.data() : nullptr, buf.size());
