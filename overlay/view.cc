@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "overlay/proc_status.h"
 #include "overlay/xattr_names.h"
 
 namespace ovlbox {
@@ -77,17 +78,10 @@ void SetStableIno(ViewDir* dir, bool has_upper) {
 }  // namespace
 
 pid_t TgidOfThread(pid_t tid) {
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/status", tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return tid;
-  char buf[1024];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return tid;
-  buf[n] = '\0';
-  const char* at = strstr(buf, "\nTgid:");
-  return at ? static_cast<pid_t>(atoi(at + 6)) : tid;
+  auto status = ReadProcStatus(tid);
+  if (!status.ok()) return tid;
+  std::string tgid = StatusField(*status, "Tgid");
+  return tgid.empty() ? tid : static_cast<pid_t>(atoi(tgid.c_str()));
 }
 
 bool IsWhiteout(const struct stat& st) {

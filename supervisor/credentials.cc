@@ -12,6 +12,8 @@
 #include <sstream>
 #include <string>
 
+#include "overlay/proc_status.h"
+
 namespace ovlbox {
 namespace {
 
@@ -23,31 +25,21 @@ struct Creds {
   std::vector<gid_t> groups;
 };
 
-// The 4th (filesystem) id of a "Uid:"/"Gid:" line, and the "Groups:" list.
+// The filesystem ids (the 4th of the "Uid:" and "Gid:" lines) and the
+// supplementary groups of thread `tid`.
 bool ReadCreds(pid_t tid, Creds* out) {
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/status", tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[4096];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  auto field = [&](const char* name) -> std::string {
-    const char* at = strstr(buf, name);
-    if (at == nullptr) return std::string();
-    at += strlen(name);
-    const char* end = strchr(at, '\n');
-    return std::string(at, end ? end - at : strlen(at));
-  };
+  auto status = ReadProcStatus(tid);
+  if (!status.ok()) return false;
   unsigned long r, e, s, f;
-  std::string uid = field("\nUid:"), gid = field("\nGid:");
-  if (sscanf(uid.c_str(), "%lu %lu %lu %lu", &r, &e, &s, &f) != 4) return false;
+  if (sscanf(StatusField(*status, "Uid").c_str(), "%lu %lu %lu %lu", &r, &e, &s, &f) != 4) {
+    return false;
+  }
   out->fsuid = static_cast<uid_t>(f);
-  if (sscanf(gid.c_str(), "%lu %lu %lu %lu", &r, &e, &s, &f) != 4) return false;
+  if (sscanf(StatusField(*status, "Gid").c_str(), "%lu %lu %lu %lu", &r, &e, &s, &f) != 4) {
+    return false;
+  }
   out->fsgid = static_cast<gid_t>(f);
-  std::istringstream groups(field("\nGroups:"));
+  std::istringstream groups(StatusField(*status, "Groups"));
   unsigned long g;
   while (groups >> g) out->groups.push_back(static_cast<gid_t>(g));
   return true;

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "overlay/proc_status.h"
+
 namespace ovlbox {
 namespace {
 
@@ -37,24 +39,6 @@ SysResult<std::string> ReadLink(const std::string& path) {
   ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
   if (n < 0) return Errno{errno};
   return std::string(buf, n);
-}
-
-// A field ("Tgid:", "Umask:") of /proc/TID/status.
-SysResult<std::string> StatusField(pid_t tid, const char* field) {
-  std::string path = ProcPath(tid, "status");
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno{errno};
-  char buf[4096];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return Errno{ESRCH};
-  buf[n] = '\0';
-  const char* at = strstr(buf, field);
-  if (at == nullptr) return Errno{ESRCH};
-  at += strlen(field);
-  while (*at == ' ' || *at == '\t') ++at;
-  const char* end = strchr(at, '\n');
-  return std::string(at, end ? end - at : strlen(at));
 }
 
 }  // namespace
@@ -137,7 +121,9 @@ SysResult<UniqueFd> Tracee::GetFd(int fd) {
 }
 
 SysResult<mode_t> Tracee::Umask() {
-  OVL_ASSIGN_OR_RETURN(std::string field, StatusField(tid_, "Umask:"));
+  OVL_ASSIGN_OR_RETURN(std::string status, ReadProcStatus(tid_));
+  std::string field = StatusField(status, "Umask");
+  if (field.empty()) return Errno{ESRCH};
   return static_cast<mode_t>(strtoul(field.c_str(), nullptr, 8));
 }
 
