@@ -75,6 +75,61 @@ void SetStableIno(ViewDir* dir, bool has_upper) {
   }
 }
 
+// Filesystem types that are kernel interfaces rather than files: where one
+// is mounted inside a lower, the host's stays visible.
+bool IsPseudoFsType(const std::string& type) {
+  static const char* const kTypes[] = {
+      "proc",      "sysfs",   "devtmpfs", "devpts",     "cgroup",   "cgroup2",
+      "debugfs",   "tracefs", "securityfs", "bpf",      "mqueue",   "pstore",
+      "configfs",  "fusectl", "hugetlbfs", "binfmt_misc", "efivarfs", "autofs",
+      "rpc_pipefs", "nsfs"};
+  for (const char* t : kTypes) {
+    if (type == t) return true;
+  }
+  return false;
+}
+
+// The devices of the pseudo filesystems mounted inside one of `roots`, and
+// of every filesystem mounted below one of those (/dev/shm below /dev).
+std::vector<dev_t> PassthroughDevices(const std::vector<std::string>& roots) {
+  struct Mount {
+    dev_t dev;
+    std::string point;
+    bool pseudo;
+  };
+  std::vector<Mount> mounts;
+  FILE* f = fopen("/proc/self/mountinfo", "re");
+  if (f == nullptr) return {};
+  char* line = nullptr;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    // ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE ...
+    unsigned major, minor;
+    char point[4096];
+    if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &major, &minor, point) != 3) continue;
+    const char* dash = strstr(line, " - ");
+    char type[64];
+    if (dash == nullptr || sscanf(dash + 3, "%63s", type) != 1) continue;
+    mounts.push_back({makedev(major, minor), point, IsPseudoFsType(type)});
+  }
+  free(line);
+  fclose(f);
+  auto within = [](const std::string& path, const std::string& dir) {
+    return dir == "/" ? path != "/"
+                      : path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
+  };
+  std::vector<dev_t> devs;
+  for (const Mount& m : mounts) {
+    bool inside_layer = false;
+    for (const std::string& root : roots) inside_layer = inside_layer || within(m.point, root);
+    if (!inside_layer) continue;
+    bool passthrough = m.pseudo;
+    for (const Mount& p : mounts) passthrough = passthrough || (p.pseudo && within(m.point, p.point));
+    if (passthrough) devs.push_back(m.dev);
+  }
+  return devs;
+}
+
 }  // namespace
 
 pid_t TgidOfThread(pid_t tid) {
@@ -105,7 +160,21 @@ ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size) {
   return getxattr(link, name, value, size);
 }
 
+bool View::IsPassthrough(dev_t dev) const {
+  for (dev_t d : passthrough_devs_) {
+    if (d == dev) return true;
+  }
+  return false;
+}
+
 View::View(const LayerSet* layers) : layers_(layers) {
+  std::vector<std::string> roots;
+  for (const Layer& layer : layers_->layers()) roots.push_back(layer.path);
+  for (dev_t dev : PassthroughDevices(roots)) {
+    bool is_layer = false;
+    for (const Layer& layer : layers_->layers()) is_layer = is_layer || layer.dev == dev;
+    if (!is_layer) passthrough_devs_.push_back(dev);
+  }
   // The cache holds up to one descriptor per layer for each directory:
   // at most half of the descriptors this process may open.
   struct rlimit lim;
@@ -434,6 +503,28 @@ SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::str
     Target child;
     if (view) {
       OVL_ASSIGN_OR_RETURN(child, Lookup(view, name));
+      if (child.exists && S_ISDIR(child.st.st_mode) && IsPassthrough(child.st.st_dev)) {
+        // A pseudo filesystem mounted in a lower (/proc, /sys, /dev): the
+        // host's, from here on.
+        int parent_fd = child.parent->top_fd();
+        for (const LayerDir& ld : child.parent->stack) {
+          if (ld.layer == child.layer) parent_fd = ld.fd.get();
+        }
+        int dup = fcntl(parent_fd, F_DUPFD_CLOEXEC, 0);
+        if (dup < 0) return Errno{errno};
+        child.in_view = false;
+        child.dir.reset();
+        child.parent.reset();
+        child.layer = -1;
+        child.rel.clear();
+        child.host_parent = std::make_shared<UniqueFd>(dup);
+        if (last) {
+          child.trailing_slash = trailing;
+          return child;
+        }
+        enter_host(std::move(child.fd), child.st);
+        continue;
+      }
     } else {
       bool in_proc = proc_dev_ != 0 && host_st.st_dev == proc_dev_;
       if (in_proc && host_st.st_ino == proc_root_ino_ &&

@@ -131,6 +131,12 @@ class View {
   // entry wins; whiteouts hide; directories merge down to an opaque one.
   SysResult<Target> Lookup(const ViewDirPtr& dir, const std::string& name) const;
 
+  // Whether `dev` is a pseudo filesystem (proc, sysfs, devtmpfs, devpts,
+  // cgroup...) mounted inside a lower: such mounts stay the host's (with
+  // `--lower /`, /proc, /sys and /dev are the host's own).
+  bool IsPassthrough(dev_t dev) const;
+  bool HasPassthrough() const { return !passthrough_devs_.empty(); }
+
   // Whether a host directory stat is the view root.
   bool IsViewRoot(const struct stat& st) const {
     return st.st_dev == layers_->view_root_dev() && st.st_ino == layers_->view_root_ino();
@@ -162,6 +168,7 @@ class View {
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;
   ViewDirPtr root_;
+  std::vector<dev_t> passthrough_devs_;
 };
 
 // Reads an xattr of an open file (O_PATH descriptors too). Returns the value

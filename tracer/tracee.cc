@@ -138,6 +138,12 @@ SysResult<Base> Tracee::BaseFor(const View& view, int dirfd) {
   Base base;
   if (!real.empty() && real[0] == '/' && !real.ends_with(" (deleted)")) {
     RealLocation loc = view.layers().Locate(real);
+    if (loc.layer >= 0 && view.HasPassthrough()) {
+      // Inside /proc, /sys or /dev of a `--lower /`: the host's.
+      struct stat st;
+      std::string link = dirfd == AT_FDCWD ? ProcPath(tid_, "cwd") : ProcFdPath(tid_, dirfd);
+      if (stat(link.c_str(), &st) == 0 && view.IsPassthrough(st.st_dev)) loc.layer = -1;
+    }
     if (loc.layer >= 0) {
       auto dir = view.DirAt(loc.rel);
       if (dir.ok()) {
@@ -169,6 +175,11 @@ SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
   std::string real = FdPath(obj.get());
   if (!real.empty() && real[0] == '/' && !real.ends_with(" (deleted)")) {
     RealLocation loc = view.layers().Locate(real);
+    struct stat obj_st;
+    if (loc.layer >= 0 && view.HasPassthrough() && fstat(obj.get(), &obj_st) == 0 &&
+        view.IsPassthrough(obj_st.st_dev)) {
+      loc.layer = -1;
+    }
     if (loc.layer >= 0) {
       Base root;
       OVL_ASSIGN_OR_RETURN(root.view, view.Root());
