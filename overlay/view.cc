@@ -386,6 +386,14 @@ void View::FixStat(const Target& t, struct stat* st) const {
 
 SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::string_view path,
                                 ResolveOptions options) const {
+  bool via_view = base.view != nullptr && !path.empty() && path[0] != '/';
+  auto result = Walk(caller, base, path, options, &via_view);
+  if (result.ok()) result->via_view = result->via_view || via_view || result->in_view;
+  return result;
+}
+
+SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string_view path,
+                             ResolveOptions options, bool* via_view) const {
   if (path.empty()) return Errno{ENOENT};
   if (path.size() >= PATH_MAX) return Errno{ENAMETOOLONG};
 
@@ -397,6 +405,7 @@ SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::str
     if (layers_->view_root() == "/") {
       view = root_;
       host.reset();
+      *via_view = true;
       return 0;
     }
     int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -411,6 +420,7 @@ SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::str
     if (IsViewRoot(st)) {
       view = root_;
       host.reset();
+      *via_view = true;
     } else {
       host = std::make_shared<UniqueFd>(std::move(fd));
       host_st = st;
@@ -573,6 +583,7 @@ SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::str
           if (loc.layer >= 0 && !real.ends_with(kDeleted)) {
             view = root_;
             host.reset();
+            *via_view = true;
             PushComponents(loc.rel, &pending);
             if (pending.empty()) {
               if (trailing || last) return current_as_target(LastKind::kRoot);
@@ -629,6 +640,7 @@ SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::str
         if (!view && IsViewRoot(child.st)) {
           view = root_;
           host.reset();
+          *via_view = true;
           return current_as_target(LastKind::kRoot);
         }
         return child;

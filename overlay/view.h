@@ -92,6 +92,7 @@ struct Target {
   UniqueFd fd;      // O_PATH | O_NOFOLLOW
   ViewDirPtr dir;   // in_view directories: the merged directory
   std::string proc_link;  // /proc/self and /proc/thread-self: the caller's target
+  bool via_view = false;  // the walk passed through the view (a symlink in it may lead out)
 
   bool is_dir() const { return exists && S_ISDIR(st.st_mode); }
   bool is_symlink() const { return exists && S_ISLNK(st.st_mode); }
@@ -152,6 +153,8 @@ class View {
   void InvalidateDir(const std::string& rel, bool subtree) const;
 
  private:
+  SysResult<Target> Walk(const Caller& caller, const Base& base, std::string_view path,
+                         ResolveOptions options, bool* via_view) const;
   SysResult<ViewDirPtr> MakeDir(std::string rel, std::vector<LayerDir> stack,
                                 const struct stat& st) const;
   SysResult<std::vector<LayerDir>> BuildStack(const ViewDir& parent, size_t from,

@@ -124,6 +124,28 @@ int CopyData(int src, int dst, off_t size, const CancelCheck& cancel) {
 // The upper directory of a view directory that is known to be in the upper.
 int UpperFd(const ViewDir& dir) { return dir.stack.front().layer == 0 ? dir.top_fd() : -1; }
 
+// Copy-up does not change the view, so it leaves the upper parent's times
+// as they were (overlayfs restores them the same way).
+class KeepTimes {
+ public:
+  explicit KeepTimes(int dirfd) : fd_(dirfd) { saved_ = fstat(dirfd, &st_) == 0; }
+  ~KeepTimes() {
+    if (!saved_) return;
+    timespec times[2] = {st_.st_atim, st_.st_mtim};
+    SetTimes(fd_, times);
+  }
+
+ private:
+  static void SetTimes(int fd, const timespec* times) {
+    if (futimens(fd, times) != 0) {
+      utimensat(AT_FDCWD, absl::StrCat("/proc/self/fd/", fd).c_str(), times, 0);
+    }
+  }
+  int fd_;
+  struct stat st_;
+  bool saved_ = false;
+};
+
 bool HasLower(const ViewDir& dir) {
   for (const LayerDir& ld : dir.stack) {
     if (ld.layer != 0) return true;
@@ -220,8 +242,11 @@ SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir) {
   if (fchmodat(work_.get(), tmp.c_str(), st.st_mode & 07777, 0) != 0) return fail(errno);
   timespec times[2] = {st.st_atim, st.st_mtim};
   utimensat(work_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
-  if (int err = Renameat2(work_.get(), tmp, UpperFd(*up), name, RENAME_NOREPLACE)) {
-    return fail(err);
+  {
+    KeepTimes keep(UpperFd(*up));
+    if (int err = Renameat2(work_.get(), tmp, UpperFd(*up), name, RENAME_NOREPLACE)) {
+      return fail(err);
+    }
   }
   // Its stack now starts with the upper; the directories below it are
   // unchanged (they have no upper part yet).
@@ -321,6 +346,7 @@ SysResult<Target> Writer::CopyUpLocked(const Target& t, bool with_data,
   OVL_ASSIGN_OR_RETURN(Target fresh, view_->Lookup(up, t.name));
   if (!fresh.exists) return Errno{ENOENT};
   if (fresh.layer != 0) {
+    KeepTimes keep(UpperFd(*up));
     if (int err = CopyUpFile(fresh, UpperFd(*up), with_data, cancel)) return Errno{err};
   }
   return Relookup(t);

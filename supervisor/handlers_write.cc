@@ -410,7 +410,8 @@ Response HandleSetxattr(Call& c) {
   // The program's own user.overlay.X is stored escaped in a layer.
   std::string stored = t.in_view ? EscapeXattr(name) : name;
   return ChangeEntry(c, t, true, [&](int obj, int, const char*) {
-    return Errno0(lsetxattr(SelfFdPath(obj).c_str(), stored.c_str(), value.data(), size, flags));
+    // The /proc/self/fd link leads to the object itself (a symlink too).
+    return Errno0(setxattr(SelfFdPath(obj).c_str(), stored.c_str(), value.data(), size, flags));
   });
 }
 
@@ -430,7 +431,7 @@ Response HandleRemovexattr(Call& c) {
   }
   std::string stored = t.in_view ? EscapeXattr(name) : name;
   return ChangeEntry(c, t, true, [&](int obj, int, const char*) {
-    return Errno0(lremovexattr(SelfFdPath(obj).c_str(), stored.c_str()));
+    return Errno0(removexattr(SelfFdPath(obj).c_str(), stored.c_str()));
   });
 }
 

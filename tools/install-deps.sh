@@ -7,7 +7,8 @@ packages=(
   bazel-bootstrap bazel-platforms g++ libseccomp-dev libcap-dev libabsl-dev
   libgtest-dev libgmock-dev
   # What the tests run under ovlbox and compare with a kernel overlay mount.
-  attr git python3 coreutils findutils grep
+  attr git python3 python3-venv coreutils findutils grep tar make gcc sqlite3
+  linux-libc-dev
 )
 
 missing=()

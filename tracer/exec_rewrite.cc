@@ -67,7 +67,10 @@ SysResult<ExecPlan> PlanExec(const View& view, Tracee& tracee, int dirfd,
     script_name = path.empty() ? absl::StrCat("/dev/fd/", dirfd)
                                : absl::StrCat("/dev/fd/", dirfd, "/", path);
   }
-  bool in_view = t.in_view;
+  // Rewritten whenever the view took part: the kernel would resolve the
+  // same path on the real filesystem (a symlink in the view leading out of
+  // it is not there).
+  bool in_view = t.in_view || t.via_view;
   std::vector<std::string> prefix;
   for (int depth = 0;; ++depth) {
     ShebangLine shebang;
@@ -92,7 +95,7 @@ SysResult<ExecPlan> PlanExec(const View& view, Tracee& tracee, int dirfd,
       next.insert(next.end(), prefix.begin() + 1, prefix.end());
     }
     prefix = std::move(next);
-    in_view = in_view || interp.in_view;
+    in_view = in_view || interp.in_view || interp.via_view;
     t = std::move(interp);
     plan.script = true;
   }

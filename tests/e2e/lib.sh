@@ -37,6 +37,17 @@
 # replaced by @VIEW@ in the captured output (the other layers by @L2@ and
 # @L3@, the temp dir by @TMP@), which only makes diffs easier to read.
 #
+# Writable runs (workloads_test.sh, see run_rw_case below) use the same
+# machinery with a chosen set of lower layers and an upper layer:
+#
+#   E2E_LOWERS  colon-separated lower layers, top first; the first one must
+#               be $E2E_VIEW (default: $E2E_VIEW:$E2E_L2:$E2E_L3)
+#   E2E_UPPER   when set, the kernel mount gets upperdir=$E2E_UPPER and
+#               workdir=$E2E_WORK, and ovlbox gets --upper $E2E_UPPER (and
+#               --work $E2E_WORK only if E2E_WORK is set: ovlbox's default
+#               work dir is used otherwise)
+#   E2E_EXTRA_ENV  newline-separated VAR=VALUE lines added to e2e_env
+#
 # Knobs (environment):
 #   OVLBOX           the ovlbox binary (view_test.sh also looks in runfiles)
 #   E2E_CASES        extended regex; only cases whose name matches run
@@ -103,6 +114,20 @@ e2e_init() {
   mkdir -p "$probe/a" "$probe/b" "$probe/m"
   if ! perr=$(mount -t overlay overlay -o "lowerdir=$probe/a:$probe/b,userxattr" "$probe/m" 2>&1); then
     e2e_say "skipped: kernel overlay mount failed ($perr)"
+    exit 0
+  fi
+  umount "$probe/m"
+  rm -rf "$probe"
+}
+
+# e2e_probe_upper: skip unless the kernel can mount an overlay with an
+# upper layer in the temp dir (user xattrs on its file system).
+e2e_probe_upper() {
+  local probe=$E2E_ROOT/probe perr
+  mkdir -p "$probe/l" "$probe/u" "$probe/w" "$probe/m"
+  if ! perr=$(mount -t overlay overlay \
+    -o "lowerdir=$probe/l,upperdir=$probe/u,workdir=$probe/w,userxattr" "$probe/m" 2>&1); then
+    e2e_say "skipped: kernel overlay mount with an upper layer failed ($perr)"
     exit 0
   fi
   umount "$probe/m"
@@ -501,14 +526,26 @@ e2e_env() {
     "GIT_CONFIG_NOSYSTEM=1" \
     "GIT_PAGER=cat" \
     "PAGER=cat"
+  [ -z "${E2E_EXTRA_ENV:-}" ] || printf '%s\n' "$E2E_EXTRA_ENV"
 }
+
+# e2e_lowers: the lower layers, colon-separated, top first.
+e2e_lowers() { printf '%s\n' "${E2E_LOWERS:-$E2E_VIEW:$E2E_L2:$E2E_L3}"; }
+
+# e2e_lower_dirs: the lower layers, one per line, top first.
+e2e_lower_dirs() { e2e_lowers | tr ':' '\n'; }
 
 e2e_kernel_mount() {
   if mountpoint -q "$E2E_VIEW"; then
     e2e_err "$E2E_VIEW is already a mount point"
     return 1
   fi
-  mount -t overlay overlay -o "lowerdir=$E2E_VIEW:$E2E_L2:$E2E_L3,userxattr" "$E2E_VIEW" &&
+  local opts
+  opts="lowerdir=$(e2e_lowers)"
+  if [ -n "${E2E_UPPER:-}" ]; then
+    opts="$opts,upperdir=$E2E_UPPER,workdir=$E2E_WORK"
+  fi
+  mount -t overlay overlay -o "$opts,userxattr" "$E2E_VIEW" &&
     E2E_MOUNTED=1
 }
 
@@ -518,13 +555,18 @@ e2e_kernel_umount() {
   E2E_MOUNTED=0
 }
 
-# The ovlbox lower-layer arguments.  E2E_LOWER_STYLE=repeated passes one
-# --lower per layer instead of the colon-separated list.
+# The ovlbox layer arguments, one per line.  E2E_LOWER_STYLE=repeated
+# passes one --lower per layer instead of the colon-separated list.
 e2e_lower_args() {
+  local d
   if [ "${E2E_LOWER_STYLE:-colon}" = repeated ]; then
-    printf '%s\n' --lower "$E2E_VIEW" --lower "$E2E_L2" --lower "$E2E_L3"
+    e2e_lower_dirs | while IFS= read -r d; do printf '%s\n' --lower "$d"; done
   else
-    printf '%s\n' --lower "$E2E_VIEW:$E2E_L2:$E2E_L3"
+    printf '%s\n' --lower "$(e2e_lowers)"
+  fi
+  if [ -n "${E2E_UPPER:-}" ]; then
+    printf '%s\n' --upper "$E2E_UPPER"
+    [ -z "${E2E_WORK:-}" ] || printf '%s\n' --work "$E2E_WORK"
   fi
 }
 
@@ -541,6 +583,16 @@ _run_side() {
   fi
   rm -rf "$E2E_SCRATCH"
   mkdir -p "$E2E_SCRATCH" "$dir"
+  # Where this side's changes go, for _render.
+  : >"$dir/upper"
+  if [ -n "${E2E_UPPER:-}" ]; then
+    printf '%s\n' "$E2E_UPPER" >"$dir/upper"
+    if [ -n "${E2E_WORK:-}" ]; then
+      printf '%s\n' "$E2E_WORK" >>"$dir/upper"
+    else
+      printf '%s\n' "$(dirname "$E2E_UPPER")/.$(basename "$E2E_UPPER").ovlbox-work" >>"$dir/upper"
+    fi
+  fi
   # The braces send the parent shell's own "Killed"/"Segmentation fault"
   # notices to /dev/null; the command's stderr goes to the file.
   {
@@ -562,11 +614,18 @@ _render() {
   s2=$(_sed_escape "$E2E_L2")
   s3=$(_sed_escape "$E2E_L3")
   sl=$(_sed_escape "$E2E_ROOT")
+  local -a upper=(-e '')
+  if [ -s "$dir/upper" ]; then
+    # The upper and work dirs differ between the sides: both read @UPPER@
+    # and @WORK@.
+    upper=(-e "s|$(_sed_escape "$(sed -n 1p "$dir/upper")")|@UPPER@|g"
+      -e "s|$(_sed_escape "$(sed -n 2p "$dir/upper")")|@WORK@|g")
+  fi
   st=$(cat "$dir/status")
   printf 'exit status: %s\n' "$st"
   for f in stdout stderr; do
     printf -- '--- %s ---\n' "$f"
-    sed -e "s|$sv|@VIEW@|g" -e "s|$s2|@L2@|g" -e "s|$s3|@L3@|g" \
+    sed "${upper[@]}" -e "s|$sv|@VIEW@|g" -e "s|$s2|@L2@|g" -e "s|$s3|@L3@|g" \
       -e "s|$sl|@TMP@|g" "$dir/$f"
     if [ -s "$dir/$f" ] && [ -n "$(tail -c 1 "$dir/$f")" ]; then
       printf '\n[no newline at end of %s]\n' "$f"
@@ -670,6 +729,235 @@ _save_failure() {
   mkdir -p "$TEST_UNDECLARED_OUTPUTS_DIR/$1" &&
     cp "$2"/*.txt "$2"/manifest.* "$TEST_UNDECLARED_OUTPUTS_DIR/$1/" 2>/dev/null
   return 0
+}
+
+# ---------------------------------------------------------------- writable runs
+#
+# run_rw_case runs a workload that writes, over freshly built lower layers:
+#   1. on a kernel overlay mount with upper layer kernel-upper,
+#   2. under ovlbox with upper layer ovlbox-upper (and its default work dir),
+# and compares
+#   - exit status, stdout and stderr, as run_case does;
+#   - the view afterwards: tree_manifest.py view, read through the kernel
+#     mount and through ovlbox respectively;
+#   - the two upper layers on disk: tree_manifest.py upper;
+#   - the view the kernel shows when it mounts ovlbox-upper, which must be
+#     the view ovlbox showed (ovlbox's upper is a valid overlayfs upper);
+#   - and checks that the lower layers are untouched (e2e_manifest) and
+#     that ovlbox's default work dir exists beside its upper and holds no
+#     files afterwards.
+# Both sides see the same lower layers: the kernel never writes to them.
+# Per case, $E2E_OUT/NAME holds the captured outputs, the manifests
+# (*.view.txt, *.upper.txt) and, while the case runs, the upper and work
+# dirs (kernel-upper, kernel-work, ovlbox-upper, check-work).
+
+_now() { date +%s.%N; }
+_seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# e2e_reset_layers: empty lower layers $E2E_VIEW, $E2E_L2, $E2E_L3 (and
+# the host dir $E2E_OUTSIDE), for a case to fill.
+e2e_reset_layers() {
+  if mountpoint -q "$E2E_VIEW" 2>/dev/null; then
+    e2e_err "$E2E_VIEW is still a mount point"
+    return 1
+  fi
+  rm -rf "$E2E_BASE" && mkdir -p "$E2E_VIEW" "$E2E_L2" "$E2E_L3" "$E2E_OUTSIDE"
+}
+
+# _tree_manifest SIDE MODE DIR T0 [VOLATILE_GLOB]...: tree_manifest.py
+# MODE of DIR, run with its cwd in DIR, under ovlbox when SIDE is ovlbox
+# (with the current layers), directly otherwise.
+_tree_manifest() {
+  local side=$1 mode=$2 dir=$3 st
+  shift 3
+  local -a env prefix=()
+  mapfile -t env < <(e2e_env)
+  if [ "$side" = ovlbox ]; then
+    mapfile -t prefix < <(e2e_lower_args)
+    prefix=("$OVLBOX" "${prefix[@]}" --)
+  fi
+  {
+    (
+      cd "$dir" || exit 125
+      exec env -i "${env[@]}" PYTHONDONTWRITEBYTECODE=1 timeout -k 5 "${E2E_TIMEOUT:-120}" \
+        "${prefix[@]}" python3 "$E2E_DIR/tree_manifest.py" "$mode" . "$@"
+    ) </dev/null 2>"$E2E_ROOT/manifest.err"
+    st=$?
+  } 2>/dev/null
+  if [ "$st" != 0 ]; then
+    printf 'tree_manifest.py failed with exit status %s:\n' "$st"
+    sed 's/^/  /' "$E2E_ROOT/manifest.err"
+  fi
+}
+
+# _lowers_changed OUT BASELINE: compares the lower layers with BASELINE;
+# on a change keeps both manifests in OUT and returns 0.
+_lowers_changed() {
+  local out=$1 baseline=$2 after
+  local -a lowers
+  mapfile -t lowers < <(e2e_lower_dirs)
+  after=$(e2e_manifest "${lowers[@]}")
+  [ "$after" != "$baseline" ] || return 1
+  printf '%s\n' "$baseline" >"$out/manifest.before"
+  printf '%s\n' "$after" >"$out/manifest.after"
+  return 0
+}
+
+# run_rw_case NAME SETUP 'shell command' [VOLATILE_GLOB]...
+#   SETUP: a function that fills the emptied lower layers; it may set
+#   E2E_LOWERS (default for these cases: $E2E_VIEW:$E2E_L2).
+#   VOLATILE_GLOB: paths (relative to the view or upper root) whose content
+#   and mtime legitimately differ between runs; see tree_manifest.py.
+# The command runs with its cwd at the view root, as for run_case, and must
+# succeed on the kernel (exit status 0).
+run_rw_case() {
+  local name=$1 setup=$2 cmd=$3
+  shift 3
+  _case_selected "$name" || return 0
+  local out=$E2E_OUT/$name why='' t_case t0 k_start k_end o_start o_end baseline
+  local E2E_LOWERS=$E2E_VIEW:$E2E_L2 E2E_UPPER='' E2E_WORK=''
+  if [ -e "$out" ]; then
+    e2e_err "duplicate case name: $name"
+    _fail "$name" "duplicate case name"
+    return 1
+  fi
+  mkdir -p "$out"
+  printf '%s\n' "$cmd" >"$out/cmd"
+  t_case=$(_now)
+
+  if ! e2e_reset_layers || ! "$setup" >"$out/setup.log" 2>&1; then
+    _fail "$name" "setting up the lower layers failed"
+    sed 's/^/    /' "$out/setup.log" | tail -n 20
+    return 1
+  fi
+  local -a lowers
+  mapfile -t lowers < <(e2e_lower_dirs)
+  baseline=$(e2e_manifest "${lowers[@]}")
+  local ku=$out/kernel-upper kw=$out/kernel-work ou=$out/ovlbox-upper cw=$out/check-work
+  mkdir -p "$ku" "$kw" "$ou" "$cw"
+  # The upper roots are the view root: same times on both sides.
+  touch -d '2000-01-01 00:00:00 UTC' "$ku" "$ou"
+  # Whatever the workload writes gets an mtime after t0 (the clock that
+  # stamps files is coarse: leave it time to pass t0).
+  t0=$(date +%s%N)
+  sleep 0.05
+
+  # 1. The reference: the kernel, with its own upper.
+  rm -rf "$E2E_HOME" && mkdir -p "$E2E_HOME"
+  E2E_UPPER=$ku E2E_WORK=$kw
+  if ! e2e_kernel_mount 2>"$out/mount.err"; then
+    _fail "$name" "kernel overlay mount failed: $(head -n 1 "$out/mount.err")"
+    return 1
+  fi
+  k_start=$(_now)
+  _run_side kernel "$out/kernel" "$cmd"
+  k_end=$(_now)
+  _tree_manifest kernel view "$E2E_VIEW" "$t0" "$@" >"$out/kernel.view.txt"
+  if ! e2e_kernel_umount; then
+    _fail "$name" "cannot unmount the kernel overlay"
+    exit 1
+  fi
+  if _lowers_changed "$out" "$baseline"; then
+    _fail "$name" "the kernel run changed the lower layers: the case is wrong"
+    return 1
+  fi
+
+  # 2. ovlbox, with its own upper and its default work dir.
+  rm -rf "$E2E_HOME" && mkdir -p "$E2E_HOME"
+  E2E_UPPER=$ou E2E_WORK=
+  o_start=$(_now)
+  _run_side ovlbox "$out/ovlbox" "$cmd"
+  o_end=$(_now)
+  _tree_manifest ovlbox view "$E2E_VIEW" "$t0" "$@" >"$out/ovlbox.view.txt"
+  _tree_manifest host upper "$ku" "$t0" "$@" >"$out/kernel.upper.txt"
+  _tree_manifest host upper "$ou" "$t0" "$@" >"$out/ovlbox.upper.txt"
+
+  # 3. The kernel's view of ovlbox's upper.
+  E2E_UPPER=$ou E2E_WORK=$cw
+  if e2e_kernel_mount 2>"$out/mount.err"; then
+    _tree_manifest kernel view "$E2E_VIEW" "$t0" "$@" >"$out/check.view.txt"
+    if ! e2e_kernel_umount; then
+      _fail "$name" "cannot unmount the kernel overlay"
+      exit 1
+    fi
+  else
+    { echo "the kernel cannot mount ovlbox's upper:"; cat "$out/mount.err"; } >"$out/check.view.txt"
+  fi
+  E2E_UPPER='' E2E_WORK=''
+
+  _render "$out/kernel" >"$out/kernel.txt"
+  _render "$out/ovlbox" >"$out/ovlbox.txt"
+  local ks os
+  ks=$(cat "$out/kernel/status")
+  os=$(cat "$out/ovlbox/status")
+  if [ "$ks" != 0 ]; then
+    # Every workload succeeds on the kernel; if not, the case is broken.
+    why="the kernel run failed with exit status $ks: the case is wrong"
+  elif [ "$ks" != "$os" ]; then
+    why="exit status kernel=$ks ovlbox=$os"
+  elif ! cmp -s "$out/kernel.txt" "$out/ovlbox.txt"; then
+    why="output differs"
+  fi
+  cmp -s "$out/kernel.view.txt" "$out/ovlbox.view.txt" || why="${why:+$why, }view differs"
+  cmp -s "$out/kernel.upper.txt" "$out/ovlbox.upper.txt" || why="${why:+$why, }upper differs"
+  cmp -s "$out/check.view.txt" "$out/ovlbox.view.txt" ||
+    why="${why:+$why, }kernel's view of ovlbox's upper differs"
+  _lowers_changed "$out" "$baseline" && why="${why:+$why, }lower layers modified"
+  # ovlbox's default work dir: beside its upper, and left empty.
+  local owork=$out/.ovlbox-upper.ovlbox-work
+  if [ ! -d "$owork" ]; then
+    why="${why:+$why, }no default work dir $owork"
+  elif [ -n "$(find "$owork" ! -type d -print -quit)" ]; then
+    why="${why:+$why, }files left in the work dir"
+    find "$owork" ! -type d >"$out/work-leftovers.txt"
+  fi
+
+  local times
+  times="kernel $(_seconds "$k_start" "$k_end")s, ovlbox $(_seconds "$o_start" "$o_end")s, whole case $(_seconds "$t_case" "$(_now)")s"
+  if [ -z "$why" ]; then
+    E2E_PASSED=$((E2E_PASSED + 1))
+    e2e_say "ok $name"
+    e2e_say "    time: $times"
+    [ -n "${E2E_KEEP:-}" ] || rm -rf "$ku" "$kw" "$ou" "$cw" "$owork"
+    return 0
+  fi
+  _fail "$name" "$why"
+  e2e_say "    time: $times"
+  _show_rw_diffs "$out"
+  _save_failure "$name" "$out"
+  return 1
+}
+
+# _show_pair_diff TITLE A B: the head of the diff of two files, if any.
+_show_pair_diff() {
+  local title=$1 a=$2 b=$3 n=${E2E_DIFF_LINES:-60} total
+  cmp -s "$a" "$b" && return 0
+  printf '    %s:\n' "$title"
+  total=$(diff -a -u --label "$(basename "$a")" --label "$(basename "$b")" "$a" "$b" | wc -l)
+  diff -a -u --label "$(basename "$a")" --label "$(basename "$b")" "$a" "$b" |
+    head -n "$n" | cut -c 1-240 | sed 's/^/    /'
+  [ "$total" -le "$n" ] || printf '    ... (%s more diff lines)\n' "$((total - n))"
+}
+
+_show_rw_diffs() {
+  local out=$1
+  sed -e '/./,$!d' "$out/cmd" | sed -e '1s/^/    command: /' -e '1!s/^/             /' |
+    head -n 8 | cut -c 1-240
+  if [ "$(cat "$out/kernel/status")" != 0 ]; then
+    printf '    kernel run:\n'
+    head -n "${E2E_DIFF_LINES:-60}" "$out/kernel.txt" | cut -c 1-240 | sed 's/^/    /'
+  fi
+  _show_pair_diff "output" "$out/kernel.txt" "$out/ovlbox.txt"
+  _show_pair_diff "view afterwards" "$out/kernel.view.txt" "$out/ovlbox.view.txt"
+  _show_pair_diff "upper on disk" "$out/kernel.upper.txt" "$out/ovlbox.upper.txt"
+  _show_pair_diff "kernel's view of ovlbox's upper (vs ovlbox's view)" \
+    "$out/check.view.txt" "$out/ovlbox.view.txt"
+  [ ! -e "$out/manifest.before" ] ||
+    _show_pair_diff "lower layers" "$out/manifest.before" "$out/manifest.after"
+  if [ -e "$out/work-leftovers.txt" ]; then
+    printf '    left in the work dir:\n'
+    head -n 20 "$out/work-leftovers.txt" | sed 's/^/    /'
+  fi
 }
 
 # e2e_finish: print the summary line; returns non-zero if anything failed.

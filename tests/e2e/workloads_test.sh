@@ -1,0 +1,442 @@
+#!/bin/bash
+#
+# End-to-end differential test of ovlbox's writable upper with real
+# workloads: tar, rm -rf, git, sqlite3, python3 -m venv, make and cc,
+# coreutils (cp -a, mv, ln, chmod, touch, install) and the usual ways of
+# rewriting a file (sed -i, >>, truncate, python open('w')).
+#
+# Each case builds its lower layers (real data: system headers, a git
+# repository, sqlite databases, a C project...), then runs its workload
+# with the cwd at the view root:
+#   - on a kernel overlayfs mount (lowerdir=VIEW:L2[:L3], upperdir, workdir,
+#     userxattr) mounted over the topmost lower VIEW itself, and
+#   - under ovlbox --lower VIEW:L2[:L3] --upper U, with nothing mounted,
+# and compares exit status, output, the view afterwards, the two upper
+# layers on disk (whiteouts, opaque dirs, copied-up metadata), the kernel's
+# view of ovlbox's upper with ovlbox's own view, and checks that the lower
+# layers are untouched.  See run_rw_case in lib.sh and tree_manifest.py for
+# what exactly is compared.
+#
+# Run:  bazel test //tests/e2e:workloads_test
+#   or  sudo OVLBOX=/path/to/ovlbox tests/e2e/workloads_test.sh
+# Knobs: E2E_CASES (regex of case names), E2E_KEEP=1, E2E_TIMEOUT,
+# E2E_DIFF_LINES (see lib.sh).
+# Needs: tar, git, sqlite3, python3 with the venv module (Debian
+# python3-venv), make and a C compiler, getfattr/setfattr (attr).
+# Prints "ok NAME" / "FAIL NAME (reason)" and the time taken per case, and
+# "N passed, N failed" at the end.
+
+# Case commands are single-quoted on purpose: they expand inside sh -c.
+# shellcheck disable=SC2016
+set -u
+
+if [ -n "${TEST_SRCDIR:-}" ] && [ -x "$TEST_SRCDIR/ovlbox/supervisor/ovlbox" ]; then
+  OVLBOX=$TEST_SRCDIR/ovlbox/supervisor/ovlbox
+fi
+if [ -n "${TEST_SRCDIR:-}" ] && [ -f "$TEST_SRCDIR/ovlbox/tests/e2e/lib.sh" ]; then
+  E2E_DIR=$TEST_SRCDIR/ovlbox/tests/e2e
+else
+  E2E_DIR=$(cd "$(dirname "$0")" && pwd)
+fi
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$E2E_DIR/lib.sh"
+
+e2e_init
+e2e_probe_upper
+
+# Fixed identity and dates for every git command, so commit hashes match.
+GIT_ENV='GIT_AUTHOR_NAME=Tester
+GIT_AUTHOR_EMAIL=tester@example.com
+GIT_COMMITTER_NAME=Tester
+GIT_COMMITTER_EMAIL=tester@example.com
+GIT_AUTHOR_DATE=2021-05-06T07:08:09Z
+GIT_COMMITTER_DATE=2021-05-06T07:08:09Z'
+
+E2E_DATA=$E2E_ROOT/data
+E2E_EXTRA_ENV="DATA=$E2E_DATA
+$GIT_ENV"
+
+# needs TOOL...: true when every TOOL is installed; sets MISSING to those
+# that are not.  python3-venv stands for python3 with venv and ensurepip.
+MISSING=
+needs() {
+  local t
+  MISSING=
+  for t in "$@"; do
+    case $t in
+      python3-venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
+      *) command -v "$t" >/dev/null 2>&1 ;;
+    esac || MISSING="$MISSING $t"
+  done
+  [ -z "$MISSING" ]
+}
+
+# rw_case NAME TOOLS SETUP CMD [VOLATILE_GLOB]...: run_rw_case when the
+# tools the case needs are installed, a failure saying which are missing
+# otherwise.
+rw_case() {
+  local name=$1 tools=$2
+  shift 2
+  _case_selected "$name" || return 0
+  # shellcheck disable=SC2086
+  if ! needs $tools; then
+    _fail "$name" "not installed:$MISSING"
+    return 1
+  fi
+  run_rw_case "$name" "$@"
+}
+
+# ------------------------------------------------------------ data
+
+# A tarball of a few thousand real files (system headers and perl modules:
+# text, symlinks, deep trees), made once, outside every layer.
+make_data() {
+  local -a srcs=()
+  local d
+  mkdir -p "$E2E_DATA"
+  for d in include/linux include/asm-generic include/x86_64-linux-gnu include/c++ share/perl5; do
+    [ -d "/usr/$d" ] && srcs+=("$d")
+  done
+  if [ ${#srcs[@]} = 0 ] || ! tar -C /usr -cf "$E2E_DATA/tree.tar" "${srcs[@]}"; then
+    e2e_err "cannot make the test tarball from /usr/include and /usr/share/perl5"
+    exit 1
+  fi
+}
+
+make_data
+
+# git_in DIR ARGS...: git in DIR with a fixed identity and dates, for setups.
+git_in() {
+  local dir=$1
+  shift
+  (
+    cd "$dir" &&
+      HOME=$E2E_HOME GIT_CONFIG_NOSYSTEM=1 \
+        GIT_AUTHOR_NAME=Setup GIT_AUTHOR_EMAIL=setup@example.com \
+        GIT_COMMITTER_NAME=Setup GIT_COMMITTER_EMAIL=setup@example.com \
+        GIT_AUTHOR_DATE=2020-01-02T03:04:05Z GIT_COMMITTER_DATE=2020-01-02T03:04:05Z \
+        git -c init.defaultBranch=main "$@"
+  )
+}
+
+# ------------------------------------------------------------ 1. tar
+
+setup_untar() {
+  local v=$E2E_VIEW l2=$E2E_L2
+  # tree/ is merged from both layers; the archive overwrites one lower
+  # file, adds to lower directories and leaves lower-only files in place.
+  _put "$l2/tree/README" "from the lower layer"
+  _put "$l2/tree/include/linux/types.h" "/* an old lower copy, replaced by the archive */"
+  chmod 0600 "$l2/tree/include/linux/types.h"
+  _put "$l2/tree/include/linux/only-in-lower.h" "/* not in the archive */"
+  _put "$v/tree/include/top-layer.txt" "from the top layer"
+  touch -d '2005-06-07 08:09:10 UTC' "$l2/tree/include/linux" "$l2/tree/include"
+}
+
+rw_case untar-rm tar setup_untar '
+tar -C tree -xf "$DATA/tree.tar" || exit 1
+echo "files $(find tree -type f | wc -l), dirs $(find tree -type d | wc -l), symlinks $(find tree -type l | wc -l)"
+find tree -type f -print0 | sort -z | xargs -0 cat | sha256sum
+mkdir fresh && tar -C fresh -xf "$DATA/tree.tar" || exit 1
+diff -r tree/include/linux fresh/include/linux; echo "diff: $?"
+rm -rf fresh && ls -A
+rm -rf tree/include/linux && ls -A tree tree/include'
+
+# ------------------------------------------------------------ 2. rm -rf
+
+setup_rm_lower() {
+  local v=$E2E_VIEW l2=$E2E_L2 l3=$E2E_L3
+  E2E_LOWERS=$E2E_VIEW:$E2E_L2:$E2E_L3
+  # A real tree that lies entirely in L2.
+  mkdir -p "$l2/inc"
+  cp -a /usr/include/linux "$l2/inc/linux"
+  _put "$v/inc/keep.h" "/* kept */"
+  # m/ is merged from three layers, with whiteouts, an opaque dir, links.
+  _put "$l3/m/a.txt" "a from l3"
+  _put "$l3/m/gone.txt" "hidden by l2"
+  _put "$l3/m/sub/deep/x.txt" "x from l3"
+  _put "$l3/m/opq/hidden.txt" "hidden by the opaque dir of l2"
+  _whiteout "$l2/m/gone.txt"
+  _put "$l2/m/b.txt" "b from l2"
+  _put "$l2/m/sub/y.txt" "y from l2"
+  _opaque "$l2/m/opq"
+  _put "$l2/m/opq/shown.txt" "shown"
+  ln -s ../inc "$l2/m/link-to-inc"
+  _put "$v/m/c.txt" "c from l1"
+  _put "$v/m/sub/deep/z.txt" "z from l1"
+  mkfifo "$v/m/fifo"
+  # m2/ is merged too; only parts of it are removed.
+  _put "$l3/m2/sub/old.txt" "old"
+  _put "$l2/m2/sub/older.txt" "older"
+  _put "$v/m2/keep.txt" "keep"
+  _put "$l3/m2/deep/a/b/c.txt" "c"
+  _put "$l2/m2/deep/a/d.txt" "d"
+  _put "$l2/m2/deep/e.txt" "e"
+}
+
+rw_case rm-rf-lower '' setup_rm_lower '
+rm -rf inc/linux && ls -A inc
+rm -rf m; if [ -e m ]; then echo "m still exists"; else echo "m removed"; fi
+rm -r m2/sub && mkdir m2/sub && echo new >m2/sub/fresh.txt && ls -A m2 m2/sub
+rm -rf m2/deep/a && ls -A m2/deep
+mkdir m && echo again >m/again.txt && ls -A m
+find . | sort'
+
+# ------------------------------------------------------------ 3. git
+
+setup_git() {
+  local r=$E2E_L2/repo
+  _put "$r/README.md" "# demo"
+  _put "$r/src/main.c" '#include "util.h"
+int main(void) { return util(); }'
+  _put "$r/src/util.c" 'int util(void) { return 0; }'
+  _put "$r/src/util.h" 'int util(void);'
+  _put "$r/docs/old.md" "old docs"
+  _put "$r/docs/guide.md" "guide"
+  git_in "$r" init -q &&
+    git_in "$r" add README.md src docs/guide.md &&
+    git_in "$r" commit -q -m "initial" &&
+    git_in "$r" add docs/old.md &&
+    git_in "$r" commit -q -m "old docs" || return 1
+  # The top layer edits a tracked file and adds an untracked one.
+  _put "$E2E_VIEW/repo/README.md" "# demo
+edited in the top layer"
+  _put "$E2E_VIEW/repo/notes.txt" "untracked notes"
+}
+
+rw_case git git setup_git '
+cd repo || exit 1
+g() { git -c safe.directory="*" -c gc.auto=0 -c pack.threads=1 "$@"; }
+g status --porcelain
+echo "int extra(void) { return 42; }" >>src/util.c
+g add -A && g commit -q -m "edit util, add notes" && g log --oneline -1
+g checkout -q -b feature &&
+  echo "feature work" >docs/feature.md && g add docs/feature.md && g commit -q -m "feature" &&
+  g rm -q docs/old.md && g commit -q -m "drop old docs" || exit 1
+g checkout -q main && ls docs && g status --porcelain
+g log --oneline --all
+g merge -q --no-ff -m "merge feature" feature && ls docs
+g mv src/util.h src/util-api.h && g rm -q -r --cached docs/guide.md && g status --porcelain
+g commit -q -m "rename the header, untrack the guide" && g clean -q -f -x && ls -A . docs src
+g gc -q --prune=now && g fsck --no-progress --full && g count-objects -v
+g log --oneline --graph
+g status --porcelain' \
+  repo/.git/index
+
+# ------------------------------------------------------------ 4. sqlite3
+
+setup_sqlite() {
+  local d=$E2E_L2/db
+  mkdir -p "$d"
+  sqlite3 "$d/lower.db" "create table kv(k text primary key, v integer);
+    with recursive c(x) as (select 1 union all select x + 1 from c where x < 500)
+    insert into kv select 'key-' || x, x from c;" &&
+    sqlite3 "$d/wal.db" "pragma journal_mode=wal;
+    create table log(id integer primary key, msg text);
+    insert into log(msg) values ('one'), ('two');" >/dev/null
+}
+
+rw_case sqlite sqlite3 setup_sqlite '
+sqlite3 new.db "create table t(id integer primary key, name text, n integer);
+  with recursive c(x) as (select 1 union all select x + 1 from c where x < 3000)
+  insert into t(name, n) select printf(\"row %05d\", x), x from c;
+  create index t_n on t(n);" || exit 1
+sqlite3 new.db "update t set n = n * 2 where id % 3 = 0; delete from t where id % 7 = 0;
+  select count(*), sum(n), max(name) from t;"
+sqlite3 new.db "begin; insert into t(name, n) values (\"rolled back\", 1); rollback; select count(*) from t;"
+sqlite3 db/lower.db "update kv set v = v + 1000 where k like \"key-1%\"; insert into kv values (\"added\", 1);
+  select count(*), sum(v) from kv; pragma integrity_check;"
+sqlite3 db/wal.db "pragma journal_mode; insert into log(msg) values (\"from the view\"); select * from log;"
+sqlite3 new.db "vacuum; pragma integrity_check; select count(*) from t where n > 1000;"
+ls -A . db'
+
+# ------------------------------------------------------------ 5. venv
+
+setup_venv() {
+  _put "$E2E_L2/app/main.py" 'import sys
+print("prefix:", sys.prefix)
+print("in a venv:", sys.prefix != sys.base_prefix)'
+}
+
+rw_case venv python3-venv setup_venv '
+python3 -m venv venv || exit 1
+venv/bin/python -c "import sys; print(sys.prefix)"
+venv/bin/python app/main.py
+venv/bin/pip --version
+ls -A venv venv/bin' \
+  '*.pyc'
+
+# ------------------------------------------------------------ 6. make
+
+setup_make() {
+  local p=$E2E_L2/proj
+  _put "$p/Makefile" 'CFLAGS = -O2 -Wall
+OBJS = main.o list.o strutil.o hash.o stats.o
+
+demo: $(OBJS)
+	$(CC) -o $@ $(OBJS)
+
+%.o: %.c common.h config.h
+	$(CC) $(CFLAGS) -c $<
+
+clean:
+	rm -f demo *.o
+
+.PHONY: clean'
+  _put "$p/common.h" '#include <stddef.h>
+struct node { int value; struct node *next; };
+struct node *list_push(struct node *head, int value);
+int list_sum(const struct node *head);
+void str_upper(char *s);
+unsigned hash(const char *s);
+double mean(const int *v, size_t n);'
+  _put "$p/config.h" '#define GREETING "hello from l2"'
+  _put "$p/main.c" '#include <stdio.h>
+#include <string.h>
+#include "common.h"
+#include "config.h"
+int main(int argc, char **argv) {
+  struct node *l = NULL;
+  int v[] = {3, 1, 4, 1, 5, 9, 2, 6};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) l = list_push(l, v[i]);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", argc > 1 ? argv[1] : "none");
+  str_upper(buf);
+  printf("%s\nsum %d mean %.3f arg %s hash %08x\n", GREETING, list_sum(l),
+         mean(v, sizeof v / sizeof v[0]), buf, hash(buf));
+  return 0;
+}'
+  _put "$p/list.c" '#include <stdlib.h>
+#include "common.h"
+#include "config.h"
+struct node *list_push(struct node *head, int value) {
+  struct node *n = malloc(sizeof *n);
+  n->value = value;
+  n->next = head;
+  return n;
+}
+int list_sum(const struct node *head) {
+  int s = 0;
+  for (; head; head = head->next) s += head->value;
+  return s;
+}'
+  _put "$p/strutil.c" '#include <ctype.h>
+#include "common.h"
+#include "config.h"
+void str_upper(char *s) { for (; *s; s++) *s = (char)toupper((unsigned char)*s); }'
+  _put "$p/hash.c" '#include "common.h"
+#include "config.h"
+unsigned hash(const char *s) {
+  unsigned h = 2166136261u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}'
+  _put "$p/stats.c" '#include "common.h"
+#include "config.h"
+double mean(const int *v, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += v[i];
+  return n ? s / n : 0;
+}'
+  # A stale object in the lower layer that "make clean" removes, and a
+  # header overridden by the top layer.
+  _put "$p/old.o" "stale object"
+  _put "$E2E_VIEW/proj/config.h" '#define GREETING "hello from the top layer"'
+  touch -d '2020-01-01 00:00:00 UTC' "$p"/* "$E2E_VIEW/proj/config.h"
+}
+
+rw_case make 'make cc' setup_make '
+cd proj || exit 1
+make && ./demo first
+make
+touch strutil.c && make && ./demo second
+make clean && ls -A
+make -s -j2 && ./demo third && ls -A'
+
+# ------------------------------------------------------------ 7. coreutils
+
+setup_coreutils() {
+  local v=$E2E_VIEW l2=$E2E_L2 l3=$E2E_L3
+  E2E_LOWERS=$E2E_VIEW:$E2E_L2:$E2E_L3
+  _put "$l3/src/a.txt" "a from l3"
+  _put "$l3/src/sub/inner.txt" "inner from l3"
+  _put "$l3/src/sub/deeper/leaf.txt" "leaf from l3"
+  _put "$l2/src/b.txt" "b from l2"
+  _put "$l2/src/tool.sh" '#!/bin/sh
+echo "tool: $*"'
+  chmod 0755 "$l2/src/tool.sh"
+  _put "$l2/src/secret.txt" "mode 0600"
+  chmod 0600 "$l2/src/secret.txt"
+  _put "$l2/src/hl1" "hardlinked in l2"
+  ln "$l2/src/hl1" "$l2/src/hl2"
+  _setxattr "$l2/src/b.txt" user.note "an xattr on b"
+  _setxattr "$l3/src/sub" user.dir "hidden: the top layer has src/sub too"
+  ln -s a.txt "$l2/src/rel-link"
+  ln -s "$E2E_VIEW/src/b.txt" "$l2/src/abs-link"
+  mkdir -p "$l2/src/empty"
+  _setxattr "$l2/src/empty" user.dir "an xattr on a dir"
+  _put "$v/src/c.txt" "c from l1"
+  _put "$v/src/sub/top.txt" "top from l1"
+  touch -d '2001-02-03 04:05:06.5 UTC' "$l3/src/a.txt" "$l2/src/b.txt" "$l3/src/sub/inner.txt"
+  touch -h -d '2002-03-04 05:06:07 UTC' "$l2/src/rel-link"
+  touch -d '2003-04-05 06:07:08 UTC' "$l3/src/sub" "$l2/src/empty"
+}
+
+rw_case coreutils '' setup_coreutils '
+cp -a src copy && ls -A copy
+mv src/a.txt src/a-renamed.txt && mv copy/b.txt b-moved.txt && mv src/sub moved-sub || exit 1
+ls -A src moved-sub
+ln -s src/a-renamed.txt link-a && ln -s ../copy copylink && ln -sf b-moved.txt link-a && readlink link-a
+ln src/hl1 hard-new && stat -c "%n %h" src/hl1 src/hl2 hard-new
+chmod -R go-rwx copy && chmod -R u+w,g+r src && chmod 0751 moved-sub
+touch -d "2010-01-02 03:04:05 UTC" src/c.txt copy && touch -h -d "2011-01-01 00:00:00 UTC" src/rel-link
+touch -c nothing-here && touch src/b.txt
+install -m 0750 -d bin && install -m 0755 src/tool.sh bin/tool && install -D -m 0640 src/secret.txt conf/dir/secret
+./bin/tool ran
+mv copy copy-renamed && rmdir src/empty && rm src/hl2 && mkdir -p src/new/deeper/still && ls -A src
+stat -c "%n %a %s" copy-renamed/* src/* bin/* conf/dir/secret | sort'
+
+# ------------------------------------------------------------ 8. rewrites
+
+setup_rewrite() {
+  local v=$E2E_VIEW l2=$E2E_L2
+  _put "$l2/etc/app.conf" "[main]
+level = 3
+name = demo"
+  chmod 0640 "$l2/etc/app.conf"
+  _put "$l2/notes.md" "line 1
+line 2
+line 3"
+  _put "$l2/log/app.log" "first entry"
+  seq 1 20000 >"$l2/data.txt"
+  _put "$l2/settings.py" "DEBUG = True"
+  _put "$l2/record.bin" "0123456789abcdefghij"
+  _put "$v/etc/override.conf" "from the top layer"
+  touch -d '2015-05-05 05:05:05 UTC' "$l2"/etc/* "$l2"/*.* "$v/etc/override.conf"
+}
+
+rw_case rewrite-files '' setup_rewrite '
+sed -i "s/level = 3/level = 9/" etc/app.conf && cat etc/app.conf
+sed -i.bak -e 1d notes.md && cat notes.md notes.md.bak
+sed -i "s/top/TOP/" etc/override.conf && cat etc/override.conf
+echo "second entry" >>log/app.log && printf "third entry\n" >>log/app.log && cat log/app.log
+truncate -s 0 data.txt && wc -c data.txt
+: >etc/override.conf && wc -c etc/override.conf
+python3 -c "
+with open(\"settings.py\", \"w\") as f:
+    f.write(\"DEBUG = False\\n\")
+with open(\"record.bin\", \"r+b\") as f:
+    f.seek(10)
+    f.write(b\"ABCDE\")
+with open(\"new.py\", \"w\") as f:
+    f.write(\"created = 1\\n\")
+# How editors save: write a temporary file, then rename it over the original.
+import os
+with open(\"etc/.app.conf.tmp\", \"w\") as f:
+    f.write(open(\"etc/app.conf\").read().replace(\"demo\", \"saved\"))
+os.chmod(\"etc/.app.conf.tmp\", 0o640)
+os.replace(\"etc/.app.conf.tmp\", \"etc/app.conf\")
+" && cat settings.py record.bin new.py etc/app.conf
+stat -c "%n %a %s" etc/* notes.md* log/* data.txt settings.py record.bin new.py'
+
+e2e_finish
