@@ -90,12 +90,13 @@ bool NeedsMergedListing(const View& view, const ViewDir& dir) {
 }
 
 SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir,
-                                            ino_t parent_ino) {
+                                            ino_t parent_ino, bool as_readdir) {
   std::vector<DirEntry> out;
   out.push_back({1, dir.stable_ino, DT_DIR, "."});
   out.push_back({2, parent_ino, DT_DIR, ".."});
   absl::flat_hash_set<std::string> seen;
   const LayerSet& layers = view.layers();
+  bool raw = as_readdir && !NeedsMergedListing(view, dir);
   for (size_t i = 0; i < dir.stack.size(); ++i) {
     const LayerDir& ld = dir.stack[i];
     struct stat dst;
@@ -104,6 +105,10 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
       if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) return;
       auto [it, inserted] = seen.insert(name);
       if (!inserted) return;  // an upper layer already has (or hides) it
+      if (raw) {
+        out.push_back({NameCookie(name), ino, type, name});
+        return;
+      }
       if (type == DT_CHR || type == DT_UNKNOWN ||
           (type == DT_DIR && holds_hidden) || (type == DT_REG && ld.xwhiteouts)) {
         struct stat st;

@@ -39,8 +39,14 @@ uint64_t NameCookie(std::string_view name);
 bool NeedsMergedListing(const View& view, const ViewDir& dir);
 
 // The merged listing sorted by cookie. `parent_ino` is d_ino for "..".
+// With `as_readdir`, a directory that needs no merging (NeedsMergedListing)
+// is listed as its one real directory is, whiteouts included, as overlayfs
+// passes such a directory through to readdir; in cookie order all the same,
+// so that a listing that goes on after the directory was copied up (and so
+// became merged) keeps its place. Without it (emptiness checks), whiteouts
+// are never entries.
 SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir,
-                                            ino_t parent_ino);
+                                            ino_t parent_ino, bool as_readdir = false);
 
 // Serialises entries with cookie > pos as linux_dirent64 records (or the
 // legacy linux_dirent when `legacy`) into buf. Returns the bytes written

@@ -326,6 +326,19 @@ void View::CacheDir(const ViewDirPtr& dir) const {
   cache_.emplace(dir->rel, dir);
 }
 
+void View::AddAlias(const std::string& real_path, const std::string& rel) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  aliases_[real_path] = rel;
+}
+
+bool View::AliasOf(const std::string& real_path, std::string* rel) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = aliases_.find(real_path);
+  if (it == aliases_.end()) return false;
+  *rel = it->second;
+  return true;
+}
+
 void View::InvalidateDir(const std::string& rel, bool subtree) const {
   std::lock_guard<std::mutex> lock(cache_mu_);
   if (rel.empty() && subtree) {
@@ -358,6 +371,8 @@ std::string View::ViewPathOfReal(const std::string& real_path) const {
     suffix = kDeleted;
   }
   if (path.empty() || path[0] != '/') return real_path;
+  std::string alias;
+  if (AliasOf(path, &alias)) return AbsoluteViewPath(alias) + suffix;
   RealLocation loc = layers_->Locate(path);
   if (loc.layer < 0) return real_path;
   return AbsoluteViewPath(loc.rel) + suffix;
@@ -612,7 +627,8 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       child.trailing_slash = trailing;
       return child;
     }
-    if (S_ISLNK(child.st.st_mode) && (!last || options.follow || trailing)) {
+    bool slash_follows = trailing && options.trailing_follows;
+    if (S_ISLNK(child.st.st_mode) && (!last || options.follow || slash_follows)) {
       if (++links > kMaxSymlinks) return Errno{ELOOP};
       int dirfd = view ? child.parent->stack.front().fd.get() : host->get();
       if (view) {
@@ -641,8 +657,18 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
           view = root_;
           host.reset();
           *via_view = true;
-          return current_as_target(LastKind::kRoot);
+          auto root = current_as_target(LastKind::kRoot);
+          if (root.ok()) {
+            // Named from outside: for the kernel a normal name in the
+            // parent mount that is a mount point.
+            root->view_root = true;
+            root->last = LastKind::kNormal;
+            root->name = name;
+            root->trailing_slash = trailing;
+          }
+          return root;
         }
+        child.trailing_slash = trailing;
         return child;
       }
       if (view) {
@@ -652,7 +678,8 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       }
       continue;
     }
-    if (!last || trailing) return Errno{ENOTDIR};
+    if (!last || slash_follows) return Errno{ENOTDIR};
+    child.trailing_slash = trailing;
     return child;
   }
   // Only reached when the last component was a symlink to "." or "..".

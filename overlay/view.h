@@ -93,6 +93,9 @@ struct Target {
   ViewDirPtr dir;   // in_view directories: the merged directory
   std::string proc_link;  // /proc/self and /proc/thread-self: the caller's target
   bool via_view = false;  // the walk passed through the view (a symlink in it may lead out)
+  // The view root named from outside (a path ending in its name): for the
+  // kernel that is a mount point in the parent mount.
+  bool view_root = false;
 
   bool is_dir() const { return exists && S_ISDIR(st.st_mode); }
   bool is_symlink() const { return exists && S_ISLNK(st.st_mode); }
@@ -100,6 +103,11 @@ struct Target {
 
 struct ResolveOptions {
   bool follow = true;  // follow a symlink in the final component
+  // A trailing slash makes the final component follow symlinks and be a
+  // directory (ENOTDIR otherwise), as for lookups. Calls that name an entry
+  // to create or remove (mkdir, unlink, rename...) look the final component
+  // up as it is and judge the slash themselves: set false.
+  bool trailing_follows = true;
 };
 
 class View {
@@ -146,6 +154,13 @@ class View {
   // Adjusts a real stat of a view object to what overlayfs reports.
   void FixStat(const Target& t, struct stat* st) const;
 
+  // Stand-ins: real files that serve a view object (the fifos the
+  // supervisor opens in place of a layer's fifo). Their real paths map back
+  // to the view object's path.
+  void AddAlias(const std::string& real_path, const std::string& rel) const;
+  // The view-relative path of a stand-in, or false.
+  bool AliasOf(const std::string& real_path, std::string* rel) const;
+
   // Forgets every cached directory (after a change to the view).
   void InvalidateDirs() const;
   // Forgets the cached directory `rel` and, with `subtree`, every directory
@@ -167,6 +182,7 @@ class View {
   const LayerSet* layers_;
   mutable std::mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, ViewDirPtr> cache_;
+  mutable absl::flat_hash_map<std::string, std::string> aliases_;
   size_t cache_limit_ = 4096;
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;

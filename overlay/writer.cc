@@ -210,6 +210,10 @@ bool Writer::LowerHas(const ViewDir& dir, const std::string& name) const {
 }
 
 SysResult<Target> Writer::Relookup(const Target& t) const {
+  if (t.rel.empty()) {
+    OVL_ASSIGN_OR_RETURN(ViewDirPtr root, view_->Root());
+    return view_->Resolve(Caller{}, Base{root, nullptr}, ".", {});
+  }
   OVL_ASSIGN_OR_RETURN(ViewDirPtr parent, view_->DirAt(ParentRel(t.rel)));
   size_t slash = t.rel.rfind('/');
   std::string name = slash == std::string::npos ? t.rel : t.rel.substr(slash + 1);
@@ -221,7 +225,10 @@ SysResult<ViewDirPtr> Writer::CopyUpDir(const ViewDirPtr& dir) {
   return CopyUpDirLocked(dir);
 }
 
-SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir) {
+SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir_in) {
+  if (dir_in->stack.front().layer == 0) return dir_in;
+  // The caller's view of the directory may predate a copy-up made since.
+  OVL_ASSIGN_OR_RETURN(ViewDirPtr dir, view_->DirAt(dir_in->rel));
   if (dir->stack.front().layer == 0) return dir;
   if (dir->rel.empty()) return Errno{EIO};  // the root always has an upper
   OVL_ASSIGN_OR_RETURN(ViewDirPtr parent, view_->DirAt(ParentRel(dir->rel)));
@@ -356,11 +363,16 @@ int Writer::Whiteout(int upper_parent, const std::string& name, bool replace_dir
   std::string tmp = TempName();
   if (mknodat(work_.get(), tmp.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0) return errno;
   if (replace_dir) {
-    if (int err = Renameat2(work_.get(), tmp, upper_parent, name, RENAME_EXCHANGE)) {
+    // Removed in place (not swapped into the work dir): a program whose
+    // cwd was this directory keeps a deleted directory of the upper, whose
+    // ".." is still its parent in the view.
+    UniqueFd dir(openat(upper_parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    int err = dir ? RemoveWhiteouts(dir.get()) : errno;
+    if (err == 0 && unlinkat(upper_parent, name.c_str(), AT_REMOVEDIR) != 0) err = errno;
+    if (err != 0) {
       unlinkat(work_.get(), tmp.c_str(), 0);
       return err;
     }
-    return RemoveTree(work_.get(), tmp);
   }
   if (renameat(work_.get(), tmp.c_str(), upper_parent, name.c_str()) != 0) {
     int err = errno;
@@ -469,22 +481,15 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   bool from_dir = S_ISDIR(from.st.st_mode);
   bool to_dir = to.exists && S_ISDIR(to.st.st_mode);
   if (from.rel == to.rel) return 0;
-  if (to.exists && (flags & RENAME_NOREPLACE)) return EEXIST;
-  if (from_dir && to.rel.starts_with(from.rel + "/")) return EINVAL;
-  if (exchange && to_dir && from.rel.starts_with(to.rel + "/")) return EINVAL;
-  if (!exchange && to.exists) {
-    if (from_dir && !to_dir) return ENOTDIR;
-    if (!from_dir && to_dir) return EISDIR;
-    if (to_dir) {
-      auto entries = ListMerged(*view_, *to.dir, 0);
-      if (!entries.ok()) return entries.error();
-      if (entries->size() > 2) return ENOTEMPTY;
-    }
-  }
   // Without redirect_dir (userxattr forces it off) a directory that has
   // lower content cannot move: EXDEV, and `mv` falls back to copying.
   if (from_dir && HasLower(*from.dir)) return EXDEV;
   if (exchange && to_dir && HasLower(*to.dir)) return EXDEV;
+  if (!exchange && to_dir) {
+    auto entries = ListMerged(*view_, *to.dir, 0);
+    if (!entries.ok()) return entries.error();
+    if (entries->size() > 2) return ENOTEMPTY;
+  }
 
   bool from_needs_whiteout = LowerHas(*from.parent, from.name);
   bool to_has_lower = to.exists && LowerHas(*to.parent, to.name);
@@ -506,6 +511,13 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   if (sfd < 0 || dfd < 0) return EIO;
   int err = 0;
   if (exchange) {
+    // A directory that arrives under a merged parent becomes opaque.
+    if (from_dir && !IsOpaque(sfd, from.name) && HasLower(**dp)) {
+      if ((err = SetOpaque(sfd, from.name)) != 0) return err;
+    }
+    if (to_dir && !IsOpaque(dfd, to.name) && HasLower(**sp)) {
+      if ((err = SetOpaque(dfd, to.name)) != 0) return err;
+    }
     err = Renameat2(sfd, from.name, dfd, to.name, RENAME_EXCHANGE);
     view_->InvalidateDir(from.rel, true);
     view_->InvalidateDir(to.rel, true);

@@ -66,7 +66,10 @@ class Writer {
   int Remove(const Target& t, bool is_dir);
 
   // rename/renameat2 within the view. flags: RENAME_NOREPLACE,
-  // RENAME_EXCHANGE (RENAME_WHITEOUT: EINVAL, as overlayfs answers).
+  // RENAME_EXCHANGE. The caller has made the VFS's checks (existence,
+  // types, ancestry); this makes overlayfs' own: EXDEV for a directory
+  // with lower content, ENOTEMPTY for a target directory not empty in the
+  // view.
   int Rename(const Target& from, const Target& to, unsigned flags);
 
   // link: copies `from` up and links it in the upper.

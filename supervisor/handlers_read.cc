@@ -43,6 +43,7 @@ Response OpenFifo(Call& c, const Target& t, int flags, bool cloexec) {
   std::string stand_in = dir + "/fifo-" + std::to_string(t.st.st_dev) + "-" +
                          std::to_string(t.st.st_ino);
   if (mkfifo(stand_in.c_str(), 0600) != 0 && errno != EEXIST) return Response::Error(errno);
+  c.view().AddAlias(stand_in, t.rel);
   int open_flags = (flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW)) | O_CLOEXEC;
   auto open_it = [stand_in, open_flags, cloexec]() -> Response {
     int fd = open(stand_in.c_str(), open_flags);
@@ -114,7 +115,10 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
   ResolveOptions options;
   options.follow = !(flags & O_NOFOLLOW) && !(creat && (flags & O_EXCL));
   if (tmpfile) options.follow = true;
+  // With O_CREAT a trailing slash is EISDIR, whatever the name is.
+  if (creat) options.trailing_follows = false;
   OVL_TRY(Target t, c.ResolveArg(dirfd, path_addr, options));
+  if (creat && t.trailing_slash) return Response::Error(EISDIR);
   int acc = flags & O_ACCMODE;
   bool cloexec = (flags & O_CLOEXEC) != 0;
 
@@ -206,8 +210,9 @@ Response StatFd(Call& c, int fd, uint64_t buf) {
   snprintf(path, sizeof(path), "/proc/%d/fd/%d", c.tracee().tid(), fd);
   struct stat st;
   if (fd < 0 || stat(path, &st) != 0) return Response::Error(EBADF);
-  if (S_ISDIR(st.st_mode)) {
-    // Merged directories report overlayfs' link count.
+  if (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    // Merged directories report overlayfs' link count; a fifo stand-in
+    // reports the view's fifo.
     OVL_TRY(Target t, c.tracee().TargetForFd(c.view(), fd));
     return WriteStat(c, c.view(), t, buf);
   }
@@ -448,15 +453,17 @@ Response HandleGetdents(Call& c) {
   std::string real = FdPath(fd.get());
   RealLocation loc = c.view().layers().Locate(real);
   if (loc.layer >= 0 && !real.ends_with(" (deleted)")) {
+    // Every directory of the view is listed with the view's cookies, so a
+    // listing keeps its place when the directory is copied up meanwhile.
     auto dir = c.view().DirAt(loc.rel);
-    if (dir.ok() && NeedsMergedListing(c.view(), **dir)) {
+    if (dir.ok()) {
       struct stat parent {};
       if (loc.rel.empty()) {
         fstatat((*dir)->top_fd(), "..", &parent, 0);
       } else if (auto p = c.view().DirAt(ParentRel(loc.rel)); p.ok()) {
         parent = (*p)->st;
       }
-      OVL_TRY(std::vector<DirEntry> entries, ListMerged(c.view(), **dir, parent.st_ino));
+      OVL_TRY(std::vector<DirEntry> entries, ListMerged(c.view(), **dir, parent.st_ino, true));
       off_t pos = lseek(fd.get(), 0, SEEK_CUR);
       if (pos < 0) return Response::Error(errno);
       uint64_t new_pos;

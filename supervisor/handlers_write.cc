@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/fanotify.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,16 +32,25 @@ namespace {
 // A read-only view refuses every change in it.
 bool ViewRefuses(Call& c, const Target& t) { return t.in_view && c.writer() == nullptr; }
 
-// Resolves the target of a call that creates a name.
+// Resolves the final component of a call that creates or removes a name:
+// never followed, and a trailing slash is the handler's to judge.
 SysResult<Target> ResolveNew(Call& c, int dirfd, uint64_t path) {
-  return c.ResolveArg(dirfd, path, ResolveOptions{.follow = false});
+  return c.ResolveArg(dirfd, path, ResolveOptions{.follow = false, .trailing_follows = false});
 }
 
-Response CreateCheck(Call& c, const Target& t) {
+// The kernel's filename_create(): an existing name is EEXIST, a trailing
+// slash on a name that is not to be a directory ENOENT, then a read-only
+// mount EROFS.
+Response CreateCheck(Call& c, const Target& t, bool want_dir) {
   if (t.exists) return Response::Error(EEXIST);
+  if (t.trailing_slash && !want_dir) return Response::Error(ENOENT);
   if (ViewRefuses(c, t)) return Response::Error(EROFS);
   return Response::Value(0);
 }
+
+// Which mount the kernel would see a name in: the view root named from
+// outside is a mount point in its parent's mount.
+bool InViewMount(const Target& t) { return t.in_view && !t.view_root; }
 
 Response Result(long rc);
 
@@ -65,6 +75,29 @@ Response ChangeEntry(Call& c, const Target& t, bool with_data,
 }
 
 int Errno0(int rc) { return rc == 0 ? 0 : errno; }
+
+// The permission checks the kernel makes on the object before overlayfs
+// copies it up: a change that will be refused must not copy anything up.
+// (As for the kernel, they use the caller's credentials, which this thread
+// holds.)
+bool IsOwnerOrPrivileged(const Target& t) {
+  uid_t fsuid = static_cast<uid_t>(setfsuid(-1));
+  return fsuid == 0 || fsuid == t.st.st_uid;
+}
+
+int MayWrite(const Target& t) {
+  return syscall(SYS_faccessat2, t.fd.get(), "", W_OK, AT_EMPTY_PATH | AT_EACCESS) == 0 ? 0
+                                                                                        : errno;
+}
+
+// setxattr/removexattr: user.* exists only on regular files and
+// directories, and needs write permission; other namespaces are the
+// kernel's to judge after copy-up.
+int MayChangeXattr(const Target& t, const std::string& name) {
+  if (!name.starts_with("user.")) return 0;
+  if (!S_ISREG(t.st.st_mode) && !S_ISDIR(t.st.st_mode)) return EPERM;
+  return MayWrite(t);
+}
 
 // An unnamed file (O_TMPFILE) created in a directory of the upper.
 bool IsUnlinkedUpperFile(Call& c, const Target& t) {
@@ -104,7 +137,7 @@ Response HandleMkdir(Call& c) {
     mode = c.arg(2);
   }
   OVL_TRY(Target t, ResolveNew(c, dirfd, path));
-  Response check = CreateCheck(c, t);
+  Response check = CreateCheck(c, t, true);
   if (check.kind == Response::Kind::kError) return check;
   return CreateEntry(c, t, true, [mode](int dir, const char* name, UniqueFd*) {
     return Errno0(mkdirat(dir, name, mode));
@@ -123,8 +156,7 @@ Response HandleMknod(Call& c) {
     dev = c.arg(3);
   }
   OVL_TRY(Target t, ResolveNew(c, dirfd, path));
-  if (t.trailing_slash && !t.exists) return Response::Error(ENOENT);
-  Response check = CreateCheck(c, t);
+  Response check = CreateCheck(c, t, false);
   if (check.kind == Response::Kind::kError) return check;
   if (S_ISDIR(mode)) return Response::Error(EPERM);
   return CreateEntry(c, t, false, [mode, dev](int dir, const char* name, UniqueFd*) {
@@ -144,15 +176,21 @@ Response HandleUnlink(Call& c) {
     if (flags & ~AT_REMOVEDIR) return Response::Error(EINVAL);
   }
   OVL_TRY(Target t, ResolveNew(c, dirfd, path));
+  bool rmdir_call = (flags & AT_REMOVEDIR) != 0;
   if (t.last != LastKind::kNormal || t.name.empty()) {
-    if (!(flags & AT_REMOVEDIR)) return Response::Error(EISDIR);
+    if (!rmdir_call) return Response::Error(EISDIR);
     if (t.last == LastKind::kDot) return Response::Error(EINVAL);
     if (t.last == LastKind::kDotDot) return Response::Error(ENOTEMPTY);
     return Response::Error(EBUSY);
   }
+  if (t.view_root) return Response::Error(rmdir_call ? EBUSY : EISDIR);  // a mount point
   if (ViewRefuses(c, t)) return Response::Error(EROFS);
+  if (!rmdir_call && t.trailing_slash) {
+    if (!t.exists) return Response::Error(ENOENT);
+    return Response::Error(S_ISDIR(t.st.st_mode) ? EISDIR : ENOTDIR);
+  }
   if (!t.exists) return Response::Error(ENOENT);
-  if (t.in_view) return Result(-c.writer()->Remove(t, (flags & AT_REMOVEDIR) != 0));
+  if (t.in_view) return Result(-c.writer()->Remove(t, rmdir_call));
   int parent = ParentFdOf(t);
   if (parent < 0) return Response::Error(EBUSY);
   return Result(unlinkat(parent, t.name.c_str(), flags));
@@ -170,20 +208,52 @@ Response HandleRename(Call& c) {
     newpath = c.arg(3);
     if (c.nr() == SYS_renameat2) flags = static_cast<unsigned>(c.arg(4));
   }
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) {
+    return Response::Error(EINVAL);
+  }
+  if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT))) {
+    return Response::Error(EINVAL);
+  }
   OVL_TRY(Target from, ResolveNew(c, olddir, oldpath));
   OVL_TRY(Target to, ResolveNew(c, newdir, newpath));
-  if (from.last != LastKind::kNormal || to.last != LastKind::kNormal || from.name.empty() ||
-      to.name.empty()) {
-    return Response::Error(EBUSY);
+  if (from.last != LastKind::kNormal || from.name.empty()) return Response::Error(EBUSY);
+  if (to.last != LastKind::kNormal || to.name.empty()) {
+    return Response::Error((flags & RENAME_NOREPLACE) ? EEXIST : EBUSY);
   }
-  if (from.in_view != to.in_view) return Response::Error(EXDEV);
+  if (InViewMount(from) != InViewMount(to) || from.view_root || to.view_root) {
+    return Response::Error(EXDEV);
+  }
   if (ViewRefuses(c, from)) return Response::Error(EROFS);
-  if (!from.exists) return Response::Error(ENOENT);
   if (from.in_view) {
+    // The checks the kernel's do_renameat2() and vfs_rename() make, in
+    // their order, before the filesystem's own (in the Writer).
+    bool exchange = flags & RENAME_EXCHANGE;
+    if (!from.exists) return Response::Error(ENOENT);
+    if ((flags & RENAME_NOREPLACE) && to.exists) return Response::Error(EEXIST);
+    bool from_dir = S_ISDIR(from.st.st_mode);
+    bool to_dir = to.exists && S_ISDIR(to.st.st_mode);
+    if (exchange) {
+      if (!to.exists) return Response::Error(ENOENT);
+      if (!to_dir && to.trailing_slash) return Response::Error(ENOTDIR);
+    }
+    if (!from_dir && (from.trailing_slash || (!exchange && to.trailing_slash))) {
+      return Response::Error(ENOTDIR);
+    }
+    if (to.rel.starts_with(from.rel + "/")) return Response::Error(EINVAL);
+    if (from.rel.starts_with(to.rel + "/")) return Response::Error(exchange ? EINVAL : ENOTEMPTY);
+    if (to.exists && from.layer == to.layer && from.st.st_dev == to.st.st_dev &&
+        from.st.st_ino == to.st.st_ino) {
+      return Response::Value(0);  // the same file
+    }
+    if (!exchange && to.exists) {
+      if (from_dir && !to_dir) return Response::Error(ENOTDIR);
+      if (!from_dir && to_dir) return Response::Error(EISDIR);
+    }
     // overlayfs has no RENAME_WHITEOUT.
     if (flags & RENAME_WHITEOUT) return Response::Error(EINVAL);
     return Result(-c.writer()->Rename(from, to, flags));
   }
+  if (!from.exists) return Response::Error(ENOENT);
   int op = ParentFdOf(from), np = ParentFdOf(to);
   if (op < 0 || np < 0) return Response::Error(EBUSY);
   return Result(syscall(SYS_renameat2, op, from.name.c_str(), np, to.name.c_str(), flags));
@@ -204,9 +274,10 @@ Response HandleLink(Call& c) {
   OVL_TRY(Target from, ResolveExisting(c, olddir, oldpath, (flags & AT_SYMLINK_FOLLOW) != 0,
                                         (flags & AT_EMPTY_PATH) != 0));
   OVL_TRY(Target to, ResolveNew(c, newdir, newpath));
-  if (S_ISDIR(from.st.st_mode)) return Response::Error(EPERM);
-  if (to.exists) return Response::Error(EEXIST);
-  if (ViewRefuses(c, to)) return Response::Error(EROFS);
+  // The kernel's order: filename_create() for the new name, the mount,
+  // then vfs_link().
+  Response check = CreateCheck(c, to, false);
+  if (check.kind == Response::Kind::kError) return check;
   if (to.in_view && !from.in_view && IsUnlinkedUpperFile(c, from)) {
     // linkat of an O_TMPFILE file made in a view directory: it lives in
     // the upper already; give it its name there.
@@ -215,7 +286,8 @@ Response HandleLink(Call& c) {
       return Errno0(linkat(AT_FDCWD, SelfFdPath(obj).c_str(), dir, name, AT_SYMLINK_FOLLOW));
     });
   }
-  if (from.in_view != to.in_view) return Response::Error(EXDEV);
+  if (InViewMount(from) != InViewMount(to) || from.view_root) return Response::Error(EXDEV);
+  if (S_ISDIR(from.st.st_mode)) return Response::Error(EPERM);
   if (to.in_view) return Result(-c.writer()->Link(from, to));
   int np = ParentFdOf(to);
   if (np < 0) return Response::Error(EEXIST);
@@ -236,9 +308,8 @@ Response HandleSymlink(Call& c) {
   OVL_TRY(std::string target, c.ReadPath(c.arg(0)));
   if (target.empty()) return Response::Error(ENOENT);
   OVL_TRY(Target t, ResolveNew(c, dirfd, linkpath));
-  Response check = CreateCheck(c, t);
+  Response check = CreateCheck(c, t, false);
   if (check.kind == Response::Kind::kError) return check;
-  if (t.trailing_slash) return Response::Error(ENOENT);
   return CreateEntry(c, t, false, [&target](int dir, const char* name, UniqueFd*) {
     return Errno0(symlinkat(target.c_str(), dir, name));
   });
@@ -255,6 +326,7 @@ Response HandleChmod(Call& c) {
       return Result(fchmod(fd.get(), c.arg(1)));
     }
     mode = c.arg(1);
+    if (!IsOwnerOrPrivileged(t)) return Response::Error(EPERM);
     return ChangeEntry(c, t, true, [mode](int obj, int, const char*) {
       return Errno0(chmod(SelfFdPath(obj).c_str(), mode));
     });
@@ -271,6 +343,7 @@ Response HandleChmod(Call& c) {
   }
   if (ViewRefuses(c, t)) return Response::Error(EROFS);
   if (S_ISLNK(t.st.st_mode)) return Response::Error(EOPNOTSUPP);
+  if (t.in_view && c.writer() && !IsOwnerOrPrivileged(t)) return Response::Error(EPERM);
   return ChangeEntry(c, t, true, [mode](int obj, int, const char*) {
     return Errno0(chmod(SelfFdPath(obj).c_str(), mode));
   });
@@ -302,6 +375,7 @@ Response HandleChown(Call& c) {
     uid = c.arg(1);
     gid = c.arg(2);
   }
+  if (t.in_view && c.writer() && !IsOwnerOrPrivileged(t)) return Response::Error(EPERM);
   return ChangeEntry(c, t, true, [uid, gid](int obj, int, const char*) {
     return Errno0(fchownat(obj, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
   });
@@ -312,6 +386,10 @@ Response HandleTruncate(Call& c) {
   if (S_ISDIR(t.st.st_mode)) return Response::Error(EISDIR);
   off_t length = static_cast<off_t>(c.arg(1));
   if (length < 0) return Response::Error(EINVAL);
+  if (t.in_view && c.writer()) {
+    if (!S_ISREG(t.st.st_mode)) return Response::Error(EINVAL);
+    if (int err = MayWrite(t)) return Response::Error(err);
+  }
   return ChangeEntry(c, t, length != 0, [length](int obj, int, const char*) {
     return Errno0(truncate(SelfFdPath(obj).c_str(), length));
   });
@@ -380,6 +458,11 @@ Response HandleUtimes(Call& c) {
     OVL_TRY(t, ResolveExisting(c, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
                                (flags & AT_EMPTY_PATH) != 0));
   }
+  if (t.in_view && c.writer() && !IsOwnerOrPrivileged(t)) {
+    bool to_now = ts[0].tv_nsec == UTIME_NOW && ts[1].tv_nsec == UTIME_NOW;
+    if (!to_now) return Response::Error(EPERM);
+    if (int err = MayWrite(t)) return Response::Error(err);
+  }
   return ChangeEntry(c, t, true, [&ts](int obj, int parent, const char* name) {
     if (parent >= 0 && name[0] != '\0') {
       return Errno0(utimensat(parent, name, ts, AT_SYMLINK_NOFOLLOW));
@@ -407,6 +490,9 @@ Response HandleSetxattr(Call& c) {
     OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
     return Result(fsetxattr(fd.get(), name.c_str(), value.data(), size, flags));
   }
+  if (t.in_view && c.writer()) {
+    if (int err = MayChangeXattr(t, name)) return Response::Error(err);
+  }
   // The program's own user.overlay.X is stored escaped in a layer.
   std::string stored = t.in_view ? EscapeXattr(name) : name;
   return ChangeEntry(c, t, true, [&](int obj, int, const char*) {
@@ -428,6 +514,13 @@ Response HandleRemovexattr(Call& c) {
   if (by_fd && !t.in_view) {
     OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
     return Result(fremovexattr(fd.get(), name.c_str()));
+  }
+  if (t.in_view && c.writer()) {
+    if (int err = MayChangeXattr(t, name)) return Response::Error(err);
+    // Removing an xattr the object does not have changes nothing.
+    if (getxattr(SelfFdPath(t.fd.get()).c_str(), EscapeXattr(name).c_str(), nullptr, 0) < 0) {
+      return Response::Error(errno);
+    }
   }
   std::string stored = t.in_view ? EscapeXattr(name) : name;
   return ChangeEntry(c, t, true, [&](int obj, int, const char*) {

@@ -136,7 +136,9 @@ SysResult<Base> Tracee::BaseFor(const View& view, int dirfd) {
     OVL_ASSIGN_OR_RETURN(real, FdRealPath(dirfd));
   }
   Base base;
-  if (!real.empty() && real[0] == '/' && !real.ends_with(" (deleted)")) {
+  bool deleted = real.ends_with(" (deleted)");
+  if (deleted) real.resize(real.size() - strlen(" (deleted)"));
+  if (!real.empty() && real[0] == '/') {
     RealLocation loc = view.layers().Locate(real);
     if (loc.layer >= 0 && view.HasPassthrough()) {
       // Inside /proc, /sys or /dev of a `--lower /`: the host's.
@@ -145,15 +147,15 @@ SysResult<Base> Tracee::BaseFor(const View& view, int dirfd) {
       if (stat(link.c_str(), &st) == 0 && view.IsPassthrough(st.st_dev)) loc.layer = -1;
     }
     if (loc.layer >= 0) {
+      // A directory of a layer removed while in use is no base for lookups
+      // (the caller knows what ".." and "." still mean).
+      if (deleted) return Errno{ENOENT};
       auto dir = view.DirAt(loc.rel);
       if (dir.ok()) {
         base.view = *dir;
         return base;
       }
-      if (dir.error() != ENOENT) return Errno{dir.error()};
-      // Gone from the view (removed while in use): lookups fail as in a
-      // deleted directory.
-      return Errno{ENOENT};
+      return Errno{dir.error()};
     }
   }
   SysResult<UniqueFd> fd = dirfd == AT_FDCWD ? SysResult<UniqueFd>(Errno{0}) : OpenFdObject(dirfd);
@@ -175,6 +177,11 @@ SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
   std::string real = FdPath(obj.get());
   if (!real.empty() && real[0] == '/' && !real.ends_with(" (deleted)")) {
     RealLocation loc = view.layers().Locate(real);
+    std::string alias;
+    if (loc.layer < 0 && view.AliasOf(real, &alias)) {
+      loc.layer = 0;  // a stand-in: the view object it serves
+      loc.rel = alias;
+    }
     struct stat obj_st;
     if (loc.layer >= 0 && view.HasPassthrough() && fstat(obj.get(), &obj_st) == 0 &&
         view.IsPassthrough(obj_st.st_dev)) {
@@ -208,7 +215,37 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
   }
   Base base;
   if (path[0] != '/') {
-    OVL_ASSIGN_OR_RETURN(base, BaseFor(view, dirfd));
+    auto found = BaseFor(view, dirfd);
+    if (!found.ok() && found.error() == ENOENT) {
+      // A directory removed from the view while in use (its real directory
+      // deleted, or still in a lower but whited out): as for overlayfs'
+      // unhashed dentry, ".." is still its parent in the view and "." the
+      // directory itself; nothing else is found in it.
+      auto real = dirfd == AT_FDCWD ? CwdRealPath() : FdRealPath(dirfd);
+      if (real.ok() && real->ends_with(" (deleted)")) {
+        real->resize(real->size() - strlen(" (deleted)"));
+      }
+      RealLocation loc = real.ok() ? view.layers().Locate(*real) : RealLocation();
+      if (loc.layer >= 0 && !loc.rel.empty()) {
+        if (path == ".." || path.starts_with("../")) {
+          OVL_ASSIGN_OR_RETURN(base.view, view.DirAt(ParentRel(loc.rel)));
+          std::string rest = path.size() > 3 ? path.substr(3) : ".";
+          return view.Resolve(AsCaller(), base, rest.empty() ? "." : rest, options);
+        }
+        if (path == "." || path == "./") {
+          std::string link = dirfd == AT_FDCWD ? ProcPath(tid_, "cwd") : ProcFdPath(tid_, dirfd);
+          int fd = open(link.c_str(), O_PATH | O_CLOEXEC);
+          if (fd < 0) return Errno{ENOENT};
+          Target t;
+          t.exists = true;
+          t.fd.reset(fd);
+          if (fstat(fd, &t.st) != 0) return Errno{errno};
+          return t;
+        }
+      }
+    }
+    if (!found.ok()) return Errno{found.error()};
+    base = std::move(*found);
   }
   return view.Resolve(AsCaller(), base, path, options);
 }
