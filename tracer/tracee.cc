@@ -228,9 +228,20 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
       RealLocation loc = real.ok() ? view.layers().Locate(*real) : RealLocation();
       if (loc.layer >= 0 && !loc.rel.empty()) {
         if (path == ".." || path.starts_with("../")) {
-          OVL_ASSIGN_OR_RETURN(base.view, view.DirAt(ParentRel(loc.rel)));
-          std::string rest = path.size() > 3 ? path.substr(3) : ".";
-          return view.Resolve(AsCaller(), base, rest.empty() ? "." : rest, options);
+          // Removed ancestors are passed over the same way.
+          std::string rel = loc.rel, rest = path;
+          while (!rel.empty() && (rest == ".." || rest.starts_with("../"))) {
+            rel = ParentRel(rel);
+            size_t next = rest.find_first_not_of('/', 2);
+            rest = next == std::string::npos ? std::string() : rest.substr(next);
+          }
+          OVL_ASSIGN_OR_RETURN(base.view, view.DirAt(rel));
+          if (!rest.empty()) return view.Resolve(AsCaller(), base, rest, options);
+          // The path ended in "..": that is what the caller names.
+          OVL_ASSIGN_OR_RETURN(Target t, view.Resolve(AsCaller(), base, ".", options));
+          t.last = LastKind::kDotDot;
+          t.name = "..";
+          return t;
         }
         if (path == "." || path == "./") {
           std::string link = dirfd == AT_FDCWD ? ProcPath(tid_, "cwd") : ProcFdPath(tid_, dirfd);
