@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   bazel-bootstrap bazel-platforms g++ libseccomp-dev libcap-dev libabsl-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   # What the tests run under ovlbox and compare with a kernel overlay mount.
   attr git python3 python3-venv coreutils findutils grep tar make gcc sqlite3
   linux-libc-dev
