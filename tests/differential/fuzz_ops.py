@@ -504,8 +504,13 @@ def gen_ops(seed, nops, layers):
             dirs.append(path)
 
     def new_path():
-        parent = (model.pick(rng, "dir") or ".") if rng.random() < 0.85 else \
-            rng.choice(dirs) if rng.random() < 0.7 else rng.choice(pool)
+        r = rng.random()
+        if r < 0.8:
+            parent = model.pick(rng, "dir") or "."
+        elif r < 0.87:      # through a symlink (maybe out of the view)
+            parent = model.pick(rng, "symlink") or "."
+        else:
+            parent = rng.choice(dirs) if r < 0.95 else rng.choice(pool)
         counter[0] += 1
         path = join(parent, f"n{counter[0]}")
         remember(path)
@@ -613,6 +618,9 @@ def gen_ops(seed, nops, layers):
             r = rng.random()
             if r < 0.5 and depth_of(parent) <= MAX_SYMLINK_UPS:
                 o["target"] = relpath(any_path(), parent)
+            elif r < 0.6 and depth_of(parent) < MAX_SYMLINK_UPS:
+                # the directory holding the view: outside it
+                o["target"] = "../" * depth_of(parent) + ".."
             elif r < 0.85:
                 o["target"] = "@/" + any_path()
             else:
