@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
+#include <pthread.h>
+
+#include "overlay/proc_status.h"
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -52,13 +56,21 @@ void SendResponse(int listener, uint64_t id, Response r) {
   if (r.kind == Response::Kind::kFd) {
     seccomp_notif_addfd addfd{};
     addfd.id = id;
-    addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+    addfd.flags = r.drop_before_return ? 0 : SECCOMP_ADDFD_FLAG_SEND;
     addfd.srcfd = static_cast<uint32_t>(r.fd.get());
     addfd.newfd_flags = r.cloexec ? O_CLOEXEC : 0;
-    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) >= 0) return;
-    if (errno == ENOENT) return;  // the thread is gone
-    // The descriptor could not be installed (EMFILE...): answer the error.
-    r = Response::Error(errno == EBUSY ? EMFILE : errno);
+    int installed = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    if (installed >= 0 && !r.drop_before_return) return;
+    if (installed < 0 && errno == ENOENT) return;  // the thread is gone
+    if (installed >= 0) {
+      r.fd.reset();
+      r = Response::Value(installed);
+    } else {
+      // The descriptor could not be installed (EMFILE...): answer the error.
+      r = Response::Error(errno == EBUSY ? EMFILE : errno);
+    }
+  }
+  if (r.kind == Response::Kind::kFd) {
   }
   seccomp_notif_resp resp;
   memset(&resp, 0, sizeof(resp));
@@ -96,6 +108,74 @@ std::atomic<bool> g_runtime_dir_made{false};
 }  // namespace
 
 bool Call::RuntimeDirMade() { return g_runtime_dir_made.load(); }
+
+namespace {
+
+constexpr int kErestartsys = 512;  // the kernel's ERESTARTSYS
+
+// Signal used to interrupt a supervisor thread blocked on the caller's
+// behalf; its handler does nothing (and has no SA_RESTART).
+int WakeSignal() { return SIGRTMIN + 3; }
+
+void InstallWakeHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sigaction(WakeSignal(), &sa, nullptr);
+  });
+}
+
+// Whether thread `tid` has a signal pending that it does not block.
+bool SignalPending(pid_t tid) {
+  auto status = ReadProcStatus(tid);
+  if (!status.ok()) return true;  // gone
+  auto mask = [&](const char* name) {
+    return strtoull(StatusField(*status, name).c_str(), nullptr, 16);
+  };
+  return ((mask("SigPnd") | mask("ShdPnd")) & ~mask("SigBlk")) != 0;
+}
+
+}  // namespace
+
+Response Call::AnswerInterruptibly(std::function<Response()> open_fn) {
+  InstallWakeHandler();
+  int listener = listener_;
+  uint64_t id = id_;
+  pid_t tid = tracee_.tid();
+  std::thread([listener, id, tid, open_fn = std::move(open_fn)] {
+    sigset_t all;
+    sigfillset(&all);
+    sigdelset(&all, WakeSignal());
+    pthread_sigmask(SIG_SETMASK, &all, nullptr);
+    std::atomic<bool> done{false};
+    std::atomic<bool> interrupted{false};
+    pthread_t self = pthread_self();
+    std::thread watch([&] {
+      while (!done.load()) {
+        usleep(20000);
+        if (done.load()) break;
+        bool valid = ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+        if (!valid || SignalPending(tid)) {
+          interrupted = true;
+          while (!done.load()) {
+            pthread_kill(self, WakeSignal());
+            usleep(5000);
+          }
+        }
+      }
+    });
+    Response r = open_fn();
+    done = true;
+    watch.join();
+    if (interrupted && r.kind == Response::Kind::kError && r.error == EINTR) {
+      r = Response::Error(kErestartsys);
+    }
+    SendResponse(listener, id, std::move(r));
+  }).detach();
+  return Response::Deferred();
+}
 
 const std::string& Call::RuntimeDir() {
   static const std::string* dir = [] {

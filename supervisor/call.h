@@ -27,6 +27,10 @@ struct Response {
   int error = ENOSYS;
   UniqueFd fd;
   bool cloexec = false;
+  // kFd: install the descriptor, drop the supervisor's copy, then let the
+  // call return (a fifo end must not be held open by the supervisor once
+  // the program runs on).
+  bool drop_before_return = false;
 
   static Response Value(int64_t v) {
     Response r;
@@ -86,6 +90,12 @@ class Call {
   const View& view() const { return view_; }
   // Null when the view is read-only (no --upper).
   Writer* writer() const { return writer_; }
+  // Runs `open_fn` (a blocking open) on a thread of its own; when the
+  // caller gets a signal or goes away meanwhile, the open is interrupted
+  // and the call answered ERESTARTSYS, so the kernel restarts it or fails
+  // it with EINTR as it would a blocking open of its own.
+  Response AnswerInterruptibly(std::function<Response()> open_fn);
+
   // For long copy-ups: true once the calling thread is gone.
   CancelCheck Cancelled() {
     return [this] { return !StillValid(); };

@@ -48,10 +48,12 @@ Response OpenFifo(Call& c, const Target& t, int flags, bool cloexec) {
   auto open_it = [stand_in, open_flags, cloexec]() -> Response {
     int fd = open(stand_in.c_str(), open_flags);
     if (fd < 0) return Response::Error(errno);
-    return Response::Fd(UniqueFd(fd), cloexec);
+    Response r = Response::Fd(UniqueFd(fd), cloexec);
+    r.drop_before_return = true;
+    return r;
   };
   if (flags & O_NONBLOCK) return open_it();
-  return c.AnswerLater(open_it);
+  return c.AnswerInterruptibly(open_it);
 }
 
 // /proc/PID/maps and smaps name mapped files by their real paths; the
@@ -452,6 +454,10 @@ Response HandleGetdents(Call& c) {
   std::vector<char> out(cap);
   std::string real = FdPath(fd.get());
   RealLocation loc = c.view().layers().Locate(real);
+  // /proc, /sys, /dev of a `--lower /` are the host's: the kernel lists them.
+  if (loc.layer >= 0 && c.view().HasPassthrough() && c.view().IsPassthrough(st.st_dev)) {
+    loc.layer = -1;
+  }
   if (loc.layer >= 0 && !real.ends_with(" (deleted)")) {
     // Every directory of the view is listed with the view's cookies, so a
     // listing keeps its place when the directory is copied up meanwhile.
