@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # What the tests run under ovlbox and compare with a kernel overlay mount.
   attr git python3 python3-venv coreutils findutils grep tar make gcc sqlite3
+  tmux strace gdb less procps vim-tiny dpkg
   linux-libc-dev
 )
 
