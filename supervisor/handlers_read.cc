@@ -235,6 +235,13 @@ int ViewStatfs(const View& view, const Target& t, struct statfs* out) {
   return 0;
 }
 
+// Whether a real directory lies in a pseudo filesystem that stays the
+// host's (/proc, /sys, /dev of `--lower /`).
+bool IsHostDir(Call& c, const std::string& real) {
+  struct stat st;
+  return stat(real.c_str(), &st) == 0 && c.view().IsPassthrough(st.st_dev);
+}
+
 }  // namespace
 
 std::string SelfFdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
@@ -436,6 +443,12 @@ Response HandleGetcwd(Call& c) {
   size_t size = c.arg(1);
   OVL_TRY(std::string real, c.tracee().CwdRealPath());
   if (real.ends_with(" (deleted)")) return Response::Error(ENOENT);
+  // A cwd removed from the view (still in a lower, but whited out) is
+  // unlinked for the program: ENOENT, as getcwd answers for it.
+  if (RealLocation loc = c.view().layers().Locate(real); loc.layer >= 0 &&
+      !(c.view().HasPassthrough() && IsHostDir(c, real)) && !c.view().DirAt(loc.rel).ok()) {
+    return Response::Error(ENOENT);
+  }
   std::string path = c.view().ViewPathOfReal(real);
   if (size < path.size() + 1) return Response::Error(ERANGE);
   if (c.Write(buf, path.c_str(), path.size() + 1) != 0) return Response::Error(EFAULT);

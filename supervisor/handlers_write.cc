@@ -216,12 +216,13 @@ Response HandleRename(Call& c) {
   }
   OVL_TRY(Target from, ResolveNew(c, olddir, oldpath));
   OVL_TRY(Target to, ResolveNew(c, newdir, newpath));
+  // do_renameat2(): the mounts of the two parents first, then "." and "..".
+  if (InViewMount(from) != InViewMount(to) || from.view_root || to.view_root) {
+    return Response::Error(EXDEV);
+  }
   if (from.last != LastKind::kNormal || from.name.empty()) return Response::Error(EBUSY);
   if (to.last != LastKind::kNormal || to.name.empty()) {
     return Response::Error((flags & RENAME_NOREPLACE) ? EEXIST : EBUSY);
-  }
-  if (InViewMount(from) != InViewMount(to) || from.view_root || to.view_root) {
-    return Response::Error(EXDEV);
   }
   if (ViewRefuses(c, from)) return Response::Error(EROFS);
   if (from.in_view) {
@@ -286,7 +287,9 @@ Response HandleLink(Call& c) {
       return Errno0(linkat(AT_FDCWD, SelfFdPath(obj).c_str(), dir, name, AT_SYMLINK_FOLLOW));
     });
   }
-  if (InViewMount(from) != InViewMount(to) || from.view_root) return Response::Error(EXDEV);
+  // The old name is looked up to its end, into the view's mount when it
+  // names the view root itself.
+  if (from.in_view != InViewMount(to)) return Response::Error(EXDEV);
   if (S_ISDIR(from.st.st_mode)) return Response::Error(EPERM);
   if (to.in_view) return Result(-c.writer()->Link(from, to));
   int np = ParentFdOf(to);

@@ -249,6 +249,8 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           if (fd < 0) return Errno{ENOENT};
           Target t;
           t.exists = true;
+          t.last = LastKind::kDot;
+          t.name = ".";
           t.fd.reset(fd);
           if (fstat(fd, &t.st) != 0) return Errno{errno};
           return t;
