@@ -351,10 +351,6 @@ void View::InvalidateDir(const std::string& rel, bool subtree) const {
   absl::erase_if(cache_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
 }
 
-void View::InvalidateDirs() const {
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  cache_.clear();
-}
 
 std::string View::AbsoluteViewPath(const std::string& rel) const {
   const std::string& root = layers_->view_root();
@@ -378,15 +374,34 @@ std::string View::ViewPathOfReal(const std::string& real_path) const {
   return AbsoluteViewPath(loc.rel) + suffix;
 }
 
-SysResult<Base> View::BaseForRealDir(UniqueFd dir_fd, const std::string& real_path) const {
+SysResult<Base> View::BaseForRealDir(
+    const std::string& real_path, const std::function<SysResult<UniqueFd>()>& open_dir) const {
+  std::string real = real_path;
+  bool deleted = real.ends_with(kDeleted);
+  if (deleted) real.resize(real.size() - strlen(kDeleted));
   Base base;
-  if (real_path.ends_with(kDeleted)) return Errno{ENOENT};
-  RealLocation loc = layers_->Locate(real_path);
-  if (loc.layer < 0 || real_path.empty() || real_path[0] != '/') {
-    base.host = std::make_shared<UniqueFd>(std::move(dir_fd));
+  UniqueFd opened;
+  RealLocation loc = real.starts_with("/") ? layers_->Locate(real) : RealLocation();
+  if (loc.layer >= 0 && HasPassthrough()) {
+    // Inside /proc, /sys or /dev of a `--lower /`: the host's.
+    OVL_ASSIGN_OR_RETURN(opened, open_dir());
+    struct stat st;
+    if (fstat(opened.get(), &st) == 0 && IsPassthrough(st.st_dev)) loc.layer = -1;
+  }
+  if (loc.layer >= 0) {
+    // A directory of a layer removed while in use is no base for lookups
+    // (the caller knows what ".." and "." still mean there).
+    if (deleted) return Errno{ENOENT};
+    OVL_ASSIGN_OR_RETURN(base.view, DirAt(loc.rel));
     return base;
   }
-  OVL_ASSIGN_OR_RETURN(base.view, DirAt(loc.rel));
+  if (!opened) {
+    OVL_ASSIGN_OR_RETURN(opened, open_dir());
+  }
+  struct stat st;
+  if (fstat(opened.get(), &st) != 0) return Errno{errno};
+  if (!S_ISDIR(st.st_mode)) return Errno{ENOTDIR};
+  base.host = std::make_shared<UniqueFd>(std::move(opened));
   return base;
 }
 

@@ -12,13 +12,14 @@
 //
 // Thread-safe. Directories of the view are cached by their path below the
 // view root (bounded; overlayfs, too, assumes the layers do not change
-// underneath it); InvalidateDirs() drops the cache.
+// underneath it); InvalidateDir() drops entries after a change.
 #ifndef OVLBOX_OVERLAY_VIEW_H_
 #define OVLBOX_OVERLAY_VIEW_H_
 
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -127,9 +128,14 @@ class View {
   SysResult<Target> Resolve(const Caller& caller, const Base& base,
                             std::string_view path, ResolveOptions options) const;
 
-  // The base for a real directory (a cwd or a dirfd of the program): the
-  // view directory it backs, or itself when it is outside the view.
-  SysResult<Base> BaseForRealDir(UniqueFd dir_fd, const std::string& real_path) const;
+  // The base for a real directory (a cwd or a dirfd of the program), given
+  // the path the kernel shows for it and a way to open it: the view
+  // directory it backs, or the directory itself outside the view (and in a
+  // pseudo filesystem that stays the host's). ENOENT for a layer directory
+  // removed while in use ("(deleted)", or gone from the view); ENOTDIR for
+  // a host object that is not a directory.
+  SysResult<Base> BaseForRealDir(const std::string& real_path,
+                                 const std::function<SysResult<UniqueFd>()>& open_dir) const;
 
   // The view path (absolute) for a real path, or the real path unchanged when
   // it is outside every layer. Keeps a " (deleted)" suffix.
@@ -161,10 +167,9 @@ class View {
   // The view-relative path of a stand-in, or false.
   bool AliasOf(const std::string& real_path, std::string* rel) const;
 
-  // Forgets every cached directory (after a change to the view).
-  void InvalidateDirs() const;
   // Forgets the cached directory `rel` and, with `subtree`, every directory
-  // below it (after it was copied up, removed, renamed).
+  // below it (after it was copied up, removed, renamed; "" with `subtree`:
+  // all of them).
   void InvalidateDir(const std::string& rel, bool subtree) const;
 
  private:

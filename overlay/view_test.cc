@@ -299,7 +299,7 @@ TEST_F(DirAtTest, InvalidateDirsForgetsDirectoriesThatWentAway) {
   ASSERT_TRUE(IsOk(view().DirAt("a/b")));
   ASSERT_EQ(rmdir(Path("l0/a/b").c_str()), 0);
 
-  view().InvalidateDirs();
+  view().InvalidateDir("", true);
   EXPECT_TRUE(FailsWith(view().DirAt("a/b"), ENOENT));
   auto a = view().DirAt("a");
   ASSERT_TRUE(IsOk(a));
@@ -864,22 +864,33 @@ TEST_F(RealPathTest, AbsoluteViewPath) {
 }
 
 TEST_F(RealPathTest, BaseForRealDir) {
-  ASSERT_NO_FATAL_FAILURE(Open({"l0/a/", "l1/a/b/", "host/"}, {"l0", "l1"}));
-  auto in_layer = view().BaseForRealDir(
-      UniqueFd(open(Path("l1/a/b").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)), Path("l1/a/b"));
+  ASSERT_NO_FATAL_FAILURE(Open({"l0/a/", "l1/a/b/", "host/", "host/file"}, {"l0", "l1"}));
+  auto opener = [](const std::string& path) {
+    return [path]() -> SysResult<UniqueFd> {
+      int fd = open(path.c_str(), O_PATH | O_CLOEXEC);
+      if (fd < 0) return Errno{errno};
+      return UniqueFd(fd);
+    };
+  };
+  auto in_layer = view().BaseForRealDir(Path("l1/a/b"), opener(Path("l1/a/b")));
   ASSERT_TRUE(IsOk(in_layer));
   ASSERT_NE(in_layer->view, nullptr);
   EXPECT_EQ(in_layer->view->rel, "a/b");
   EXPECT_EQ(in_layer->host, nullptr);
 
-  auto on_host = view().BaseForRealDir(
-      UniqueFd(open(Path("host").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)), Path("host"));
+  auto on_host = view().BaseForRealDir(Path("host"), opener(Path("host")));
   ASSERT_TRUE(IsOk(on_host));
   EXPECT_EQ(on_host->view, nullptr);
   ASSERT_NE(on_host->host, nullptr);
   EXPECT_TRUE(on_host->host->valid());
 
-  EXPECT_TRUE(FailsWith(view().BaseForRealDir(UniqueFd(), Path("l1/a/gone (deleted)")), ENOENT));
+  EXPECT_TRUE(FailsWith(view().BaseForRealDir(Path("l1/a/gone (deleted)"), opener("/")), ENOENT));
+  // A layer directory removed while in use is no base, even if its name is
+  // taken again meanwhile.
+  EXPECT_TRUE(FailsWith(view().BaseForRealDir(Path("l1/a/b (deleted)"), opener("/")), ENOENT));
+  // A host object that is not a directory.
+  EXPECT_TRUE(FailsWith(view().BaseForRealDir(Path("host/file"), opener(Path("host/file"))),
+                        ENOTDIR));
 }
 
 }  // namespace

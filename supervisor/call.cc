@@ -91,25 +91,9 @@ void SendResponse(int listener, uint64_t id, Response r) {
   ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
-Response Call::AnswerLater(std::function<Response()> work) {
-  int listener = listener_;
-  uint64_t id = id_;
-  std::thread([listener, id, work = std::move(work)] {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    SendResponse(listener, id, work());
-  }).detach();
-  return Response::Deferred();
-}
-
 namespace {
+
 std::atomic<bool> g_runtime_dir_made{false};
-}  // namespace
-
-bool Call::RuntimeDirMade() { return g_runtime_dir_made.load(); }
-
-namespace {
 
 constexpr int kErestartsys = 512;  // the kernel's ERESTARTSYS
 
@@ -176,6 +160,8 @@ Response Call::AnswerInterruptibly(std::function<Response()> open_fn) {
   }).detach();
   return Response::Deferred();
 }
+
+bool Call::RuntimeDirMade() { return g_runtime_dir_made.load(); }
 
 const std::string& Call::RuntimeDir() {
   static const std::string* dir = [] {

@@ -117,10 +117,6 @@ class Call {
   // file on its behalf.
   int AdoptUmask();
 
-  // Runs `work` on a thread of its own and answers the call with its
-  // result: for calls that may block for long (opening a fifo).
-  Response AnswerLater(std::function<Response()> work);
-
   // The supervisor's private directory (for fifo stand-ins), or "" when it
   // could not be made.
   static const std::string& RuntimeDir();

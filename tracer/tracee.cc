@@ -131,45 +131,15 @@ SysResult<Base> Tracee::BaseFor(const View& view, int dirfd) {
   std::string real;
   if (dirfd == AT_FDCWD) {
     OVL_ASSIGN_OR_RETURN(real, CwdRealPath());
-  } else {
-    if (dirfd < 0) return Errno{EBADF};
-    OVL_ASSIGN_OR_RETURN(real, FdRealPath(dirfd));
+    return view.BaseForRealDir(real, [this]() -> SysResult<UniqueFd> {
+      int fd = open(ProcPath(tid_, "cwd").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) return Errno{errno};
+      return UniqueFd(fd);
+    });
   }
-  Base base;
-  bool deleted = real.ends_with(" (deleted)");
-  if (deleted) real.resize(real.size() - strlen(" (deleted)"));
-  if (!real.empty() && real[0] == '/') {
-    RealLocation loc = view.layers().Locate(real);
-    if (loc.layer >= 0 && view.HasPassthrough()) {
-      // Inside /proc, /sys or /dev of a `--lower /`: the host's.
-      struct stat st;
-      std::string link = dirfd == AT_FDCWD ? ProcPath(tid_, "cwd") : ProcFdPath(tid_, dirfd);
-      if (stat(link.c_str(), &st) == 0 && view.IsPassthrough(st.st_dev)) loc.layer = -1;
-    }
-    if (loc.layer >= 0) {
-      // A directory of a layer removed while in use is no base for lookups
-      // (the caller knows what ".." and "." still mean).
-      if (deleted) return Errno{ENOENT};
-      auto dir = view.DirAt(loc.rel);
-      if (dir.ok()) {
-        base.view = *dir;
-        return base;
-      }
-      return Errno{dir.error()};
-    }
-  }
-  SysResult<UniqueFd> fd = dirfd == AT_FDCWD ? SysResult<UniqueFd>(Errno{0}) : OpenFdObject(dirfd);
-  if (dirfd == AT_FDCWD) {
-    int raw = open(ProcPath(tid_, "cwd").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (raw < 0) return Errno{errno};
-    fd = UniqueFd(raw);
-  }
-  if (!fd.ok()) return Errno{fd.error()};
-  struct stat st;
-  if (fstat(fd->get(), &st) != 0) return Errno{errno};
-  if (!S_ISDIR(st.st_mode)) return Errno{ENOTDIR};
-  base.host = std::make_shared<UniqueFd>(std::move(*fd));
-  return base;
+  if (dirfd < 0) return Errno{EBADF};
+  OVL_ASSIGN_OR_RETURN(real, FdRealPath(dirfd));
+  return view.BaseForRealDir(real, [this, dirfd] { return OpenFdObject(dirfd); });
 }
 
 SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
@@ -188,11 +158,16 @@ SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
       loc.layer = -1;
     }
     if (loc.layer >= 0) {
-      Base root;
-      OVL_ASSIGN_OR_RETURN(root.view, view.Root());
-      auto t = loc.rel.empty()
-                   ? view.Resolve(AsCaller(), root, ".", ResolveOptions{.follow = false})
-                   : view.Resolve(AsCaller(), root, loc.rel, ResolveOptions{.follow = false});
+      // Its parent from the directory cache, then one lookup.
+      SysResult<Target> t = Errno{ENOENT};
+      if (loc.rel.empty()) {
+        Base root;
+        OVL_ASSIGN_OR_RETURN(root.view, view.Root());
+        t = view.Resolve(AsCaller(), root, ".", ResolveOptions{.follow = false});
+      } else if (auto parent = view.DirAt(ParentRel(loc.rel)); parent.ok()) {
+        size_t slash = loc.rel.rfind('/');
+        t = view.Lookup(*parent, slash == std::string::npos ? loc.rel : loc.rel.substr(slash + 1));
+      }
       if (t.ok() && t->exists) return t;
     }
   }
