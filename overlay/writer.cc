@@ -178,6 +178,26 @@ absl::Status Writer::Init() {
   int fd = openat(base, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("--work ", work, "/work"));
   work_.reset(fd);
+  // The upper's filesystem must hold what overlayfs writes: whiteouts
+  // (character devices 0/0) and user.* xattrs (opaque directories).
+  std::string probe = TempName();
+  if (mknodat(fd, probe.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--upper ", view_->layers().layer(0).path, ": cannot create whiteouts there (mknod 0/0: ",
+        strerror(errno), ")"));
+  }
+  unlinkat(fd, probe.c_str(), 0);
+  if (mkdirat(fd, probe.c_str(), 0700) == 0) {
+    int rc = lsetxattr(FdName(fd, probe).c_str(), "user.ovlbox.probe", "y", 1, 0);
+    int err = errno;
+    unlinkat(fd, probe.c_str(), AT_REMOVEDIR);
+    if (rc != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--upper ", view_->layers().layer(0).path,
+          ": the filesystem does not take user.* xattrs (needed for opaque directories: ",
+          strerror(err), ")"));
+    }
+  }
   // What a killed run left half-built is never visible; remove it.
   DIR* d = fdopendir(dup(fd));
   if (d != nullptr) {
