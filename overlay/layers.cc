@@ -43,6 +43,7 @@ absl::StatusOr<Layer> OpenLayerDir(const std::string& option,
   if (fstat(fd, &st) != 0) return PathError(option, path, strerror(errno));
   layer.dev = st.st_dev;
   layer.ino = st.st_ino;
+  layer.uuid = FilesystemUuid(real);
   // A layer must be listable and searchable by the user running ovlbox.
   int mode = upper ? (R_OK | W_OK | X_OK) : (R_OK | X_OK);
   if (access(real, mode) != 0) {

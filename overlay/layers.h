@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "overlay/origin.h"
 #include "overlay/unique_fd.h"
 
 namespace ovlbox {
@@ -33,6 +34,7 @@ struct Layer {
   dev_t dev = 0;
   ino_t ino = 0;
   bool upper = false;
+  FsUuid uuid{};     // of its filesystem, for copy-up origins
 };
 
 // A directory that lies inside a lower but must not appear in the view (the

@@ -406,12 +406,60 @@ SysResult<Base> View::BaseForRealDir(
 }
 
 void View::FixStat(const Target& t, struct stat* st) const {
-  if (!t.in_view || !t.dir) return;
+  if (!t.in_view) return;
+  if (!t.dir) {
+    if (t.layer == 0 && S_ISREG(st->st_mode) && layers_->has_upper()) {
+      OriginId id = CopyOrigin(
+          *st, [&](char* buf, size_t size) { return FdGetXattr(t.fd.get(), kOriginXattr, buf, size); },
+          [&] { return t.rel; });
+      if (id.valid()) {
+        st->st_dev = id.dev;
+        st->st_ino = id.ino;
+      }
+    }
+    return;
+  }
   if (t.dir->merged()) st->st_nlink = 1;
   if (layers_->has_upper()) {
     st->st_dev = t.dir->stable_dev;
     st->st_ino = t.dir->stable_ino;
   }
+}
+
+OriginId View::CopyOrigin(const struct stat& upper,
+                          const std::function<ssize_t(char*, size_t)>& read_origin,
+                          const std::function<std::string()>& rel) const {
+  OriginId id;
+  if (origins_.Find(upper.st_ino, upper.st_ctim, &id)) return id;
+  char buf[256];
+  ssize_t n = read_origin(buf, sizeof(buf));
+  if (n > 0) {
+    std::string origin(buf, n);
+    if (!origins_.FindHandle(origin, &id)) {
+      // Copied up by an earlier run (or by the kernel): the lower file at
+      // the same path, if that is the one the handle names.
+      std::string path = rel();
+      for (int i = layers_->first_lower(); !path.empty() && i < layers_->size(); i++) {
+        const Layer& layer = layers_->layer(i);
+        struct stat st;
+        if (fstatat(layer.root.get(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+            SameOrigin(EncodeOrigin(layer.root.get(), path.c_str(), layer.uuid), origin)) {
+          id = OriginId{st.st_dev, st.st_ino};
+          break;
+        }
+      }
+    }
+  }
+  origins_.Put(upper.st_ino, upper.st_ctim, id);
+  return id;
+}
+
+void View::RecordCopyUp(const struct stat& upper, const struct stat& lower,
+                        const std::string& origin) const {
+  OriginId id{lower.st_dev, lower.st_ino};
+  origins_.Put(upper.st_ino, upper.st_ctim, id);
+  if (!origin.empty()) origins_.PutHandle(origin, id);
 }
 
 SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::string_view path,

@@ -28,6 +28,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "overlay/layers.h"
+#include "overlay/origin.h"
 #include "overlay/sys_result.h"
 #include "overlay/unique_fd.h"
 
@@ -160,6 +161,20 @@ class View {
   // Adjusts a real stat of a view object to what overlayfs reports.
   void FixStat(const Target& t, struct stat* st) const;
 
+  // The identity a regular file of the upper reports (st_dev, st_ino): the
+  // lower file it was copied up from, when that had one link (overlayfs'
+  // "origin"); none for a file made in the upper. `upper` is its real
+  // stat; on a cache miss `read_origin` reads its origin xattr (as
+  // getxattr) and `rel` names its path below the layer roots, for finding
+  // the lower file.
+  OriginId CopyOrigin(const struct stat& upper,
+                      const std::function<ssize_t(char*, size_t)>& read_origin,
+                      const std::function<std::string()>& rel) const;
+  // Records a copy-up just made: the upper file `upper` was copied from the
+  // lower file `lower`, whose origin handle is `origin`.
+  void RecordCopyUp(const struct stat& upper, const struct stat& lower,
+                    const std::string& origin) const;
+
   // Stand-ins: real files that serve a view object (the fifos the
   // supervisor opens in place of a layer's fifo). Their real paths map back
   // to the view object's path.
@@ -188,6 +203,7 @@ class View {
   mutable std::mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, ViewDirPtr> cache_;
   mutable absl::flat_hash_map<std::string, std::string> aliases_;
+  mutable OriginCache origins_;
   size_t cache_limit_ = 4096;
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;

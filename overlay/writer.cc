@@ -265,6 +265,8 @@ SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir_in) {
   };
   std::string src_path = absl::StrCat("/proc/self/fd/", src, "/.");
   if (int err = CopyXattrs(src_path, FdName(work_.get(), tmp), -1)) return fail(err);
+  std::string origin = EncodeOrigin(src, "", view_->layers().layer(dir->top_layer()).uuid);
+  lsetxattr(FdName(work_.get(), tmp).c_str(), kOriginXattr, origin.data(), origin.size(), 0);
   fchownat(work_.get(), tmp.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
   if (fchmodat(work_.get(), tmp.c_str(), st.st_mode & 07777, 0) != 0) return fail(errno);
   timespec times[2] = {st.st_atim, st.st_mtim};
@@ -314,14 +316,24 @@ int Writer::CopyUpFile(const Target& t, int upper_parent, bool with_data,
     if (fchown(dst.get(), st.st_uid, st.st_gid) != 0 && errno != EPERM) return fail(errno);
     if (fchmod(dst.get(), st.st_mode & 07777) != 0) return fail(errno);
     if (futimens(dst.get(), times) != 0) return fail(errno);
+    // Where the copy came from, as overlayfs records it (not for a file
+    // with other hard links: the copy breaks the link and is a new file).
+    std::string origin;
+    if (st.st_nlink == 1) {
+      origin = EncodeOrigin(src.get(), "", view_->layers().layer(t.layer).uuid);
+      fsetxattr(dst.get(), kOriginXattr, origin.data(), origin.size(), 0);
+    }
     if (tmp.empty()) {
       std::string self = absl::StrCat("/proc/self/fd/", dst.get());
       if (linkat(AT_FDCWD, self.c_str(), upper_parent, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
         return errno;
       }
-      return 0;
+    } else if (int err = Renameat2(work_.get(), tmp, upper_parent, name, RENAME_NOREPLACE)) {
+      return fail(err);
     }
-    return fail(Renameat2(work_.get(), tmp, upper_parent, name, RENAME_NOREPLACE));
+    struct stat up;
+    if (st.st_nlink == 1 && fstat(dst.get(), &up) == 0) view_->RecordCopyUp(up, st, origin);
+    return 0;
   }
 
   std::string tmp = TempName();

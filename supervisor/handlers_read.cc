@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -206,6 +207,23 @@ Response WriteStat(Call& c, const View& view, const Target& t, uint64_t buf) {
   return Response::Value(0);
 }
 
+// For a regular file the tracee holds open as `proc_path`
+// (/proc/TID/fd/N) with real stat `st`: the identity it keeps from its
+// lower file when it is a copy-up in the upper.
+OriginId FdCopyOrigin(Call& c, const char* proc_path, const struct stat& st) {
+  const View& view = c.view();
+  if (!view.writable() || st.st_dev != view.layers().layer(0).dev) return {};
+  return view.CopyOrigin(
+      st, [&](char* buf, size_t size) { return getxattr(proc_path, kOriginXattr, buf, size); },
+      [&]() -> std::string {
+        char real[PATH_MAX];
+        ssize_t n = readlink(proc_path, real, sizeof(real) - 1);
+        if (n <= 0) return "";
+        RealLocation loc = view.layers().Locate(std::string(real, n));
+        return loc.layer == 0 ? loc.rel : "";
+      });
+}
+
 // The stat of what tracee descriptor `fd` refers to.
 Response StatFd(Call& c, int fd, uint64_t buf) {
   char path[64];
@@ -217,6 +235,13 @@ Response StatFd(Call& c, int fd, uint64_t buf) {
     // reports the view's fifo.
     OVL_TRY(Target t, c.tracee().TargetForFd(c.view(), fd));
     return WriteStat(c, c.view(), t, buf);
+  }
+  if (S_ISREG(st.st_mode)) {
+    OriginId id = FdCopyOrigin(c, path, st);
+    if (id.valid()) {
+      st.st_dev = id.dev;
+      st.st_ino = id.ino;
+    }
   }
   if (c.Write(buf, &st, sizeof(st)) != 0) return Response::Error(EFAULT);
   return Response::Value(0);
@@ -339,6 +364,13 @@ Response HandleStat(Call& c) {
 
 Response HandleFstat(Call& c) { return StatFd(c, c.arg_int(0), c.arg(1)); }
 
+void SetStatxIdentity(OriginId id, struct statx* stx) {
+  if (!id.valid()) return;
+  stx->stx_dev_major = major(id.dev);
+  stx->stx_dev_minor = minor(id.dev);
+  stx->stx_ino = id.ino;
+}
+
 Response HandleStatx(Call& c) {
   int dirfd = c.arg_int(0);
   int flags = c.arg_int(2);
@@ -355,10 +387,16 @@ Response HandleStatx(Call& c) {
   if (p.empty() && (flags & AT_EMPTY_PATH) && dirfd != AT_FDCWD) {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/fd/%d", c.tracee().tid(), dirfd);
-    if (dirfd < 0 || statx(AT_FDCWD, path, sync, mask, &stx) != 0) return Response::Error(EBADF);
+    if (dirfd < 0 || statx(AT_FDCWD, path, sync, mask | STATX_CTIME, &stx) != 0) return Response::Error(EBADF);
     if (S_ISDIR(stx.stx_mode)) {
       OVL_TRY(t, c.tracee().TargetForFd(c.view(), dirfd));
       have_target = true;
+    } else if (S_ISREG(stx.stx_mode) && (stx.stx_mask & STATX_CTIME)) {
+      struct stat st {};
+      st.st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+      st.st_ino = stx.stx_ino;
+      st.st_ctim = {stx.stx_ctime.tv_sec, stx.stx_ctime.tv_nsec};
+      SetStatxIdentity(FdCopyOrigin(c, path, st), &stx);
     }
   } else {
     ResolveOptions options;
@@ -368,10 +406,19 @@ Response HandleStatx(Call& c) {
     have_target = true;
   }
   if (have_target) {
-    if (statx(t.fd.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, mask, &stx) != 0) {
+    if (statx(t.fd.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, mask | STATX_CTIME, &stx) != 0) {
       return Response::Error(errno);
     }
-    if (t.in_view && t.dir && t.dir->merged()) stx.stx_nlink = 1;
+    // What stat reports (merged link count, stable directory numbers, a
+    // copy's lower identity), in statx's fields.
+    struct stat st = t.st;
+    st.st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+    st.st_ino = stx.stx_ino;
+    st.st_nlink = stx.stx_nlink;
+    st.st_ctim = {stx.stx_ctime.tv_sec, stx.stx_ctime.tv_nsec};
+    c.view().FixStat(t, &st);
+    stx.stx_nlink = st.st_nlink;
+    SetStatxIdentity(OriginId{st.st_dev, st.st_ino}, &stx);
   }
   if (c.Write(buf, &stx, sizeof(stx)) != 0) return Response::Error(EFAULT);
   return Response::Value(0);

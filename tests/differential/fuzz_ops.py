@@ -62,9 +62,10 @@ MAX_DEPTH = 3
 MAX_SYMLINK_UPS = 6                    # the zone is deeper than this
 
 # Kernel-internal overlayfs xattrs: written by the kernel as it likes
-# (file handles, hints), not part of the format the two must agree on.
+# (hints), not part of the format the two must agree on. The copy-up
+# origin (a file handle of the lower object) is: both write it, the same.
 INTERNAL_OVL_XATTRS = {
-    "user.overlay.origin", "user.overlay.impure", "user.overlay.redirect",
+    "user.overlay.impure", "user.overlay.redirect",
     "user.overlay.metacopy", "user.overlay.nlink", "user.overlay.uuid",
     "user.overlay.upper", "user.overlay.protattr", "user.overlay.verity",
 }

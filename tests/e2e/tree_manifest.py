@@ -22,9 +22,10 @@ those names (link=...).
 Modes:
   view   what a program sees through the merged view;
   upper  an upper layer on disk: directory mtimes are left out, and so are
-         the xattrs overlayfs keeps for itself (origin, impure, redirect,
-         uuid, nlink), which only the kernel writes.  user.overlay.opaque
-         and every other xattr are kept.
+         the xattrs overlayfs keeps for itself (impure, redirect, uuid,
+         nlink), which only the kernel writes.  user.overlay.opaque,
+         user.overlay.origin (the copy-up origin, which both write) and
+         every other xattr are kept.
 
 Paths matching a VOLATILE_GLOB (fnmatch against the path without "./")
 keep their size but not their content hash or mtime: files whose bytes
@@ -38,7 +39,6 @@ import stat
 import sys
 
 KERNEL_PRIVATE_XATTRS = {
-    b"user.overlay.origin",
     b"user.overlay.impure",
     b"user.overlay.redirect",
     b"user.overlay.uuid",
