@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -35,6 +37,21 @@ void PushComponents(std::string_view path, std::deque<std::string>* pending) {
     i = j + 1;
   }
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending->push_front(*it);
+}
+
+// Whether an absolute path's directory part can be opened in one step
+// without changing what it names: no ".", ".." or empty components (the
+// kernel is then asked to refuse symlinks on the way, see Walk).
+bool PlainPath(std::string_view dir) {
+  size_t i = 1;
+  while (i < dir.size()) {
+    size_t j = dir.find('/', i);
+    if (j == std::string_view::npos) j = dir.size();
+    std::string_view part = dir.substr(i, j - i);
+    if (part.empty() || part == "." || part == "..") return false;
+    i = j + 1;
+  }
+  return dir.size() > 1 && dir.back() != '/';
 }
 
 // Opens a directory of a layer: readable when permitted (so its xattrs can
@@ -187,6 +204,11 @@ View::View(const LayerSet* layers) : layers_(layers) {
   if (stat("/proc", &st) == 0) {
     proc_dev_ = st.st_dev;
     proc_root_ino_ = st.st_ino;
+  }
+  int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd >= 0) {
+    host_root_ = std::make_shared<UniqueFd>(root_fd);
+    fstat(root_fd, &host_root_st_);
   }
   std::vector<LayerDir> stack;
   for (int i = 0; i < layers_->size(); ++i) {
@@ -486,10 +508,9 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       *via_view = true;
       return 0;
     }
-    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    host = std::make_shared<UniqueFd>(fd);
-    fstat(fd, &host_st);
+    if (!host_root_) return EACCES;
+    host = host_root_;
+    host_st = host_root_st_;
     view.reset();
     return 0;
   };
@@ -506,8 +527,48 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     }
   };
 
-  if (path[0] == '/') {
-    if (int err = go_host_root()) return Errno{err};
+  const std::string& view_root = layers_->view_root();
+  if (path[0] == '/' && view_root != "/" && path.size() > view_root.size() + 1 &&
+      path.starts_with(view_root) && path[view_root.size()] == '/' &&
+      path.find_first_not_of('/', view_root.size()) != std::string_view::npos) {
+    // Below the view root by its canonical path (no symlinks on the way, so
+    // the walk through the host would end there): start in the view.
+    view = root_;
+    *via_view = true;
+    path.remove_prefix(view_root.size());
+  } else if (path[0] == '/') {
+    // Outside the view: open the directory part in one step when no
+    // symlink, "." or ".." is on the way and it is neither in the view nor
+    // in /proc (whose "self" and magic links the walk maps); the last
+    // component then goes through the walk as usual. Anything else (or any
+    // error) walks from the root, component by component.
+    size_t slash = path.rfind('/');
+    std::string_view dir = path.substr(0, slash);
+    bool fast = view_root != "/" && slash > 0 && slash + 1 < path.size() && PlainPath(dir) &&
+                !(dir.starts_with(view_root) &&
+                  (dir.size() == view_root.size() || dir[view_root.size()] == '/')) &&
+                dir != "/proc" && !dir.starts_with("/proc/");
+    if (fast) {
+      std::string last(path.substr(slash + 1));
+      fast = last != "." && last != "..";
+      struct open_how how {};
+      how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+      how.resolve = RESOLVE_NO_SYMLINKS;
+      int fd = fast ? static_cast<int>(syscall(SYS_openat2, AT_FDCWD, std::string(dir).c_str(),
+                                               &how, sizeof(how)))
+                    : -1;
+      if (fd >= 0) {
+        host = std::make_shared<UniqueFd>(fd);
+        fast = fstat(fd, &host_st) == 0 && !IsViewRoot(host_st) &&
+               !(proc_dev_ != 0 && host_st.st_dev == proc_dev_) && !IsPassthrough(host_st.st_dev);
+        if (fast) path.remove_prefix(slash);
+      } else {
+        fast = false;
+      }
+    }
+    if (!fast) {
+      if (int err = go_host_root()) return Errno{err};
+    }
   } else if (base.view) {
     view = base.view;
   } else if (base.host) {
@@ -589,6 +650,16 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     }
 
     Target child;
+    if (view && !last && (view->st.st_mode & 0111) == 0111) {
+      // A directory on the way that is already known (every change to the
+      // view drops what it touches from the cache), in a directory anyone
+      // may search: no lookup needed.
+      ViewDirPtr known = CachedDir(JoinRel(view->rel, name));
+      if (known && !IsPassthrough(known->st.st_dev)) {
+        view = std::move(known);
+        continue;
+      }
+    }
     if (view) {
       OVL_ASSIGN_OR_RETURN(child, Lookup(view, name));
       if (child.exists && S_ISDIR(child.st.st_mode) && IsPassthrough(child.st.st_dev)) {
@@ -674,12 +745,13 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
             continue;
           }
           if (!last) return Errno{ENOTDIR};
+          // The object itself (a pipe, a socket, a file outside the view):
+          // no parent and no name, so it is reopened through its own
+          // descriptor, as the kernel reopens what the link points at.
           Target t;
           t.exists = true;
           t.st = st;
           t.fd = std::move(*obj);
-          t.name = name;
-          t.host_parent = host;
           return t;
         }
       }

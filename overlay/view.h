@@ -208,6 +208,9 @@ class View {
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;
   ViewDirPtr root_;
+  // The host's root directory (programs cannot chroot).
+  std::shared_ptr<UniqueFd> host_root_;
+  struct stat host_root_st_ {};
   std::vector<dev_t> passthrough_devs_;
 };
 

@@ -430,6 +430,56 @@ TEST_F(ResolveTest, DotDotFromTheHostComesBackIntoTheView) {
   EXPECT_EQ(parent->dir, Root());
 }
 
+TEST_F(ResolveTest, AbsolutePathsBelowTheViewRootWithDotsAndDotDots) {
+  ASSERT_NO_FATAL_FAILURE(
+      Open({"l0/a/", "l1/a/f = lower", "host/sub/file = host"}, {"l0", "l1"}));
+  // Starting in the view by the root's path must still honour "..", "."
+  // and repeated slashes, in and out of the view.
+  auto out = Resolve(Path("l0") + "/../host/sub/file");
+  ASSERT_TRUE(IsOk(out));
+  EXPECT_FALSE(out->in_view);
+  EXPECT_EQ(ReadContent(out->fd.get()), "host");
+  auto back = Resolve(Path("l0") + "//a/./../a/f");
+  ASSERT_TRUE(IsOk(back));
+  EXPECT_TRUE(back->in_view);
+  EXPECT_EQ(back->rel, "a/f");
+  EXPECT_EQ(ReadContent(back->fd.get()), "lower");
+  // A host path that passes through the view on the way.
+  auto through = Resolve(Path("host/sub/../../l0/a/f"));
+  ASSERT_TRUE(IsOk(through));
+  EXPECT_TRUE(through->in_view);
+  EXPECT_EQ(through->rel, "a/f");
+  // Deep host paths keep their parent and name.
+  auto deep = Resolve(Path("host/sub/file"));
+  ASSERT_TRUE(IsOk(deep));
+  EXPECT_FALSE(deep->in_view);
+  EXPECT_EQ(deep->name, "file");
+  ASSERT_NE(deep->host_parent, nullptr);
+  struct stat parent;
+  ASSERT_EQ(fstat(deep->host_parent->get(), &parent), 0);
+  EXPECT_EQ(parent.st_ino, LstatOrDie(Path("host/sub")).st_ino);
+  auto missing = Resolve(Path("host/sub/none"));
+  ASSERT_TRUE(IsOk(missing));
+  EXPECT_FALSE(missing->exists);
+  EXPECT_NE(missing->host_parent, nullptr);
+  EXPECT_TRUE(FailsWith(Resolve(Path("host/none/file")), ENOENT));
+  EXPECT_TRUE(FailsWith(Resolve(Path("host/sub/file/x")), ENOTDIR));
+}
+
+TEST_F(ResolveTest, CachedDirectoriesOnTheWayFollowChanges) {
+  ASSERT_NO_FATAL_FAILURE(Open({"l0/a/b/", "l1/a/b/f = lower"}, {"l0", "l1"}));
+  ASSERT_TRUE(IsOk(Resolve("a/b/f")));
+  // The directory is replaced behind the cache's back, then the cache is
+  // told (as every change through the supervisor does).
+  ASSERT_EQ(rename(Path("l0/a/b").c_str(), Path("l0/a/moved").c_str()), 0);
+  ASSERT_EQ(rename(Path("l1/a/b").c_str(), Path("l1/a/moved").c_str()), 0);
+  view().InvalidateDir("a", true);
+  EXPECT_TRUE(FailsWith(Resolve("a/b/f"), ENOENT));
+  auto moved = Resolve("a/moved/f");
+  ASSERT_TRUE(IsOk(moved));
+  EXPECT_EQ(ReadContent(moved->fd.get()), "lower");
+}
+
 TEST_F(ResolveTest, HostSymlinksLeadIntoTheView) {
   ASSERT_NO_FATAL_FAILURE(
       Open({"l0/a/", "l1/a/f = lower", "host/abs -> " + Path("l0/a"), "host/rel -> ../l0"},

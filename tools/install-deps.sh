@@ -10,6 +10,9 @@ packages=(
   attr git python3 python3-venv coreutils findutils grep tar make gcc sqlite3
   tmux strace gdb less procps vim-tiny dpkg
   linux-libc-dev
+  # The real programs and toolchains of tests/e2e/programs_test.sh.
+  bash gzip xz-utils cmake perl default-jdk-headless rustc cargo
+  python3-pip python3-setuptools python3-wheel
 )
 
 missing=()

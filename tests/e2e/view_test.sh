@@ -141,6 +141,19 @@ run_case many-entries 'ls many | wc -l; ls -la many; find many -type f | wc -l; 
 run_case misc-errors 'cat merged; echo "st=$?"; ls -d merged/a.txt/; echo "st=$?"; cat merged/a.txt/x; echo "st=$?"; cd merged/a.txt; echo "st=$?"'
 run_case stat-times 'stat -c "%n %.9W %.9Y %.9Z" . merged merged/a.txt merged/b.txt sub sub/script.sh hl/a perm/old.txt links/rel links/abs opq opq1 deep/a/b/c dev/nullish'
 run_case proc-fd 'exec 3< merged/d.txt 4< sub/data.txt 5< merged; readlink /proc/self/fd/3 /proc/self/fd/4 /proc/self/fd/5'
+# Reopening descriptors by their /proc and /dev links: pipes, here-strings,
+# process substitution, files outside the view, /dev/stdin of a view file.
+run_case proc-fd-reopen 'cat /dev/stdin < /etc/hostname | wc -c; echo piped | cat /dev/fd/0
+bash -c "diff <(echo a) <(echo b); cat /proc/self/fd/0 <<< here-string"
+cat /dev/stdin < sub/data.txt; exec 3< merged/d.txt; cat /dev/fd/3 /proc/$$/fd/3
+python3 -c "
+import os, socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    os.open(\"/proc/self/fd/%d\" % s.fileno(), os.O_RDONLY)
+except OSError as e:
+    print(\"socket:\", os.strerror(e.errno))
+"' 
 
 # ------------------------------------------------------------ programs
 
