@@ -491,4 +491,36 @@ same "$a" "$(stat -c %d:%i a-moved.txt)" "renamed copy"
 echo new > fresh.txt && cp a-moved.txt copy.txt
 [ "$(stat -c %i fresh.txt)" != "$(stat -c %i copy.txt)" ] && echo "new files: distinct"'
 
+# ------------------------------------------------------------ 10. more tools
+
+# Everyday tools on lower files: patch, zip/unzip, bzip2, flock, fallocate,
+# split, sort -o onto its input, du, df's file system type, mktemp, ln -f
+# over a lower file, cp -l, file.
+setup_tools() {
+  local l2=$E2E_L2 v=$E2E_VIEW
+  E2E_LOWERS=$E2E_VIEW:$E2E_L2
+  mkdir -p "$l2/proj/src" "$v/proj/src"
+  seq 1 200 >"$l2/proj/src/numbers.txt"
+  printf 'alpha\nbeta\ngamma\n' >"$l2/proj/src/words.txt"
+  printf 'top layer file\n' >"$v/proj/src/top.txt"
+  printf -- '--- a/src/words.txt\n+++ b/src/words.txt\n@@ -1,3 +1,3 @@\n alpha\n-beta\n+BETA\n gamma\n' >"$l2/proj/fix.patch"
+  touch -d '2016-06-06 06:06:06 UTC' "$l2"/proj/src/* "$v/proj/src/top.txt" "$l2/proj/fix.patch"
+}
+
+rw_case tools 'patch zip unzip bzip2 flock fallocate split du file' setup_tools '
+cd proj
+patch -p1 < fix.patch && cat src/words.txt
+zip -q -X -r ../src.zip src && unzip -q -o ../src.zip -d unzipped && ls -R unzipped | sort
+bzip2 -k src/numbers.txt && bzip2 -dc src/numbers.txt.bz2 | tail -n 2
+flock src/numbers.txt -c "echo locked"
+fallocate -l 65536 src/big && stat -c "%n %s" src/big
+split -l 50 src/numbers.txt part- && ls part-* && cat part-ad | head -n 1
+sort -r -o src/words.txt src/words.txt && cat src/words.txt
+du -s --apparent-size --block-size=1 src | cut -f1
+test "$(stat -f -c %T .)" = overlayfs && echo "statfs: overlayfs"
+t=$(mktemp -p . tmp.XXXXXX) && echo temp > "$t" && cat "$t" && rm "$t"
+ln -f src/top.txt src/numbers.txt && cat src/numbers.txt && stat -c "%n %h" src/top.txt src/numbers.txt
+cp -l src/words.txt words-link && stat -c "%n %h" words-link src/words.txt
+file -b src/words.txt src/numbers.txt.bz2' '*.zip'
+
 e2e_finish
