@@ -282,6 +282,13 @@ SysResult<std::vector<LayerDir>> View::BuildStack(const ViewDir& parent, size_t 
   return stack;
 }
 
+int ObjectFd::get() const {
+  if (!fd_ && dirfd_ >= 0) {
+    fd_.reset(openat(dirfd_, name_.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  }
+  return fd_.get();
+}
+
 SysResult<Target> View::Lookup(const ViewDirPtr& dir, const std::string& name) const {
   Target t;
   t.in_view = true;
@@ -301,11 +308,15 @@ SysResult<Target> View::Lookup(const ViewDirPtr& dir, const std::string& name) c
         IsXattrWhiteout(ld.fd.get(), name)) {
       return t;
     }
-    OVL_ASSIGN_OR_RETURN(UniqueFd fd, OpenPath(ld.fd.get(), name.c_str()));
     t.exists = true;
     t.layer = ld.layer;
     t.st = st;
-    if (S_ISDIR(st.st_mode)) {
+    if (!S_ISDIR(st.st_mode)) {
+      t.fd.Defer(dir, ld.fd.get(), name);
+      return t;
+    }
+    OVL_ASSIGN_OR_RETURN(UniqueFd fd, OpenPath(ld.fd.get(), name.c_str()));
+    {
       if (ViewDirPtr cached = CachedDir(t.rel)) {
         t.dir = std::move(cached);
       } else {
@@ -681,7 +692,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
           child.trailing_slash = trailing;
           return child;
         }
-        enter_host(std::move(child.fd), child.st);
+        enter_host(UniqueFd(child.fd.release()), child.st);
         continue;
       }
     } else {
@@ -708,8 +719,16 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       }
       child.host_parent = host;
       child.name = name;
-      auto fd = OpenPath(host->get(), name.c_str());
-      if (!fd.ok()) {
+      if (last && !in_proc) {
+        // The last component: its stat now, its descriptor when needed.
+        if (fstatat(host->get(), name.c_str(), &child.st, AT_SYMLINK_NOFOLLOW) != 0) {
+          if (errno != ENOENT) return Errno{errno};
+          child.exists = false;
+        } else {
+          child.exists = true;
+          child.fd.Defer(host, host->get(), name);
+        }
+      } else if (auto fd = OpenPath(host->get(), name.c_str()); !fd.ok()) {
         if (fd.error() != ENOENT) return Errno{fd.error()};
         if (!last) return Errno{ENOENT};
         child.exists = false;
@@ -809,7 +828,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       if (view) {
         view = child.dir;
       } else {
-        enter_host(std::move(child.fd), child.st);
+        enter_host(UniqueFd(child.fd.release()), child.st);
       }
       continue;
     }

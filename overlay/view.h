@@ -77,6 +77,56 @@ pid_t TgidOfThread(pid_t tid);
 
 enum class LastKind { kNormal, kDot, kDotDot, kRoot };
 
+// The O_PATH descriptor of a Target's object. A lookup may leave it to be
+// opened on first use (most calls, stat, readlink, access, open by name,
+// never need it): `Defer` records the directory holding the object and its
+// name, and keeps whatever owns that directory descriptor alive.
+class ObjectFd {
+ public:
+  ObjectFd() = default;
+  ObjectFd(UniqueFd fd) : fd_(std::move(fd)) {}  // NOLINT: implicit on purpose
+  ObjectFd(ObjectFd&&) = default;
+  ObjectFd& operator=(ObjectFd&&) = default;
+  ObjectFd& operator=(UniqueFd&& fd) {
+    fd_ = std::move(fd);
+    Forget();
+    return *this;
+  }
+
+  void Defer(std::shared_ptr<const void> owner, int dirfd, std::string name) {
+    fd_.reset();
+    owner_ = std::move(owner);
+    dirfd_ = dirfd;
+    name_ = std::move(name);
+  }
+  // The descriptor, opened now if it was deferred (-1 with errno set when
+  // that fails).
+  int get() const;
+  bool valid() const { return get() >= 0; }
+  explicit operator bool() const { return valid(); }
+  // Gives up ownership (opening it first if deferred).
+  int release() {
+    get();
+    Forget();
+    return fd_.release();
+  }
+  void reset(int fd = -1) {
+    fd_.reset(fd);
+    Forget();
+  }
+
+ private:
+  void Forget() {
+    owner_.reset();
+    dirfd_ = -1;
+    name_.clear();
+  }
+  mutable UniqueFd fd_;
+  std::shared_ptr<const void> owner_;
+  int dirfd_ = -1;
+  std::string name_;
+};
+
 // What a path names.
 struct Target {
   bool in_view = false;
@@ -91,7 +141,7 @@ struct Target {
   int layer = -1;   // in_view: the layer that holds it
   std::string rel;  // in_view: its path below the view root
   struct stat st {};
-  UniqueFd fd;      // O_PATH | O_NOFOLLOW
+  ObjectFd fd;      // O_PATH | O_NOFOLLOW
   ViewDirPtr dir;   // in_view directories: the merged directory
   std::string proc_link;  // /proc/self and /proc/thread-self: the caller's target
   bool via_view = false;  // the walk passed through the view (a symlink in it may lead out)

@@ -165,7 +165,7 @@ void HandleExec(const View& view, pid_t tid, user_regs_struct& regs) {
 
 long TracerOptions() {
   return PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
-         PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+         PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL;
 }
 
 void Tracer::OnSeccompStop(pid_t tid) {
