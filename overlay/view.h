@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -232,6 +233,12 @@ class View {
   // The view-relative path of a stand-in, or false.
   bool AliasOf(const std::string& real_path, std::string* rel) const;
 
+  // A number that grows with every change to the view (the Writer calls
+  // Changed once a change is made): what was computed from the view at one
+  // generation is still right while it stays the same.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  void Changed() const { generation_.fetch_add(1, std::memory_order_acq_rel); }
+
   // Forgets the cached directory `rel` and, with `subtree`, every directory
   // below it (after it was copied up, removed, renamed; "" with `subtree`:
   // all of them).
@@ -254,6 +261,7 @@ class View {
   mutable absl::flat_hash_map<std::string, ViewDirPtr> cache_;
   mutable absl::flat_hash_map<std::string, std::string> aliases_;
   mutable OriginCache origins_;
+  mutable std::atomic<uint64_t> generation_{0};
   size_t cache_limit_ = 4096;
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;

@@ -24,6 +24,18 @@ namespace {
 
 constexpr size_t kCopyChunk = 8 << 20;
 
+// Tells the view, when a change is done, that it changed.
+class ChangedOnExit {
+ public:
+  explicit ChangedOnExit(const View* view) : view_(view) {}
+  ~ChangedOnExit() { view_->Changed(); }
+  ChangedOnExit(const ChangedOnExit&) = delete;
+  ChangedOnExit& operator=(const ChangedOnExit&) = delete;
+
+ private:
+  const View* view_;
+};
+
 std::string FdName(int dirfd, const std::string& name) {
   return absl::StrCat("/proc/self/fd/", dirfd, "/", name);
 }
@@ -242,6 +254,7 @@ SysResult<Target> Writer::Relookup(const Target& t) const {
 
 SysResult<ViewDirPtr> Writer::CopyUpDir(const ViewDirPtr& dir) {
   std::lock_guard<std::mutex> lock(mu_);
+  ChangedOnExit changed(view_);
   return CopyUpDirLocked(dir);
 }
 
@@ -366,6 +379,7 @@ int Writer::CopyUpFile(const Target& t, int upper_parent, bool with_data,
 
 SysResult<Target> Writer::CopyUp(const Target& t, bool with_data, const CancelCheck& cancel) {
   std::lock_guard<std::mutex> lock(mu_);
+  ChangedOnExit changed(view_);
   return CopyUpLocked(t, with_data, cancel);
 }
 
@@ -416,6 +430,7 @@ int Writer::Whiteout(int upper_parent, const std::string& name, bool replace_dir
 
 int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd* fd_out) {
   std::lock_guard<std::mutex> lock(mu_);
+  ChangedOnExit changed(view_);
   if (!t.in_view || !t.parent) return EROFS;
   auto up = CopyUpDirLocked(t.parent);
   if (!up.ok()) return up.error();
@@ -474,6 +489,7 @@ int Writer::RemoveWhiteouts(int dirfd) {
 
 int Writer::Remove(const Target& t, bool is_dir) {
   std::lock_guard<std::mutex> lock(mu_);
+  ChangedOnExit changed(view_);
   if (!t.in_view || !t.exists || !t.parent) return ENOENT;
   bool dir = S_ISDIR(t.st.st_mode);
   if (is_dir && !dir) return ENOTDIR;
@@ -506,6 +522,7 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return EINVAL;
   if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return EINVAL;
   std::lock_guard<std::mutex> lock(mu_);
+  ChangedOnExit changed(view_);
   if (!from.exists) return ENOENT;
   if (!from.parent || !to.parent) return EBUSY;
   bool exchange = flags & RENAME_EXCHANGE;
@@ -605,6 +622,7 @@ int Writer::Link(const Target& from, const Target& to) {
   SysResult<Target> src = Errno{EIO};
   {
     std::lock_guard<std::mutex> lock(mu_);
+  ChangedOnExit changed(view_);
     src = CopyUpLocked(from, true, nullptr);
   }
   if (!src.ok()) return src.error();
@@ -626,6 +644,7 @@ int Writer::Modify(const Target& t,
                    const std::function<int(int obj_fd, int parent_fd, const char* name)>& apply,
                    const CancelCheck& cancel) {
   std::lock_guard<std::mutex> lock(mu_);
+  ChangedOnExit changed(view_);
   auto up = CopyUpLocked(t, with_data, cancel);
   if (!up.ok()) return up.error();
   int parent = -1;

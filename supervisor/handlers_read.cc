@@ -14,9 +14,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "overlay/dirlist.h"
 #include "overlay/xattr_names.h"
 #include "supervisor/handlers.h"
@@ -502,6 +505,60 @@ Response HandleGetcwd(Call& c) {
   return Response::Value(static_cast<int64_t>(path.size() + 1));
 }
 
+// Merged listings, kept while the view does not change: a program reads a
+// directory with several getdents calls (the last one finds the end), and
+// often lists the same directory again.
+class ListingCache {
+ public:
+  using Entries = std::shared_ptr<const std::vector<DirEntry>>;
+
+  SysResult<Entries> Get(const View& view, const ViewDir& dir, ino_t parent_ino) {
+    uint64_t gen = view.generation();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = map_.find(dir.rel);
+      if (it != map_.end() && it->second.gen == gen && it->second.parent_ino == parent_ino) {
+        return it->second.entries;
+      }
+    }
+    OVL_ASSIGN_OR_RETURN(std::vector<DirEntry> list, ListMerged(view, dir, parent_ino, true));
+    auto entries = std::make_shared<const std::vector<DirEntry>>(std::move(list));
+    if (entries->size() <= kMaxEntries) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (map_.size() >= kMaxDirs || total_ + entries->size() > kMaxEntries) {
+        map_.clear();
+        total_ = 0;
+      }
+      auto [it, added] = map_.try_emplace(dir.rel, Slot{gen, parent_ino, entries});
+      if (!added) {
+        total_ -= it->second.entries->size();
+        it->second = Slot{gen, parent_ino, entries};
+      }
+      total_ += entries->size();
+    }
+    return entries;
+  }
+
+ private:
+  // Bounded: at most this many directories, and entries in all of them.
+  static constexpr size_t kMaxDirs = 256;
+  static constexpr size_t kMaxEntries = 100000;
+  struct Slot {
+    uint64_t gen;
+    ino_t parent_ino;
+    Entries entries;
+  };
+  std::mutex mu_;
+  absl::flat_hash_map<std::string, Slot> map_;
+  size_t total_ = 0;
+};
+
+SysResult<ListingCache::Entries> CachedListing(const View& view, const ViewDir& dir,
+                                               ino_t parent_ino) {
+  static ListingCache* cache = new ListingCache;
+  return cache->Get(view, dir, parent_ino);
+}
+
 Response HandleGetdents(Call& c) {
   bool legacy = c.nr() == SYS_getdents;
   uint64_t buf = c.arg(1);
@@ -529,11 +586,11 @@ Response HandleGetdents(Call& c) {
       } else if (auto p = c.view().DirAt(ParentRel(loc.rel)); p.ok()) {
         parent = (*p)->st;
       }
-      OVL_TRY(std::vector<DirEntry> entries, ListMerged(c.view(), **dir, parent.st_ino, true));
+      OVL_TRY(auto entries, CachedListing(c.view(), **dir, parent.st_ino));
       off_t pos = lseek(fd.get(), 0, SEEK_CUR);
       if (pos < 0) return Response::Error(errno);
       uint64_t new_pos;
-      OVL_TRY(size_t n, FillDirents(entries, static_cast<uint64_t>(pos), legacy, out.data(),
+      OVL_TRY(size_t n, FillDirents(*entries, static_cast<uint64_t>(pos), legacy, out.data(),
                                     cap, &new_pos));
       if (n > 0 && c.Write(buf, out.data(), n) != 0) return Response::Error(EFAULT);
       lseek(fd.get(), static_cast<off_t>(new_pos), SEEK_SET);

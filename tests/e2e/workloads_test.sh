@@ -523,4 +523,23 @@ ln -f src/top.txt src/numbers.txt && cat src/numbers.txt && stat -c "%n %h" src/
 cp -l src/words.txt words-link && stat -c "%n %h" words-link src/words.txt
 file -b src/words.txt src/numbers.txt.bz2' '*.zip'
 
+# A directory listed, changed and listed again by one program: every
+# listing shows the changes made before it (no stale merged listing).
+rw_case relist '' setup_tools '
+cd proj/src
+python3 -c "
+import os
+def ls():
+    print(sorted(os.listdir(\".\")))
+ls()
+open(\"new.txt\", \"w\").close(); ls()
+os.unlink(\"words.txt\"); ls()
+os.rename(\"top.txt\", \"renamed.txt\"); ls()
+os.mkdir(\"sub\"); os.rmdir(\"sub\"); ls()
+fd = os.open(\".\", os.O_RDONLY | os.O_DIRECTORY)
+os.symlink(\"new.txt\", \"link\")
+print(sorted(os.listdir(fd)))
+os.close(fd)
+"'
+
 e2e_finish
