@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "overlay/dirlist.h"
+#include "overlay/creds.h"
 #include "overlay/xattr_names.h"
 
 namespace ovlbox {
@@ -260,6 +261,7 @@ SysResult<ViewDirPtr> Writer::CopyUpDir(const ViewDirPtr& dir) {
 
 SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir_in) {
   if (dir_in->stack.front().layer == 0) return dir_in;
+  AsMounter mounter;
   // The caller's view of the directory may predate a copy-up made since.
   OVL_ASSIGN_OR_RETURN(ViewDirPtr dir, view_->DirAt(dir_in->rel));
   if (dir->stack.front().layer == 0) return dir;
@@ -386,6 +388,7 @@ SysResult<Target> Writer::CopyUp(const Target& t, bool with_data, const CancelCh
 SysResult<Target> Writer::CopyUpLocked(const Target& t, bool with_data,
                                        const CancelCheck& cancel) {
   if (!t.in_view || !t.exists) return Errno{ENOENT};
+  AsMounter mounter;
   if (t.layer == 0 && (!t.dir || t.dir->stack.front().layer == 0)) return Relookup(t);
   if (S_ISDIR(t.st.st_mode) || t.rel.empty()) {
     OVL_ASSIGN_OR_RETURN(ViewDirPtr dir, CopyUpDirLocked(t.dir));
@@ -432,6 +435,8 @@ int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd
   std::lock_guard<std::mutex> lock(mu_);
   ChangedOnExit changed(view_);
   if (!t.in_view || !t.parent) return EROFS;
+  // The caller's permission first: a refused creation copies nothing up.
+  if (int err = CallerMayChangeDir(t.parent->st)) return err;
   auto up = CopyUpDirLocked(t.parent);
   if (!up.ok()) return up.error();
   int parent = UpperFd(**up);
@@ -440,9 +445,18 @@ int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd
   if (fstatat(parent, t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!IsWhiteout(st)) return EEXIST;
     // Over a whiteout: build it in the work dir and swap it in; a
-    // directory becomes opaque so the lower one stays hidden.
+    // directory becomes opaque so the lower one stays hidden. The work dir
+    // is the mounter's; the new object is the caller's, as if made in place.
+    AsMounter mounter;
     std::string tmp = TempName();
     if ((err = make(work_.get(), tmp.c_str(), fd_out)) != 0) return err;
+    if (ActingForCaller()) {
+      const ThreadCreds& creds = CurrentThreadCreds();
+      struct stat pst {};
+      fstat(parent, &pst);
+      gid_t gid = (pst.st_mode & S_ISGID) ? pst.st_gid : creds.caller_fsgid;
+      fchownat(work_.get(), tmp.c_str(), creds.caller_fsuid, gid, AT_SYMLINK_NOFOLLOW);
+    }
     if (is_dir) {
       if ((err = SetOpaque(work_.get(), tmp)) == 0) {
         err = Renameat2(work_.get(), tmp, parent, t.name, RENAME_EXCHANGE);
@@ -499,6 +513,9 @@ int Writer::Remove(const Target& t, bool is_dir) {
     if (!entries.ok()) return entries.error();
     if (entries->size() > 2) return ENOTEMPTY;
   }
+  if (int err = CallerMayChangeDir(t.parent->st)) return err;
+  if (int err = CallerMayRemoveFrom(t.parent->st, t.st)) return err;
+  AsMounter mounter;
   bool in_upper = dir ? t.dir->stack.front().layer == 0 : t.layer == 0;
   bool needs_whiteout = LowerHas(*t.parent, t.name);
   auto up = CopyUpDirLocked(t.parent);
@@ -540,6 +557,19 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
     if (entries->size() > 2) return ENOTEMPTY;
   }
 
+  if (ActingForCaller()) {
+    // As may_delete/may_create and vfs_rename judge it, for the caller.
+    if (int err = CallerMayChangeDir(from.parent->st)) return err;
+    if (int err = CallerMayChangeDir(to.parent->st)) return err;
+    if (int err = CallerMayRemoveFrom(from.parent->st, from.st)) return err;
+    if (to.exists) {
+      if (int err = CallerMayRemoveFrom(to.parent->st, to.st)) return err;
+    }
+    if (from_dir && from.parent->rel != to.parent->rel) {
+      if (int err = CallerMayChangeDir(from.st)) return err;
+    }
+  }
+  AsMounter mounter;
   bool from_needs_whiteout = LowerHas(*from.parent, from.name);
   bool to_has_lower = to.exists && LowerHas(*to.parent, to.name);
   auto src = CopyUpLocked(from, true, nullptr);

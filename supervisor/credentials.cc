@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "overlay/creds.h"
 #include "overlay/proc_status.h"
 
 namespace ovlbox {
@@ -20,7 +21,9 @@ namespace {
 std::atomic<bool> g_credentials_vary{false};
 
 struct Creds {
+  uid_t euid = 0;
   uid_t fsuid = 0;
+  gid_t egid = 0;
   gid_t fsgid = 0;
   std::vector<gid_t> groups;
 };
@@ -34,10 +37,12 @@ bool ReadCreds(pid_t tid, Creds* out) {
   if (sscanf(StatusField(*status, "Uid").c_str(), "%lu %lu %lu %lu", &r, &e, &s, &f) != 4) {
     return false;
   }
+  out->euid = static_cast<uid_t>(e);
   out->fsuid = static_cast<uid_t>(f);
   if (sscanf(StatusField(*status, "Gid").c_str(), "%lu %lu %lu %lu", &r, &e, &s, &f) != 4) {
     return false;
   }
+  out->egid = static_cast<gid_t>(e);
   out->fsgid = static_cast<gid_t>(f);
   std::istringstream groups(StatusField(*status, "Groups"));
   unsigned long g;
@@ -47,7 +52,46 @@ bool ReadCreds(pid_t tid, Creds* out) {
 
 }  // namespace
 
-void NoteCredentialChange() { g_credentials_vary.store(true, std::memory_order_relaxed); }
+// Whether a credential call leaves the filesystem ids as they are. The
+// kernel sets the filesystem id to the (new) effective id on setuid,
+// setreuid and setresuid (and the gid variants); an id of -1 is unchanged.
+bool KeepsFsIds(const Creds& c, int nr, const uint64_t args[6]) {
+  auto id = [&](int i) { return static_cast<uint32_t>(args[i]); };
+  constexpr uint32_t kSame = static_cast<uint32_t>(-1);
+  auto keeps_uid = [&](uint32_t e) {
+    uint32_t new_euid = e == kSame ? c.euid : e;
+    return new_euid == c.euid && new_euid == c.fsuid;
+  };
+  auto keeps_gid = [&](uint32_t e) {
+    uint32_t new_egid = e == kSame ? c.egid : e;
+    return new_egid == c.egid && new_egid == c.fsgid;
+  };
+  switch (nr) {
+    case SYS_setuid:
+      return keeps_uid(id(0));
+    case SYS_setreuid:
+    case SYS_setresuid:
+      return keeps_uid(id(1));
+    case SYS_setgid:
+      return keeps_gid(id(0));
+    case SYS_setregid:
+    case SYS_setresgid:
+      return keeps_gid(id(1));
+    case SYS_setfsuid:
+      return id(0) == kSame || id(0) == c.fsuid;
+    case SYS_setfsgid:
+      return id(0) == kSame || id(0) == c.fsgid;
+    default:
+      return false;  // setgroups, capset: taken as changes
+  }
+}
+
+void NoteCredentialChange(pid_t tid, int nr, const uint64_t args[6]) {
+  if (g_credentials_vary.load(std::memory_order_relaxed)) return;
+  Creds creds;
+  if (ReadCreds(tid, &creds) && KeepsFsIds(creds, nr, args)) return;
+  g_credentials_vary.store(true, std::memory_order_relaxed);
+}
 
 CredentialScope::CredentialScope(pid_t tid) {
   if (!g_credentials_vary.load(std::memory_order_relaxed)) return;
@@ -64,10 +108,19 @@ CredentialScope::CredentialScope(pid_t tid) {
   syscall(SYS_setfsgid, creds.fsgid);
   syscall(SYS_setfsuid, creds.fsuid);
   active_ = true;
+  ThreadCreds& record = CurrentThreadCreds();
+  record.acting = true;
+  record.own_fsuid = saved_fsuid_;
+  record.own_fsgid = saved_fsgid_;
+  record.own_groups = saved_groups_;
+  record.caller_fsuid = creds.fsuid;
+  record.caller_fsgid = creds.fsgid;
+  record.caller_groups = creds.groups;
 }
 
 CredentialScope::~CredentialScope() {
   if (!active_) return;
+  CurrentThreadCreds().acting = false;
   syscall(SYS_setfsuid, saved_fsuid_);
   syscall(SYS_setfsgid, saved_fsgid_);
   syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data());

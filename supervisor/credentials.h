@@ -12,14 +12,20 @@
 #ifndef OVLBOX_SUPERVISOR_CREDENTIALS_H_
 #define OVLBOX_SUPERVISOR_CREDENTIALS_H_
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <vector>
 
 namespace ovlbox {
 
-// Called when a traced thread changes its credentials.
-void NoteCredentialChange();
+// Called when thread `tid` is about to make credential call `nr` with
+// arguments `args` (setuid, setresuid, setfsuid, setgroups, capset...):
+// from then on the supervisor takes on each caller's credentials, unless
+// the call cannot change the ids the kernel checks file access with
+// (setresuid(-1, euid, -1) as GNU make issues, setuid(euid) when the
+// filesystem id is the effective one...).
+void NoteCredentialChange(pid_t tid, int nr, const uint64_t args[6]);
 
 // Takes on the credentials of thread `tid` for its lifetime (when they may
 // differ from the supervisor's).

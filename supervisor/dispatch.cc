@@ -14,8 +14,10 @@ Response NotSupported(Call&) { return Response::Error(ENOSYS); }
 // setuid and the like: not path calls, and their arguments are plain
 // values; they run in the kernel unchanged. From now on the supervisor
 // takes on each caller's credentials.
-Response CredentialChange(Call&) {
-  NoteCredentialChange();
+Response CredentialChange(Call& c) {
+  uint64_t args[6];
+  for (int i = 0; i < 6; ++i) args[i] = c.arg(i);
+  NoteCredentialChange(c.tracee().tid(), c.nr(), args);
   return Response::Continue();
 }
 

@@ -542,4 +542,41 @@ print(sorted(os.listdir(fd)))
 os.close(fd)
 "'
 
+# ------------------------------------------------------------ 11. credentials
+
+# A root program that switches to another user gets that user's permission
+# checks on the layers (EACCES where the kernel gives it), and what it may
+# write lands in the upper owned by it; a credential call that changes
+# nothing (GNU make's setresuid(-1, euid, -1)) changes nothing.
+setup_creds() {
+  local l2=$E2E_L2
+  E2E_LOWERS=$E2E_VIEW:$E2E_L2
+  mkdir -p "$l2/home/private" "$l2/home/shared"
+  _put "$l2/home/secret.txt" "root only"
+  chmod 0600 "$l2/home/secret.txt"
+  _put "$l2/home/private/inner.txt" "inside a 0700 dir"
+  chmod 0700 "$l2/home/private"
+  chmod 0777 "$l2/home/shared"
+  _put "$l2/home/shared/open.txt" "anyone may write"
+  chmod 0666 "$l2/home/shared/open.txt"
+  _put "$l2/home/readonly.txt" "anyone may read"
+  chmod 0644 "$l2/home/readonly.txt"
+}
+
+rw_case credentials 'setpriv' setup_creds '
+cd home
+python3 -c "import os; os.setresuid(-1, os.geteuid(), -1); os.setresgid(-1, os.getegid(), -1); print(open(\"secret.txt\").read().strip())"
+setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "
+id -u
+cat secret.txt 2>&1 | sed \"s/^cat: //\"
+ls private 2>&1 | sed \"s/^ls: //\"
+cat readonly.txt
+echo more >> shared/open.txt && cat shared/open.txt
+echo new > shared/made-by-nobody.txt && stat -c \"%n %u %g %a\" shared/made-by-nobody.txt
+echo x >> readonly.txt 2>&1 | sed \"s/^sh: [0-9]*: //\"
+touch newfile 2>&1 | sed \"s/^touch: //\"
+mkdir shared/dir && stat -c \"%n %u\" shared/dir
+"
+cat secret.txt'
+
 e2e_finish

@@ -1,0 +1,60 @@
+#include "overlay/creds.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace ovlbox {
+namespace {
+
+thread_local ThreadCreds t_creds;
+thread_local int t_mounter_depth = 0;
+
+// Raw system calls: the C library's setgroups changes every thread.
+void Become(uid_t fsuid, gid_t fsgid, const std::vector<gid_t>& groups) {
+  syscall(SYS_setgroups, groups.size(), groups.data());
+  syscall(SYS_setfsgid, fsgid);
+  syscall(SYS_setfsuid, fsuid);
+}
+
+}  // namespace
+
+ThreadCreds& CurrentThreadCreds() { return t_creds; }
+
+AsMounter::AsMounter() {
+  if (!t_creds.acting || t_mounter_depth++ > 0) return;
+  Become(t_creds.own_fsuid, t_creds.own_fsgid, t_creds.own_groups);
+  switched_ = true;
+}
+
+AsMounter::~AsMounter() {
+  if (!t_creds.acting) return;
+  --t_mounter_depth;
+  if (switched_) Become(t_creds.caller_fsuid, t_creds.caller_fsgid, t_creds.caller_groups);
+}
+
+int CallerMayChangeDir(const struct stat& dir) {
+  const ThreadCreds& c = t_creds;
+  if (!c.acting || c.caller_fsuid == 0) return 0;
+  unsigned bits;
+  if (c.caller_fsuid == dir.st_uid) {
+    bits = (dir.st_mode >> 6) & 7;
+  } else if (c.caller_fsgid == dir.st_gid ||
+             std::find(c.caller_groups.begin(), c.caller_groups.end(), dir.st_gid) !=
+                 c.caller_groups.end()) {
+    bits = (dir.st_mode >> 3) & 7;
+  } else {
+    bits = dir.st_mode & 7;
+  }
+  return (bits & 3) == 3 ? 0 : EACCES;
+}
+
+int CallerMayRemoveFrom(const struct stat& dir, const struct stat& victim) {
+  const ThreadCreds& c = t_creds;
+  if (!c.acting || c.caller_fsuid == 0 || !(dir.st_mode & S_ISVTX)) return 0;
+  return c.caller_fsuid == dir.st_uid || c.caller_fsuid == victim.st_uid ? 0 : EPERM;
+}
+
+}  // namespace ovlbox

@@ -1,0 +1,54 @@
+// Whose credentials a change to the upper runs with.
+//
+// As in overlayfs, the program's credentials decide whether a change is
+// allowed, and the mounter's (here: the supervisor's own) carry it out:
+// copy-up, whiteouts, the work dir. The supervisor's worker threads take on
+// a caller's filesystem ids once the program has changed its credentials
+// (supervisor/credentials.h) and record both sets here; the Writer switches
+// back to its own with AsMounter where overlayfs would, and checks the
+// caller's permission itself first.
+#ifndef OVLBOX_OVERLAY_CREDS_H_
+#define OVLBOX_OVERLAY_CREDS_H_
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <vector>
+
+namespace ovlbox {
+
+struct ThreadCreds {
+  bool acting = false;  // the thread holds a caller's credentials
+  uid_t own_fsuid = 0, caller_fsuid = 0;
+  gid_t own_fsgid = 0, caller_fsgid = 0;
+  std::vector<gid_t> own_groups, caller_groups;
+};
+
+// This thread's record (thread-local).
+ThreadCreds& CurrentThreadCreds();
+inline bool ActingForCaller() { return CurrentThreadCreds().acting; }
+
+// Runs with the supervisor's own credentials for its lifetime, when the
+// thread acts for a caller with other credentials (nests).
+class AsMounter {
+ public:
+  AsMounter();
+  ~AsMounter();
+  AsMounter(const AsMounter&) = delete;
+  AsMounter& operator=(const AsMounter&) = delete;
+
+ private:
+  bool switched_ = false;
+};
+
+// Whether the caller may add and remove entries in a directory with these
+// attributes (write and search permission by mode bits; fsuid 0 may). 0 or
+// EACCES. Only meaningful while acting for a caller.
+int CallerMayChangeDir(const struct stat& dir);
+// The sticky-bit rule for removing or replacing `victim` in `dir`: 0 or
+// EPERM.
+int CallerMayRemoveFrom(const struct stat& dir, const struct stat& victim);
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_OVERLAY_CREDS_H_
