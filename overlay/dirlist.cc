@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "overlay/xattr_names.h"
 
 namespace ovlbox {
@@ -81,6 +82,24 @@ uint64_t NameCookie(std::string_view name) {
   return h;
 }
 
+// The inode number a regular file of the upper directory `dirfd` (the
+// view directory `rel`) reports: its lower file's when it is a copy.
+ino_t CopiedUpIno(const View& view, int dirfd, const std::string& rel, const char* name,
+                  ino_t real_ino) {
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+    return real_ino;
+  }
+  OriginId id = view.CopyOrigin(
+      st,
+      [&](char* buf, size_t size) {
+        std::string path = absl::StrCat("/proc/self/fd/", dirfd, "/", name);
+        return lgetxattr(path.c_str(), kOriginXattr, buf, size);
+      },
+      [&] { return JoinRel(rel, name); });
+  return id.valid() ? id.ino : real_ino;
+}
+
 bool NeedsMergedListing(const View& view, const ViewDir& dir) {
   if (dir.merged()) return true;
   for (const LayerDir& ld : dir.stack) {
@@ -105,6 +124,11 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
       if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) return;
       auto [it, inserted] = seen.insert(name);
       if (!inserted) return;  // an upper layer already has (or hides) it
+      if (type == DT_REG && ld.layer == 0 && layers.has_upper()) {
+        // A copied-up file lists its lower file's number, as stat reports
+        // it (overlayfs does the same in directories it marks impure).
+        ino = CopiedUpIno(view, ld.fd.get(), dir.rel, name, ino);
+      }
       if (raw) {
         out.push_back({NameCookie(name), ino, type, name});
         return;

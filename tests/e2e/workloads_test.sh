@@ -489,7 +489,15 @@ os.close(fd)
 mv a.txt a-moved.txt
 same "$a" "$(stat -c %d:%i a-moved.txt)" "renamed copy"
 echo new > fresh.txt && cp a-moved.txt copy.txt
-[ "$(stat -c %i fresh.txt)" != "$(stat -c %i copy.txt)" ] && echo "new files: distinct"'
+[ "$(stat -c %i fresh.txt)" != "$(stat -c %i copy.txt)" ] && echo "new files: distinct"
+# Listings give the numbers stat gives (d_ino, as scandir reports it).
+python3 -c "
+import os
+for d in (\".\", \"sub\"):
+    for e in sorted(os.scandir(d), key=lambda e: e.name):
+        same = e.inode() == os.lstat(e.path).st_ino
+        print(\"d_ino of\", e.path, \"as stat\" if same else \"differs\")
+"'
 
 # ------------------------------------------------------------ 10. more tools
 
