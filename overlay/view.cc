@@ -147,6 +147,25 @@ std::vector<dev_t> PassthroughDevices(const std::vector<std::string>& roots) {
   return devs;
 }
 
+
+// Where the file system with device `dev` is mounted (the host's /proc,
+// and any bind mount of it).
+std::vector<std::string> MountPointsOf(dev_t dev) {
+  std::vector<std::string> points;
+  FILE* f = fopen("/proc/self/mountinfo", "re");
+  if (f == nullptr) return points;
+  char* line = nullptr;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    unsigned major, minor;
+    char point[4096];
+    if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &major, &minor, point) != 3) continue;
+    if (makedev(major, minor) == dev) points.emplace_back(point);
+  }
+  free(line);
+  fclose(f);
+  return points;
+}
 }  // namespace
 
 pid_t TgidOfThread(pid_t tid) {
@@ -204,6 +223,7 @@ View::View(const LayerSet* layers) : layers_(layers) {
   if (stat("/proc", &st) == 0) {
     proc_dev_ = st.st_dev;
     proc_root_ino_ = st.st_ino;
+    proc_mounts_ = MountPointsOf(proc_dev_);
   }
   int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd >= 0) {
@@ -555,10 +575,13 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     // error) walks from the root, component by component.
     size_t slash = path.rfind('/');
     std::string_view dir = path.substr(0, slash);
+    auto within = [&](const std::string& top) {
+      return top == "/" || (dir.starts_with(top) &&
+                            (dir.size() == top.size() || dir[top.size()] == '/'));
+    };
     bool fast = view_root != "/" && slash > 0 && slash + 1 < path.size() && PlainPath(dir) &&
-                !(dir.starts_with(view_root) &&
-                  (dir.size() == view_root.size() || dir[view_root.size()] == '/')) &&
-                dir != "/proc" && !dir.starts_with("/proc/");
+                !within(view_root) && dir != "/proc" && !dir.starts_with("/proc/");
+    for (const std::string& point : proc_mounts_) fast = fast && !within(point);
     if (fast) {
       std::string last(path.substr(slash + 1));
       fast = last != "." && last != "..";
@@ -569,10 +592,11 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
                                                &how, sizeof(how)))
                     : -1;
       if (fd >= 0) {
+        // Not in the view, not in /proc, no symlink on the way: its stat
+        // is not needed (host_st stays unknown, st_ino 0, until it is).
         host = std::make_shared<UniqueFd>(fd);
-        fast = fstat(fd, &host_st) == 0 && !IsViewRoot(host_st) &&
-               !(proc_dev_ != 0 && host_st.st_dev == proc_dev_) && !IsPassthrough(host_st.st_dev);
-        if (fast) path.remove_prefix(slash);
+        host_st = {};
+        path.remove_prefix(slash);
       } else {
         fast = false;
       }
@@ -621,6 +645,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       int fd = fcntl(host->get(), F_DUPFD_CLOEXEC, 0);
       if (fd < 0) return Errno{errno};
       t.fd.reset(fd);
+      if (host_st.st_ino == 0 && fstat(fd, &host_st) != 0) return Errno{errno};
       t.st = host_st;
     }
     return t;

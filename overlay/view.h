@@ -265,6 +265,7 @@ class View {
   size_t cache_limit_ = 4096;
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;
+  std::vector<std::string> proc_mounts_;  // where the host's /proc is mounted
   ViewDirPtr root_;
   // The host's root directory (programs cannot chroot).
   std::shared_ptr<UniqueFd> host_root_;

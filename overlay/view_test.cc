@@ -466,6 +466,22 @@ TEST_F(ResolveTest, AbsolutePathsBelowTheViewRootWithDotsAndDotDots) {
   EXPECT_TRUE(FailsWith(Resolve(Path("host/sub/file/x")), ENOTDIR));
 }
 
+TEST_F(ResolveTest, HostSymlinksToTheirOwnDirectory) {
+  ASSERT_NO_FATAL_FAILURE(
+      Open({"l0/", "host/sub/dot -> .", "host/sub/up -> ..", "host/sub/file = host"}, {"l0"}));
+  auto dot = Resolve(Path("host/sub/dot"));
+  ASSERT_TRUE(IsOk(dot));
+  EXPECT_FALSE(dot->in_view);
+  EXPECT_TRUE(dot->is_dir());
+  EXPECT_EQ(dot->st.st_ino, LstatOrDie(Path("host/sub")).st_ino);
+  auto up = Resolve(Path("host/sub/up"));
+  ASSERT_TRUE(IsOk(up));
+  EXPECT_EQ(up->st.st_ino, LstatOrDie(Path("host")).st_ino);
+  auto through = Resolve(Path("host/sub/dot/file"));
+  ASSERT_TRUE(IsOk(through));
+  EXPECT_EQ(ReadContent(through->fd.get()), "host");
+}
+
 TEST_F(ResolveTest, CachedDirectoriesOnTheWayFollowChanges) {
   ASSERT_NO_FATAL_FAILURE(Open({"l0/a/b/", "l1/a/b/f = lower"}, {"l0", "l1"}));
   ASSERT_TRUE(IsOk(Resolve("a/b/f")));
