@@ -679,8 +679,11 @@ int Writer::Modify(const Target& t,
   if (!up.ok()) return up.error();
   int parent = -1;
   if (up->parent) parent = UpperFd(*up->parent);
-  // Attributes only: no directory's layers change.
-  return apply(up->fd.get(), parent, up->name.c_str());
+  // Attributes only: no directory's layers change, but a cached directory
+  // keeps its mode and owner (permission checks read them).
+  int err = apply(up->fd.get(), parent, up->name.c_str());
+  if (S_ISDIR(up->st.st_mode)) view_->InvalidateDir(up->rel, false);
+  return err;
 }
 
 }  // namespace ovlbox

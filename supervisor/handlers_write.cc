@@ -109,6 +109,27 @@ bool IsUnlinkedUpperFile(Call& c, const Target& t) {
   return loc.layer == 0;
 }
 
+// The program's own open file behind descriptor `fd`, when an attribute
+// change through it needs nothing from the view: a file (not a directory)
+// of the upper, which the change may touch in place with the caller's
+// credentials, as the kernel touches it. Empty otherwise (a lower file to
+// copy up, a directory whose cached attributes must follow, a stand-in,
+// anything outside the upper), for the general path.
+SysResult<UniqueFd> UpperFileOf(Call& c, int fd) {
+  if (!c.view().writable() || !c.writer()) return UniqueFd();
+  OVL_ASSIGN_OR_RETURN(UniqueFd file, c.tracee().GetFd(fd));
+  struct stat st;
+  if (fstat(file.get(), &st) != 0 || S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    return UniqueFd();
+  }
+  std::string real = FdPath(file.get());
+  if (real.ends_with(" (deleted)")) real.resize(real.size() - strlen(" (deleted)"));
+  if (real.empty() || real[0] != '/' || c.view().layers().Locate(real).layer != 0) {
+    return UniqueFd();
+  }
+  return file;
+}
+
 // Resolves an existing object for an attribute change (chmod, chown, ...).
 SysResult<Target> ResolveExisting(Call& c, int dirfd, uint64_t path, bool follow,
                                   bool empty_path) {
@@ -323,6 +344,8 @@ Response HandleChmod(Call& c) {
   Target t;
   mode_t mode;
   if (c.nr() == SYS_fchmod) {
+    OVL_TRY(UniqueFd upper, UpperFileOf(c, c.arg_int(0)));
+    if (upper) return Result(fchmod(upper.get(), c.arg(1)));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
     if (!t.in_view) {
       OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
@@ -358,6 +381,8 @@ Response HandleChown(Call& c) {
   uid_t uid;
   gid_t gid;
   if (c.nr() == SYS_fchown) {
+    OVL_TRY(UniqueFd upper, UpperFileOf(c, c.arg_int(0)));
+    if (upper) return Result(fchown(upper.get(), c.arg(1), c.arg(2)));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
     if (!t.in_view) {
       OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
@@ -452,6 +477,8 @@ Response HandleUtimes(Call& c) {
   if (c.nr() == SYS_utimensat && path == 0) {
     // futimens(fd, times).
     if (dirfd == AT_FDCWD) return Response::Error(EFAULT);
+    OVL_TRY(UniqueFd upper, UpperFileOf(c, dirfd));
+    if (upper) return Result(futimens(upper.get(), ts));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), dirfd));
     if (!t.in_view) {
       OVL_TRY(UniqueFd fd, c.tracee().GetFd(dirfd));

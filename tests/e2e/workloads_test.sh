@@ -569,10 +569,14 @@ setup_creds() {
   chmod 0666 "$l2/home/shared/open.txt"
   _put "$l2/home/readonly.txt" "anyone may read"
   chmod 0644 "$l2/home/readonly.txt"
+  mkdir -p "$l2/home/locked" "$l2/home/opened"
+  chmod 0755 "$l2/home/locked"
+  chmod 0777 "$l2/home/opened"
 }
 
 rw_case credentials 'setpriv' setup_creds '
 cd home
+ls locked opened >/dev/null && chmod 0777 locked && chmod 0755 opened
 python3 -c "import os; os.setresuid(-1, os.geteuid(), -1); os.setresgid(-1, os.getegid(), -1); print(open(\"secret.txt\").read().strip())"
 setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "
 id -u
@@ -584,6 +588,8 @@ echo new > shared/made-by-nobody.txt && stat -c \"%n %u %g %a\" shared/made-by-n
 echo x >> readonly.txt 2>&1 | sed \"s/^sh: [0-9]*: //\"
 touch newfile 2>&1 | sed \"s/^touch: //\"
 mkdir shared/dir && stat -c \"%n %u\" shared/dir
+touch locked/mine && echo \"created in a directory made writable\"
+touch opened/mine 2>&1 | sed \"s/^touch: //\"
 "
 cat secret.txt'
 
