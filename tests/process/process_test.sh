@@ -972,9 +972,12 @@ grep -cx -e cwd -e exe -e fd -e status "$SCRATCH/a"
 timeout 5 ls /proc/self/fd | grep -c .
 timeout 5 ls /proc > "$SCRATCH/a"; echo "ls /proc: status $?"
 grep -qx self "$SCRATCH/a" && echo "/proc lists self"')
+  # The descriptors ls sees: the ones this test inherited, and its own
+  # directory; natively counted the same way.
+  native_fds=$(cd / && exec env -i PATH="$E2E_PATH_DEFAULT" sh -c 'timeout 5 ls /proc/self/fd | grep -c .' 2>&1)
   check_output "ls /proc/self: status 0
 4
-4
+$native_fds
 ls /proc: status 0
 /proc lists self" "$got"
 fi
@@ -1059,6 +1062,36 @@ install ok installed" ] || why="${why:+$why, }second run: $run"
     ! dpkg-query -W ovlbox-proctest-hello >/dev/null 2>&1 || why="${why:+$why, }installed on the host"
   fi
   if [ -z "$why" ]; then case_ok; else case_fail "$why" "${inst:-}"; fi
+fi
+
+# apt-get installing a local package: apt drops to its `_apt` user for
+# parts of the work, so this also exercises copy-up and permission checks
+# under another user's credentials.
+if case_begin root-apt-install && needs dpkg-deb apt-get; then
+  pkg=$E2E_ROOT/deb/apkg
+  mkdir -p "$pkg/DEBIAN" "$pkg/usr/local/bin"
+  printf '%s\n' 'Package: ovlbox-proctest-apt' 'Version: 1.0' 'Architecture: all' \
+    'Maintainer: ovlbox tests <tests@example.invalid>' \
+    'Description: a script installed with apt-get by the ovlbox process test' >"$pkg/DEBIAN/control"
+  printf '#!/bin/sh\necho "installed by apt"\n' >"$pkg/usr/local/bin/ovlbox-proctest-apt"
+  chmod 0755 "$pkg/usr/local/bin/ovlbox-proctest-apt"
+  chmod 0755 "$E2E_ROOT/deb"
+  why=
+  if ! dpkg-deb --root-owner-group --build "$pkg" "$E2E_ROOT/deb/apt.deb" >/dev/null 2>&1; then
+    why="dpkg-deb --build failed"
+  else
+    chmod 0644 "$E2E_ROOT/deb/apt.deb"
+    inst=$(rootbox "apt-get install -y $E2E_ROOT/deb/apt.deb >\"\$SCRATCH/apt.log\" 2>&1; echo \"apt-get status \$?\"
+ovlbox-proctest-apt
+dpkg-query -W -f='\${Status}\n' ovlbox-proctest-apt")
+    [ "$inst" = "apt-get status 0
+installed by apt
+install ok installed" ] || why="apt-get install under ovlbox: $inst $(tail -5 "$PT/scratch/apt.log" 2>/dev/null)"
+    [ -x "$ROOT_U/usr/local/bin/ovlbox-proctest-apt" ] || why="${why:+$why, }not in U/usr/local/bin"
+    [ ! -e /usr/local/bin/ovlbox-proctest-apt ] || why="${why:+$why, }installed on the host"
+    ! dpkg-query -W ovlbox-proctest-apt >/dev/null 2>&1 || why="${why:+$why, }the host's dpkg knows it"
+  fi
+  if [ -z "$why" ]; then case_ok; else case_fail "$why"; fi
 fi
 
 e2e_say "whole test: $(_seconds "$T_ALL" "$(_now)")s"
