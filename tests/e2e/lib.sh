@@ -960,6 +960,54 @@ _show_rw_diffs() {
   fi
 }
 
+# ------------------------------------------------------------ writable suites
+
+# needs TOOL...: true when every TOOL is installed (looked up in the PATH
+# the commands get); sets MISSING to those that are not.
+MISSING=
+needs() {
+  local t
+  MISSING=
+  for t in "$@"; do
+    case $t in
+      python3-venv) PATH=$E2E_PATH_DEFAULT python3 -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
+      python3-pip) PATH=$E2E_PATH_DEFAULT python3 -c 'import setuptools, wheel, pip' >/dev/null 2>&1 ;;
+      *) PATH=$E2E_PATH_DEFAULT command -v "$t" >/dev/null 2>&1 ;;
+    esac || MISSING="$MISSING $t"
+  done
+  [ -z "$MISSING" ]
+}
+
+# rw_case NAME TOOLS SETUP CMD [VOLATILE_GLOB]...: run_rw_case when the
+# tools the case needs are installed, a failure saying which are missing
+# otherwise.
+rw_case() {
+  local name=$1 tools=$2
+  shift 2
+  _case_selected "$name" || return 0
+  # shellcheck disable=SC2086
+  if ! needs $tools; then
+    _fail "$name" "not installed:$MISSING"
+    return 1
+  fi
+  run_rw_case "$name" "$@"
+}
+
+# git_in DIR ARGS...: git in DIR with a fixed identity and dates, for the
+# setups of the writable suites (deterministic packs, no automatic gc).
+git_in() {
+  local dir=$1
+  shift
+  (
+    cd "$dir" &&
+      HOME=$E2E_HOME GIT_CONFIG_NOSYSTEM=1 \
+        GIT_AUTHOR_NAME=Setup GIT_AUTHOR_EMAIL=setup@example.com \
+        GIT_COMMITTER_NAME=Setup GIT_COMMITTER_EMAIL=setup@example.com \
+        GIT_AUTHOR_DATE=2020-01-02T03:04:05Z GIT_COMMITTER_DATE=2020-01-02T03:04:05Z \
+        git -c init.defaultBranch=main -c pack.threads=1 -c gc.auto=0 "$@"
+  )
+}
+
 # e2e_finish: print the summary line; returns non-zero if anything failed.
 e2e_finish() {
   if [ "$E2E_FAILED" -gt 0 ]; then

@@ -81,37 +81,6 @@ GIT_CONFIG_VALUE_2=main
 SOURCE_DATE_EPOCH=1600000000'
 umask 022
 
-# needs TOOL...: true when every TOOL is installed (looked up in the PATH
-# the commands get); sets MISSING to those that are not.
-MISSING=
-needs() {
-  local t
-  MISSING=
-  for t in "$@"; do
-    case $t in
-      python3-venv) PATH=$E2E_PATH_DEFAULT python3 -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
-      python3-pip) PATH=$E2E_PATH_DEFAULT python3 -c 'import setuptools, wheel, pip' >/dev/null 2>&1 ;;
-      *) PATH=$E2E_PATH_DEFAULT command -v "$t" >/dev/null 2>&1 ;;
-    esac || MISSING="$MISSING $t"
-  done
-  [ -z "$MISSING" ]
-}
-
-# rw_case NAME TOOLS SETUP CMD [VOLATILE_GLOB]...: run_rw_case when the
-# tools the case needs are installed, a failure saying which are missing
-# otherwise.
-rw_case() {
-  local name=$1 tools=$2
-  shift 2
-  _case_selected "$name" || return 0
-  # shellcheck disable=SC2086
-  if ! needs $tools; then
-    _fail "$name" "not installed:$MISSING"
-    return 1
-  fi
-  run_rw_case "$name" "$@"
-}
-
 # _file PATH: write stdin to PATH, creating its parents.
 _file() {
   mkdir -p "$(dirname "$1")" && cat >"$1"
@@ -127,19 +96,6 @@ _licenses() {
   done
 }
 
-# git_in DIR ARGS...: git in DIR with a fixed identity and dates, for setups.
-git_in() {
-  local dir=$1
-  shift
-  (
-    cd "$dir" &&
-      HOME=$E2E_HOME GIT_CONFIG_NOSYSTEM=1 \
-        GIT_AUTHOR_NAME=Setup GIT_AUTHOR_EMAIL=setup@example.com \
-        GIT_COMMITTER_NAME=Setup GIT_COMMITTER_EMAIL=setup@example.com \
-        GIT_AUTHOR_DATE=2020-01-02T03:04:05Z GIT_COMMITTER_DATE=2020-01-02T03:04:05Z \
-        git -c init.defaultBranch=main -c pack.threads=1 -c gc.auto=0 "$@"
-  )
-}
 
 # layer_delta OLD NEW LAYER: fill LAYER with what turns the tree OLD into
 # the tree NEW when LAYER is stacked above OLD: new and changed files and
@@ -790,11 +746,15 @@ touch shapes/include/fmt.h && cmake --build build -j2 | unprogress
 # install(DIRECTORY) copies files in readdir order, which differs (see
 # docs/design.md): the manifest is volatile and compared sorted here.
 # CMakeOutput.log names the random try-compile dirs: volatile too.
+# CMakeFiles/Makefile2 lists the dependencies of a target in an order that
+# varies from one cmake run to the next (natively too): volatile, and
+# compared sorted here.
+sort build/CMakeFiles/Makefile2 | sha256sum | cut -c1-16
 cmake --install build | sort && sort build/install_manifest.txt
 prefix/bin/shapes prefix/share/shapes/shapes.txt | tail -n 2
 find prefix | sort && readlink prefix/lib/libfmt.so prefix/lib/libfmt.so.1
 cmake --build build --target clean && ls build' \
-  build/install_manifest.txt build/CMakeFiles/CMakeOutput.log
+  build/install_manifest.txt build/CMakeFiles/CMakeOutput.log build/CMakeFiles/Makefile2
 
 # ------------------------------------------------------------ 7. python
 

@@ -56,36 +56,6 @@ E2E_DATA=$E2E_ROOT/data
 E2E_EXTRA_ENV="DATA=$E2E_DATA
 $GIT_ENV"
 
-# needs TOOL...: true when every TOOL is installed; sets MISSING to those
-# that are not.  python3-venv stands for python3 with venv and ensurepip.
-MISSING=
-needs() {
-  local t
-  MISSING=
-  for t in "$@"; do
-    case $t in
-      python3-venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
-      *) command -v "$t" >/dev/null 2>&1 ;;
-    esac || MISSING="$MISSING $t"
-  done
-  [ -z "$MISSING" ]
-}
-
-# rw_case NAME TOOLS SETUP CMD [VOLATILE_GLOB]...: run_rw_case when the
-# tools the case needs are installed, a failure saying which are missing
-# otherwise.
-rw_case() {
-  local name=$1 tools=$2
-  shift 2
-  _case_selected "$name" || return 0
-  # shellcheck disable=SC2086
-  if ! needs $tools; then
-    _fail "$name" "not installed:$MISSING"
-    return 1
-  fi
-  run_rw_case "$name" "$@"
-}
-
 # ------------------------------------------------------------ data
 
 # A tarball of a few thousand real files (system headers and perl modules:
@@ -105,19 +75,6 @@ make_data() {
 
 make_data
 
-# git_in DIR ARGS...: git in DIR with a fixed identity and dates, for setups.
-git_in() {
-  local dir=$1
-  shift
-  (
-    cd "$dir" &&
-      HOME=$E2E_HOME GIT_CONFIG_NOSYSTEM=1 \
-        GIT_AUTHOR_NAME=Setup GIT_AUTHOR_EMAIL=setup@example.com \
-        GIT_COMMITTER_NAME=Setup GIT_COMMITTER_EMAIL=setup@example.com \
-        GIT_AUTHOR_DATE=2020-01-02T03:04:05Z GIT_COMMITTER_DATE=2020-01-02T03:04:05Z \
-        git -c init.defaultBranch=main "$@"
-  )
-}
 
 # ------------------------------------------------------------ 1. tar
 
@@ -518,6 +475,9 @@ setup_tools() {
 rw_case tools 'patch zip unzip bzip2 flock fallocate split du file' setup_tools '
 cd proj
 patch -p1 < fix.patch && cat src/words.txt
+# Fixed times before zipping: unzip restores them (rounded to 2 s), and a
+# time from the run itself would differ between the two runs.
+touch -d "2017-07-07 07:07:08 UTC" src src/*
 zip -q -X -r ../src.zip src && unzip -q -o ../src.zip -d unzipped && ls -R unzipped | sort
 bzip2 -k src/numbers.txt && bzip2 -dc src/numbers.txt.bz2 | tail -n 2
 flock src/numbers.txt -c "echo locked"
