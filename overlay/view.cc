@@ -106,17 +106,17 @@ bool IsPseudoFsType(const std::string& type) {
   return false;
 }
 
-// The devices of the pseudo filesystems mounted inside one of `roots`, and
-// of every filesystem mounted below one of those (/dev/shm below /dev).
-std::vector<dev_t> PassthroughDevices(const std::vector<std::string>& roots) {
-  struct Mount {
-    dev_t dev;
-    std::string point;
-    bool pseudo;
-  };
+struct Mount {
+  dev_t dev;
+  std::string point;
+  bool pseudo;
+};
+
+// This process's mount table (/proc/self/mountinfo).
+std::vector<Mount> ReadMounts() {
   std::vector<Mount> mounts;
   FILE* f = fopen("/proc/self/mountinfo", "re");
-  if (f == nullptr) return {};
+  if (f == nullptr) return mounts;
   char* line = nullptr;
   size_t cap = 0;
   while (getline(&line, &cap, f) > 0) {
@@ -131,6 +131,13 @@ std::vector<dev_t> PassthroughDevices(const std::vector<std::string>& roots) {
   }
   free(line);
   fclose(f);
+  return mounts;
+}
+
+// The devices of the pseudo filesystems mounted inside one of `roots`, and
+// of every filesystem mounted below one of those (/dev/shm below /dev).
+std::vector<dev_t> PassthroughDevices(const std::vector<Mount>& mounts,
+                                      const std::vector<std::string>& roots) {
   auto within = [](const std::string& path, const std::string& dir) {
     return dir == "/" ? path != "/"
                       : path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
@@ -147,25 +154,6 @@ std::vector<dev_t> PassthroughDevices(const std::vector<std::string>& roots) {
   return devs;
 }
 
-
-// Where the file system with device `dev` is mounted (the host's /proc,
-// and any bind mount of it).
-std::vector<std::string> MountPointsOf(dev_t dev) {
-  std::vector<std::string> points;
-  FILE* f = fopen("/proc/self/mountinfo", "re");
-  if (f == nullptr) return points;
-  char* line = nullptr;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    unsigned major, minor;
-    char point[4096];
-    if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &major, &minor, point) != 3) continue;
-    if (makedev(major, minor) == dev) points.emplace_back(point);
-  }
-  free(line);
-  fclose(f);
-  return points;
-}
 }  // namespace
 
 pid_t TgidOfThread(pid_t tid) {
@@ -206,7 +194,8 @@ bool View::IsPassthrough(dev_t dev) const {
 View::View(const LayerSet* layers) : layers_(layers) {
   std::vector<std::string> roots;
   for (const Layer& layer : layers_->layers()) roots.push_back(layer.path);
-  for (dev_t dev : PassthroughDevices(roots)) {
+  std::vector<Mount> mounts = ReadMounts();
+  for (dev_t dev : PassthroughDevices(mounts, roots)) {
     bool is_layer = false;
     for (const Layer& layer : layers_->layers()) is_layer = is_layer || layer.dev == dev;
     if (!is_layer) passthrough_devs_.push_back(dev);
@@ -223,7 +212,10 @@ View::View(const LayerSet* layers) : layers_(layers) {
   if (stat("/proc", &st) == 0) {
     proc_dev_ = st.st_dev;
     proc_root_ino_ = st.st_ino;
-    proc_mounts_ = MountPointsOf(proc_dev_);
+    // Where the host's /proc is mounted (and bind-mounted).
+    for (const Mount& m : mounts) {
+      if (m.dev == proc_dev_) proc_mounts_.push_back(m.point);
+    }
   }
   int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd >= 0) {
