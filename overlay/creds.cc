@@ -1,5 +1,6 @@
 #include "overlay/creds.h"
 
+#include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +23,27 @@ void Become(uid_t fsuid, gid_t fsgid, const std::vector<gid_t>& groups) {
 }  // namespace
 
 ThreadCreds& CurrentThreadCreds() { return t_creds; }
+
+void ActFor(uid_t fsuid, gid_t fsgid, std::vector<gid_t> groups) {
+  ThreadCreds& c = t_creds;
+  c.own_fsuid = static_cast<uid_t>(setfsuid(-1));
+  c.own_fsgid = static_cast<gid_t>(setfsgid(-1));
+  int count = static_cast<int>(syscall(SYS_getgroups, 0, nullptr));
+  c.own_groups.resize(count > 0 ? count : 0);
+  if (count > 0) syscall(SYS_getgroups, count, c.own_groups.data());
+  c.caller_fsuid = fsuid;
+  c.caller_fsgid = fsgid;
+  c.caller_groups = std::move(groups);
+  Become(c.caller_fsuid, c.caller_fsgid, c.caller_groups);
+  c.acting = true;
+}
+
+void StopActing() {
+  ThreadCreds& c = t_creds;
+  if (!c.acting) return;
+  Become(c.own_fsuid, c.own_fsgid, c.own_groups);
+  c.acting = false;
+}
 
 AsMounter::AsMounter() {
   if (!t_creds.acting || t_mounter_depth++ > 0) return;

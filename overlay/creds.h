@@ -26,6 +26,12 @@ struct ThreadCreds {
 
 // This thread's record (thread-local).
 ThreadCreds& CurrentThreadCreds();
+
+// Takes on a caller's filesystem ids and groups on this thread (setfsuid,
+// setfsgid and the raw setgroups act on one thread), remembering the
+// thread's own; StopActing goes back to them.
+void ActFor(uid_t fsuid, gid_t fsgid, std::vector<gid_t> groups);
+void StopActing();
 inline bool ActingForCaller() { return CurrentThreadCreds().acting; }
 
 // Runs with the supervisor's own credentials for its lifetime, when the

@@ -97,33 +97,12 @@ CredentialScope::CredentialScope(pid_t tid) {
   if (!g_credentials_vary.load(std::memory_order_relaxed)) return;
   Creds creds;
   if (!ReadCreds(tid, &creds)) return;
-  saved_fsuid_ = static_cast<uid_t>(setfsuid(-1));
-  saved_fsgid_ = static_cast<gid_t>(setfsgid(-1));
-  int count = static_cast<int>(syscall(SYS_getgroups, 0, nullptr));
-  if (count < 0) return;
-  saved_groups_.resize(count);
-  syscall(SYS_getgroups, count, saved_groups_.data());
-  // Raw syscalls: the C library's setgroups changes every thread.
-  syscall(SYS_setgroups, creds.groups.size(), creds.groups.data());
-  syscall(SYS_setfsgid, creds.fsgid);
-  syscall(SYS_setfsuid, creds.fsuid);
+  ActFor(creds.fsuid, creds.fsgid, std::move(creds.groups));
   active_ = true;
-  ThreadCreds& record = CurrentThreadCreds();
-  record.acting = true;
-  record.own_fsuid = saved_fsuid_;
-  record.own_fsgid = saved_fsgid_;
-  record.own_groups = saved_groups_;
-  record.caller_fsuid = creds.fsuid;
-  record.caller_fsgid = creds.fsgid;
-  record.caller_groups = creds.groups;
 }
 
 CredentialScope::~CredentialScope() {
-  if (!active_) return;
-  CurrentThreadCreds().acting = false;
-  syscall(SYS_setfsuid, saved_fsuid_);
-  syscall(SYS_setfsgid, saved_fsgid_);
-  syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data());
+  if (active_) StopActing();
 }
 
 }  // namespace ovlbox

@@ -38,9 +38,6 @@ class CredentialScope {
 
  private:
   bool active_ = false;
-  uid_t saved_fsuid_ = 0;
-  gid_t saved_fsgid_ = 0;
-  std::vector<gid_t> saved_groups_;
 };
 
 }  // namespace ovlbox
