@@ -9,6 +9,8 @@
 #   proot           proot -w DIR on the plain directory: proot cannot
 #                   overlay, so this measures its ptrace path translation only
 #   ovlbox          ovlbox --lower A:B --upper U --work W, cwd in the view
+#   ovlbox-nopreload  the same with --no-preload: every call answered by the
+#                   supervisor (shows what the preload library changes)
 #
 # A caller builds $A and $B (the lowers, A on top) and $NATIVE (the same
 # tree as one plain directory), then for each run: peer_setup PEER (fresh
@@ -18,7 +20,7 @@
 export LC_ALL=C
 BENCH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_SRC")
-ALL_PEERS=(native kernel fuse-overlayfs proot ovlbox)
+ALL_PEERS=(native kernel fuse-overlayfs proot ovlbox ovlbox-nopreload)
 
 # A failing command stops the script (set -e in the callers): say which.
 set -E
@@ -151,6 +153,7 @@ declare -A PEER_NOTE=()  # peer -> why it is skipped
 peer_title() {
   case $1 in
     kernel) echo "kernel overlay" ;;
+    ovlbox-nopreload) echo "ovlbox --no-preload" ;;
     *) echo "$1" ;;
   esac
 }
@@ -221,7 +224,7 @@ set_peer_root() {
   case $1 in
     native | proot) PEER_ROOT=$NATIVE ;;
     kernel | fuse-overlayfs) PEER_ROOT=$RUN/mnt ;;
-    ovlbox) PEER_ROOT=$A ;;
+    ovlbox | ovlbox-nopreload) PEER_ROOT=$A ;;
   esac
 }
 
@@ -237,6 +240,9 @@ peer_exec() {
       (cd "$NATIVE" && exec proot -w "$NATIVE" "$@") ;;
     ovlbox)
       (cd "$A" && exec "$OVLBOX" --lower "$A:$B" --upper "$RUN/upper" \
+        --work "$RUN/work" -- "$@") ;;
+    ovlbox-nopreload)
+      (cd "$A" && exec "$OVLBOX" --no-preload --lower "$A:$B" --upper "$RUN/upper" \
         --work "$RUN/work" -- "$@") ;;
   esac
 }
@@ -257,6 +263,7 @@ peer_command() {
     native | kernel | fuse-overlayfs) set_peer_root "$peer"; echo "cd $PEER_ROOT && $args" ;;
     proot) echo "cd $NATIVE && proot -w $NATIVE $args" ;;
     ovlbox) echo "cd $A && ovlbox --lower $A:$B --upper $RUN/upper --work $RUN/work -- $args" ;;
+    ovlbox-nopreload) echo "cd $A && ovlbox --no-preload --lower $A:$B --upper $RUN/upper --work $RUN/work -- $args" ;;
   esac
 }
 

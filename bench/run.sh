@@ -22,7 +22,7 @@
 #   BENCH_RUNS=N        timed runs per workload and peer (default 5)
 #   BENCH_QUICK=1       smoke mode: 1 run, 100,000 stat calls, short micro
 #   BENCH_WORKLOADS="find read make untar git"   a subset, in this order
-#   BENCH_PEERS="kernel fuse-overlayfs proot ovlbox"   a subset (native
+#   BENCH_PEERS="kernel fuse-overlayfs proot ovlbox ovlbox-nopreload"   a subset (native
 #                       always runs: it is the reference)
 #   BENCH_MICRO=0       skip the micro benchmarks
 #   BENCH_SOURCE_TREE   the tree to copy (default /usr/include)

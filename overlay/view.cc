@@ -110,6 +110,7 @@ struct Mount {
   dev_t dev;
   std::string point;
   bool pseudo;
+  bool proc;
 };
 
 // This process's mount table (/proc/self/mountinfo).
@@ -127,7 +128,8 @@ std::vector<Mount> ReadMounts() {
     const char* dash = strstr(line, " - ");
     char type[64];
     if (dash == nullptr || sscanf(dash + 3, "%63s", type) != 1) continue;
-    mounts.push_back({makedev(major, minor), point, IsPseudoFsType(type)});
+    mounts.push_back({makedev(major, minor), point, IsPseudoFsType(type),
+                      strcmp(type, "proc") == 0});
   }
   free(line);
   fclose(f);
@@ -195,6 +197,17 @@ View::View(const LayerSet* layers) : layers_(layers) {
   std::vector<std::string> roots;
   for (const Layer& layer : layers_->layers()) roots.push_back(layer.path);
   std::vector<Mount> mounts = ReadMounts();
+  std::vector<std::string> all_roots = roots;
+  if (!layers_->work_dir().empty()) all_roots.push_back(layers_->work_dir());
+  for (const Mount& m : mounts) {
+    if (m.proc) procfs_devs_.push_back(m.dev);
+    for (const std::string& root : all_roots) {
+      bool below = root == "/" ? m.point != "/"
+                               : m.point.size() > root.size() && m.point.starts_with(root) &&
+                                     m.point[root.size()] == '/';
+      mounts_in_layers_ = mounts_in_layers_ || below;
+    }
+  }
   for (dev_t dev : PassthroughDevices(mounts, roots)) {
     bool is_layer = false;
     for (const Layer& layer : layers_->layers()) is_layer = is_layer || layer.dev == dev;

@@ -204,6 +204,12 @@ class View {
   bool IsPassthrough(dev_t dev) const;
   bool HasPassthrough() const { return !passthrough_devs_.empty(); }
 
+  // The devices of every proc filesystem mounted on the host.
+  const std::vector<dev_t>& procfs_devs() const { return procfs_devs_; }
+  // Whether some filesystem is mounted below a layer root or the work dir
+  // (then st_dev alone cannot tell that an object lies outside the layers).
+  bool mounts_in_layers() const { return mounts_in_layers_; }
+
   // Whether a host directory stat is the view root.
   bool IsViewRoot(const struct stat& st) const {
     return st.st_dev == layers_->view_root_dev() && st.st_ino == layers_->view_root_ino();
@@ -271,6 +277,8 @@ class View {
   std::shared_ptr<UniqueFd> host_root_;
   struct stat host_root_st_ {};
   std::vector<dev_t> passthrough_devs_;
+  std::vector<dev_t> procfs_devs_;
+  bool mounts_in_layers_ = false;
 };
 
 // Reads an xattr of an open file (O_PATH descriptors too). Returns the value

@@ -1,6 +1,9 @@
 #include "policy/filter.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <stddef.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
@@ -33,7 +36,7 @@ uint32_t ToSeccompAction(const SyscallRule& rule) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<sock_filter>> BuildFilter() {
+absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie) {
   std::unique_ptr<void, void (*)(void*)> ctx(seccomp_init(SCMP_ACT_ERRNO(ENOSYS)),
                                              [](void* c) { seccomp_release(c); });
   if (!ctx) return absl::InternalError("seccomp_init failed");
@@ -76,7 +79,37 @@ absl::StatusOr<std::vector<sock_filter>> BuildFilter() {
     return absl::ErrnoToStatus(errno, "reading the exported filter");
   }
   close(mfd);
+  if (cookie != 0) {
+    std::vector<sock_filter> prefix = CookiePrefix(cookie);
+    program.insert(program.begin(), prefix.begin(), prefix.end());
+  }
   return program;
+}
+
+std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
+  // Every "no" jumps to the end of the prefix, where libseccomp's program
+  // starts (it checks the architecture again itself).
+  constexpr uint32_t kArgsOffset = offsetof(seccomp_data, args);
+  // O_TMPFILE's own bit (the flag also holds O_DIRECTORY).
+  constexpr uint32_t kWrites = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | 020000000;
+  std::vector<sock_filter> p = {
+      /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 12),
+      /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8),
+      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie), 0, 10),
+      /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8 + 4),
+      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie >> 32), 0, 8),
+      /* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 5, 0),
+      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_readlinkat, 4, 0),
+      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_faccessat2, 3, 0),
+      /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 3),
+      /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 2 * 8),
+      /* 12 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kWrites, 1, 0),
+      /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      // 14: libseccomp's program.
+  };
+  return p;
 }
 
 int InstallFilter(const std::vector<sock_filter>& program) {

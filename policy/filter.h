@@ -4,6 +4,7 @@
 
 #include <linux/filter.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -12,7 +13,18 @@ namespace ovlbox {
 
 // The filter for SyscallRules() as a BPF program. Foreign architectures
 // (i386, x32) kill the process.
-absl::StatusOr<std::vector<sock_filter>> BuildFilter();
+//
+// With a nonzero `cookie`, a few calls that cannot change anything are let
+// through unseen when their sixth argument register holds it: newfstatat,
+// readlinkat, faccessat2, and openat whose flags ask for neither writing
+// (O_WRONLY, O_RDWR, O_TRUNC) nor creating (O_CREAT, O_TMPFILE). The
+// preload library (preload/preload.c) makes its calls on host files that
+// way.
+absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie = 0);
+
+// The part BuildFilter puts in front of libseccomp's program for `cookie`;
+// `rest` is the length of what follows it.
+std::vector<sock_filter> CookiePrefix(uint64_t cookie);
 
 // Installs `program` on the calling thread (which must have set
 // PR_SET_NO_NEW_PRIVS or hold CAP_SYS_ADMIN) with a user-notification

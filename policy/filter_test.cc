@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,8 +70,8 @@ TEST(SyscallTableTest, NoNumberIsListedTwice) {
 
 // Runs `body` in a child under the filter; the parent answers every
 // notification with `answer_errno` and returns the child's exit code.
-int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr) {
-  auto program = BuildFilter();
+int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr, uint64_t cookie = 0) {
+  auto program = BuildFilter(cookie);
   EXPECT_TRUE(program.ok()) << program.status();
   int socks[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, socks), 0);
@@ -168,6 +169,98 @@ TEST(FilterTest, TracedCallsFailWithoutATracer) {
   int nr = -1;
   EXPECT_EQ(RunUnderFilter([] { return syscall(SYS_chdir, "/") == -1 ? errno : 0; }, EXDEV, &nr),
             ENOSYS);
+}
+
+// The preload library's calls: with the cookie in the sixth argument
+// register, read-only calls run in the kernel unseen; anything that could
+// write, and any call without the right cookie, still reaches the
+// supervisor (which answers EXDEV here).
+constexpr uint64_t kCookie = 0x5eed1234abcd9876ULL;
+
+int CookieOpen(int flags, uint64_t cookie) {
+  long fd = syscall(SYS_openat, AT_FDCWD, "/tmp", flags, 0600, 0L, cookie);
+  if (fd < 0) return errno;
+  close(static_cast<int>(fd));
+  return 0;
+}
+
+TEST(CookieFilterTest, ReadOnlyOpensWithTheCookieRunInTheKernel) {
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter([] { return CookieOpen(O_RDONLY | O_DIRECTORY, kCookie); }, EXDEV,
+                           &nr, kCookie),
+            0);
+  EXPECT_EQ(RunUnderFilter([] { return CookieOpen(O_PATH | O_CLOEXEC, kCookie); }, EXDEV, &nr,
+                           kCookie),
+            0);  // not traced either
+  EXPECT_EQ(nr, -1);
+}
+
+TEST(CookieFilterTest, OpensThatMayWriteOrCreateReachTheSupervisor) {
+  for (int (*body)() : {+[] { return CookieOpen(O_WRONLY, kCookie); },
+                        +[] { return CookieOpen(O_RDWR, kCookie); },
+                        +[] { return CookieOpen(O_RDONLY | O_TRUNC, kCookie); },
+                        +[] { return CookieOpen(O_RDONLY | O_CREAT, kCookie); },
+                        +[] { return CookieOpen(O_TMPFILE | O_RDWR, kCookie); },
+                        +[] { return CookieOpen(O_WRONLY | 3, kCookie); }}) {
+    int nr = -1;
+    EXPECT_EQ(RunUnderFilter(body, EXDEV, &nr, kCookie), EXDEV);
+    EXPECT_EQ(nr, SYS_openat);
+  }
+}
+
+TEST(CookieFilterTest, AWrongOrMissingCookieReachesTheSupervisor) {
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter([] { return CookieOpen(O_RDONLY, kCookie ^ (1ULL << 40)); }, EXDEV,
+                           &nr, kCookie),
+            EXDEV);
+  EXPECT_EQ(RunUnderFilter([] { return CookieOpen(O_RDONLY, kCookie ^ 1); }, EXDEV, &nr, kCookie),
+            EXDEV);
+  EXPECT_EQ(RunUnderFilter([] { return CookieOpen(O_RDONLY, 0); }, EXDEV, &nr, kCookie), EXDEV);
+  // A filter built without a cookie lets nothing through this way.
+  EXPECT_EQ(RunUnderFilter([] { return CookieOpen(O_RDONLY, 0); }, EXDEV, &nr, 0), EXDEV);
+  EXPECT_EQ(nr, SYS_openat);
+}
+
+TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter(
+                [] {
+                  struct stat st;
+                  char buf[64];
+                  if (syscall(SYS_newfstatat, AT_FDCWD, "/tmp", &st, 0, 0L, kCookie) != 0) return 1;
+                  if (syscall(SYS_readlinkat, AT_FDCWD, "/tmp", buf, sizeof(buf), 0L, kCookie) !=
+                          -1 ||
+                      errno != EINVAL) {
+                    return 2;
+                  }
+                  if (syscall(SYS_faccessat2, AT_FDCWD, "/tmp", R_OK, 0, 0L, kCookie) != 0) return 3;
+                  return 0;
+                },
+                EXDEV, &nr, kCookie),
+            0);
+  EXPECT_EQ(nr, -1);
+  for (int (*body)() :
+       {+[] {
+          return syscall(SYS_unlinkat, AT_FDCWD, "/nonexistent-ovlbox", 0, 0L, 0L, kCookie) == -1
+                     ? errno
+                     : 0;
+        },
+        +[] {
+          return syscall(SYS_mkdirat, AT_FDCWD, "/nonexistent-ovlbox", 0700, 0L, 0L, kCookie) ==
+                         -1
+                     ? errno
+                     : 0;
+        },
+        +[] {
+          return syscall(SYS_fchmodat, AT_FDCWD, "/nonexistent-ovlbox", 0700, 0L, 0L, kCookie) ==
+                         -1
+                     ? errno
+                     : 0;
+        }}) {
+    nr = -1;
+    EXPECT_EQ(RunUnderFilter(body, EXDEV, &nr, kCookie), EXDEV);
+    EXPECT_NE(nr, -1);
+  }
 }
 
 }  // namespace

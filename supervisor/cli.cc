@@ -36,6 +36,8 @@ const char* UsageText() {
          "  --upper DIR   where changes go (without it the view is read-only)\n"
          "  --work DIR    scratch dir on the upper's filesystem (default: a hidden\n"
          "                sibling of the upper, .NAME.ovlbox-work)\n"
+         "  --no-preload  answer every call in the supervisor: do not load ovlbox's\n"
+         "                preload library into the program (slower; see docs/design.md)\n"
          "  --help        this text\n"
          "  --version     the version\n"
          "\n"
@@ -78,6 +80,10 @@ absl::StatusOr<Options> ParseCommandLine(const std::vector<std::string>& args) {
     if (arg == "--version") {
       options.version = true;
       return options;
+    }
+    if (arg == "--no-preload") {
+      options.preload = false;
+      continue;
     }
     if (is_flag(arg, "--lower")) {
       OVL_RETURN_IF_ERROR(value_of(arg, "--lower", &value));

@@ -20,6 +20,7 @@ inline constexpr int kExitNotFound = 127;
 struct Options {
   LayerConfig layers;
   std::vector<std::string> argv;  // the program and its arguments
+  bool preload = true;  // serve the preload library (preload/preload.c)
   bool help = false;
   bool version = false;
 };

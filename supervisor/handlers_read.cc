@@ -23,6 +23,7 @@
 #include "overlay/dirlist.h"
 #include "overlay/xattr_names.h"
 #include "supervisor/handlers.h"
+#include "supervisor/preload.h"
 
 namespace ovlbox {
 namespace {
@@ -127,6 +128,16 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
   if (creat && t.trailing_slash) return Response::Error(EISDIR);
   int acc = flags & O_ACCMODE;
   bool cloexec = (flags & O_CLOEXEC) != 0;
+  if (const PreloadService* preload = PreloadService::Get();
+      preload != nullptr && acc == O_RDONLY && !(flags & (O_CREAT | O_PATH | O_DIRECTORY))) {
+    // The dynamic loader reading /etc/ld.so.preload, then the library.
+    PreloadService::File file = preload->Which(t);
+    if (file == PreloadService::File::kLibrary ||
+        (file == PreloadService::File::kList && preload->WantedBy(c.tracee().tid()))) {
+      OVL_TRY(UniqueFd fd, preload->Open(file));
+      return Response::Fd(std::move(fd), cloexec);
+    }
+  }
 
   if (!t.exists) {
     if (!creat || tmpfile) return Response::Error(ENOENT);
@@ -444,6 +455,14 @@ Response HandleAccess(Call& c) {
   ResolveOptions options;
   options.follow = !(flags & AT_SYMLINK_NOFOLLOW);
   OVL_TRY(Target t, c.ResolveArg(dirfd, path, options, (flags & AT_EMPTY_PATH) != 0));
+  if (const PreloadService* preload = PreloadService::Get(); preload != nullptr) {
+    PreloadService::File file = preload->Which(t);
+    if (file == PreloadService::File::kLibrary ||
+        (file == PreloadService::File::kList && preload->WantedBy(c.tracee().tid()))) {
+      // Read-only files of the supervisor's (the loader asks for R_OK).
+      return (mode & W_OK) ? Response::Error(EACCES) : Response::Value(0);
+    }
+  }
   if (!t.exists) return Response::Error(ENOENT);
   if ((mode & W_OK) && RejectsWrite(c.view(), t)) return Response::Error(EROFS);
   if (syscall(SYS_faccessat2, t.fd.get(), "", mode, AT_EMPTY_PATH | (flags & AT_EACCESS)) != 0) {

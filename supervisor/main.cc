@@ -14,6 +14,7 @@
 #include "policy/filter.h"
 #include "supervisor/cli.h"
 #include "supervisor/launcher.h"
+#include "supervisor/preload.h"
 
 int main(int argc, char** argv) {
   using namespace ovlbox;
@@ -40,12 +41,6 @@ int main(int argc, char** argv) {
     fprintf(stderr, "ovlbox: %s\n", std::string(layers.status().message()).c_str());
     return kExitOwnFailure;
   }
-  auto filter = BuildFilter();
-  if (!filter.ok()) {
-    fprintf(stderr, "ovlbox: building the seccomp filter: %s\n",
-            std::string(filter.status().message()).c_str());
-    return kExitOwnFailure;
-  }
   // The supervisor holds descriptors for its lookup cache: raise its own
   // limit; the program gets the limit ovlbox was started with.
   struct rlimit original;
@@ -54,6 +49,25 @@ int main(int argc, char** argv) {
   raised.rlim_cur = raised.rlim_max;
   setrlimit(RLIMIT_NOFILE, &raised);
   View view(layers->get());
+  // The preload library, unless the user opted out or the view cannot have
+  // it (docs/design.md, "The preload library").
+  uint64_t cookie = 0;
+  if (options->preload) {
+    cookie = NewPreloadCookie();
+    auto service = PreloadService::Create(view, cookie);
+    if (service.ok()) {
+      PreloadService::Install(std::move(*service));
+    } else {
+      if (getenv("OVLBOX_DEBUG")) fprintf(stderr, "ovlbox: no preload: %s\n", std::string(service.status().message()).c_str());
+      cookie = 0;
+    }
+  }
+  auto filter = BuildFilter(cookie);
+  if (!filter.ok()) {
+    fprintf(stderr, "ovlbox: building the seccomp filter: %s\n",
+            std::string(filter.status().message()).c_str());
+    return kExitOwnFailure;
+  }
   std::unique_ptr<Writer> writer;
   if ((*layers)->has_upper()) {
     writer = std::make_unique<Writer>(&view);

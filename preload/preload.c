@@ -1,0 +1,561 @@
+// The in-process fast path (docs/design.md, "The preload library").
+//
+// ovlbox loads this library into every dynamically linked program it runs
+// (through the /etc/ld.so.preload it shows the program). It answers a few
+// read-only path calls on host files outside the view in the program
+// itself, with no round trip to the supervisor: `open`/`openat` for
+// reading, `stat`/`lstat`/`fstatat`, `fstat`, `readlink`, `access` and
+// `realpath` on absolute paths (and `fstat` on descriptors) whose object
+// lies outside every layer. A compiler's system headers, an interpreter's
+// standard library, the shared libraries a program loads later: the calls
+// that make up most of a build and that the view never changes.
+//
+// Everything else, and everything in doubt, goes to the supervisor exactly
+// as before, through the same system call with no cookie: the library
+// never decides anything about the view itself.
+//
+// How it stays outside the view: the supervisor's seccomp filter lets a
+// call through without a notification only when its sixth argument
+// register carries this run's cookie and the call cannot change anything
+// (newfstatat, readlinkat, faccessat2, and openat without a write access
+// mode, O_CREAT, O_TRUNC or O_TMPFILE). The library makes such a call, then
+// checks where the object it reached lies: on a filesystem that holds no
+// layer (st_dev), or, on a layer's filesystem, at a real path
+// (/proc/self/fd/N) below no layer root. Objects of a proc filesystem and
+// anything that cannot be placed go to the supervisor.
+//
+// The configuration (cookie, layer devices and roots) is written by the
+// supervisor into `ovlbox_preload_config` in the image it serves; an image
+// with the configuration still blank does nothing.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+// O_TMPFILE's own bit (O_TMPFILE also holds O_DIRECTORY).
+#define TMPFILE_BIT 020000000
+
+#include "preload/config.h"
+
+__attribute__((used, aligned(64))) EXPORT volatile struct ovlbox_preload_config
+    ovlbox_preload_config = {OVLBOX_PRELOAD_MAGIC, 0, 0, 0, {0}, 0, 0, {0}, {0}};
+
+static struct ovlbox_preload_config cfg;
+static int enabled;
+
+__attribute__((constructor)) static void init(void) {
+  memcpy(&cfg, (const void*)&ovlbox_preload_config, sizeof(cfg));
+  // (The magic is not compared here: the image must hold it only once.)
+  enabled = cfg.cookie != 0;
+}
+
+// A system call the filter lets through: the cookie rides in r9, loaded
+// and cleared inside the asm so that it never lingers in a register the
+// program's next system call could pass on.
+static long cookie_call(long nr, long a1, long a2, long a3, long a4) {
+  long ret;
+  register long r10 __asm__("r10") = a4;
+  __asm__ volatile(
+      "movq %[cookie], %%r9\n\t"
+      "syscall\n\t"
+      "xorl %%r9d, %%r9d"
+      : "=a"(ret)
+      : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), [cookie] "m"(cfg.cookie)
+      : "rcx", "r11", "r8", "r9", "memory");
+  return ret;
+}
+
+// An ordinary system call (the supervisor answers it), with the unused
+// argument registers zeroed. Returns the kernel's value (-errno on error).
+static long plain_call(long nr, long a1, long a2, long a3, long a4) {
+  long ret;
+  register long r10 __asm__("r10") = a4;
+  register long r8 __asm__("r8") = 0;
+  register long r9 __asm__("r9") = 0;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+
+static void close_fd(long fd) { plain_call(SYS_close, fd, 0, 0, 0); }
+
+static int set_errno(long ret) {
+  if (ret < 0 && ret > -4096) {
+    errno = (int)-ret;
+    return -1;
+  }
+  return (int)ret;
+}
+
+static int in_list(const uint64_t* list, uint32_t n, dev_t dev) {
+  for (uint32_t i = 0; i < n && i < OVLBOX_PRELOAD_MAX_DEVS; ++i) {
+    if (list[i] == (uint64_t)dev) return 1;
+  }
+  return 0;
+}
+
+// Whether `path` (absolute) names something at or below an excluded root.
+static int excluded(const char* path) {
+  const char* p = cfg.prefixes;
+  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
+  while (p < end && *p) {
+    size_t len = strnlen(p, (size_t)(end - p));
+    if (len < 2 || p + len >= end) return 1;
+    const char* prefix = p + 1;
+    size_t plen = len - 1;
+    if (p[0] == 'R') {
+      if (strncmp(path, prefix, plen) == 0) return 1;
+    } else if (plen == 1 && prefix[0] == '/') {
+      return 1;  // the root itself is a layer
+    } else if (strncmp(path, prefix, plen) == 0 && (path[plen] == '\0' || path[plen] == '/')) {
+      return 1;
+    }
+    p += len + 1;
+  }
+  return 0;
+}
+
+// A path the fast path may try: absolute, and not lexically inside a layer
+// (a quick refusal; where the object really lies is checked afterwards).
+static int candidate(const char* path) {
+  return enabled && path != NULL && path[0] == '/' && !excluded(path);
+}
+
+// Whether the object open as `fd` (real stat `st`) lies outside the view.
+static int fd_outside(long fd, const struct stat* st) {
+  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
+  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st->st_dev)) return 1;
+  char link[32];
+  char real[PATH_MAX];
+  // "/proc/self/fd/" + the number.
+  char digits[16];
+  int n = 0;
+  unsigned long v = (unsigned long)fd;
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n < 15);
+  memcpy(link, "/proc/self/fd/", 14);
+  for (int i = 0; i < n; ++i) link[14 + i] = digits[n - 1 - i];
+  link[14 + n] = '\0';
+  long len = cookie_call(SYS_readlinkat, AT_FDCWD, (long)link, (long)real, sizeof(real) - 1);
+  if (len <= 0 || len >= (long)sizeof(real) - 1) return 0;
+  real[len] = '\0';
+  if (real[0] != '/') return 0;
+  static const char kDeleted[] = " (deleted)";
+  size_t dl = sizeof(kDeleted) - 1;
+  if ((size_t)len >= dl && memcmp(real + len - dl, kDeleted, dl) == 0) return 0;
+  return !excluded(real);
+}
+
+// Whether the object `path` names (stat `st`, following the final symlink
+// unless `nofollow`) lies outside the view.
+static int path_outside(const char* path, const struct stat* st, int nofollow) {
+  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
+  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st->st_dev)) return 1;
+  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
+                        O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), 0);
+  if (fd < 0) return 0;
+  struct stat again;
+  int ok = cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) == 0 &&
+           again.st_dev == st->st_dev && again.st_ino == st->st_ino && fd_outside(fd, &again);
+  close_fd(fd);
+  return ok;
+}
+
+// Whether `path`, which the kernel just found missing (ENOENT), is missing
+// outside the view: the first of its components that does not exist is a
+// plain name (not a dangling symlink) in a directory outside the view, so
+// the lookup fails there whatever follows. `*split`, when not null, gets the
+// offset of the slash before that component.
+static int missing_outside_at(const char* path, size_t* split) {
+  char buf[PATH_MAX];
+  size_t len = strnlen(path, PATH_MAX);
+  if (len == 0 || len >= PATH_MAX || path[len - 1] == '/') return 0;
+  memcpy(buf, path, len + 1);
+  for (int depth = 0; depth < 16; ++depth) {
+    char* slash = strrchr(buf, '/');
+    const char* name = slash + 1;
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
+    struct stat pst;
+    long r;
+    if (slash == buf) {
+      r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)"/", (long)&pst, 0);
+    } else {
+      *slash = '\0';
+      r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)buf, (long)&pst, 0);
+      *slash = '/';
+    }
+    if (r == -ENOENT && slash != buf) {
+      *slash = '\0';  // the parent is missing too: look one level up
+      continue;
+    }
+    if (r != 0 || !S_ISDIR(pst.st_mode)) return 0;
+    int outside;
+    if (slash == buf) {
+      outside = path_outside("/", &pst, 0);
+    } else {
+      *slash = '\0';
+      outside = path_outside(buf, &pst, 0);
+      *slash = '/';
+    }
+    struct stat st;
+    if (!outside ||
+        cookie_call(SYS_newfstatat, AT_FDCWD, (long)buf, (long)&st, AT_SYMLINK_NOFOLLOW) !=
+            -ENOENT) {
+      return 0;
+    }
+    if (split != NULL) *split = (size_t)(slash - buf);
+    return 1;
+  }
+  return 0;
+}
+
+static int missing_outside(const char* path) { return missing_outside_at(path, NULL); }
+
+// ---- stat ----
+
+// 1 when answered (result in *ret), 0 to ask the supervisor.
+static int fast_stat(const char* path, struct stat* st, int flags, int* ret) {
+  if (!candidate(path) || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0) return 0;
+  struct stat tmp;
+  long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&tmp, flags);
+  if (r == -ENOENT) {
+    if (!missing_outside(path)) return 0;
+    *ret = set_errno(r);
+    return 1;
+  }
+  if (r != 0 || !path_outside(path, &tmp, (flags & AT_SYMLINK_NOFOLLOW) != 0)) return 0;
+  *st = tmp;
+  *ret = 0;
+  return 1;
+}
+
+static int do_fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  int ret;
+  if (fast_stat(path, st, flags, &ret)) return ret;
+  return set_errno(plain_call(SYS_newfstatat, dirfd, (long)path, (long)st, flags));
+}
+
+EXPORT int stat(const char* path, struct stat* st) { return do_fstatat(AT_FDCWD, path, st, 0); }
+EXPORT int stat64(const char* path, struct stat64* st) {
+  return do_fstatat(AT_FDCWD, path, (struct stat*)st, 0);
+}
+EXPORT int lstat(const char* path, struct stat* st) {
+  return do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+EXPORT int lstat64(const char* path, struct stat64* st) {
+  return do_fstatat(AT_FDCWD, path, (struct stat*)st, AT_SYMLINK_NOFOLLOW);
+}
+static int empty_path(const char* path) { return path == NULL || path[0] == '\0'; }
+
+EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  if ((flags & AT_EMPTY_PATH) && dirfd >= 0 && empty_path(path)) {
+    return fstat(dirfd, st);
+  }
+  return do_fstatat(dirfd, path, st, flags);
+}
+EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st, int flags) {
+  return fstatat(dirfd, path, (struct stat*)st, flags);
+}
+
+EXPORT int fstat(int fd, struct stat* st) {
+  if (enabled && fd >= 0) {
+    struct stat tmp;
+    if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&tmp, AT_EMPTY_PATH) == 0 &&
+        fd_outside(fd, &tmp)) {
+      *st = tmp;
+      return 0;
+    }
+  }
+  return set_errno(plain_call(SYS_newfstatat, fd, (long)"", (long)st, AT_EMPTY_PATH));
+}
+EXPORT int fstat64(int fd, struct stat64* st) { return fstat(fd, (struct stat*)st); }
+
+// The stat entry points of binaries built before glibc 2.33. On x86_64 the
+// versions they pass (0 and 1) both mean the kernel's struct stat.
+static int check_ver(int ver) {
+  if (ver != 0 && ver != 1) {
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
+}
+EXPORT int __xstat(int ver, const char* path, struct stat* st) {
+  return check_ver(ver) ? -1 : stat(path, st);
+}
+EXPORT int __xstat64(int ver, const char* path, struct stat64* st) {
+  return check_ver(ver) ? -1 : stat(path, (struct stat*)st);
+}
+EXPORT int __lxstat(int ver, const char* path, struct stat* st) {
+  return check_ver(ver) ? -1 : lstat(path, st);
+}
+EXPORT int __lxstat64(int ver, const char* path, struct stat64* st) {
+  return check_ver(ver) ? -1 : lstat(path, (struct stat*)st);
+}
+EXPORT int __fxstat(int ver, int fd, struct stat* st) {
+  return check_ver(ver) ? -1 : fstat(fd, st);
+}
+EXPORT int __fxstat64(int ver, int fd, struct stat64* st) {
+  return check_ver(ver) ? -1 : fstat(fd, (struct stat*)st);
+}
+EXPORT int __fxstatat(int ver, int dirfd, const char* path, struct stat* st, int flags) {
+  return check_ver(ver) ? -1 : fstatat(dirfd, path, st, flags);
+}
+EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* st, int flags) {
+  return check_ver(ver) ? -1 : fstatat(dirfd, path, (struct stat*)st, flags);
+}
+
+// ---- open ----
+
+static int fast_open(const char* path, int flags, int* ret) {
+  if (!candidate(path)) return 0;
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_PATH | TMPFILE_BIT))) {
+    return 0;
+  }
+  int nofollow = (flags & O_NOFOLLOW) != 0;
+  struct stat st;
+  long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st,
+                       nofollow ? AT_SYMLINK_NOFOLLOW : 0);
+  if (r == -ENOENT) {
+    if (!missing_outside(path)) return 0;
+    *ret = set_errno(r);
+    return 1;
+  }
+  if (r != 0 || S_ISLNK(st.st_mode)) return 0;
+  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev)) return 0;
+  int on_layer_fs = !cfg.dev_check || in_list(cfg.devs, cfg.n_devs, st.st_dev);
+  // Opening has no side effect on a regular file or a directory; anything
+  // else on a layer's filesystem is left to the supervisor unopened.
+  if (on_layer_fs && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 0;
+  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, flags, 0);
+  if (fd < 0) {
+    if (on_layer_fs) return 0;
+    *ret = set_errno(fd);
+    return 1;
+  }
+  struct stat again;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
+      again.st_dev != st.st_dev || again.st_ino != st.st_ino ||
+      (on_layer_fs && !fd_outside(fd, &again))) {
+    close_fd(fd);
+    return 0;
+  }
+  *ret = (int)fd;
+  return 1;
+}
+
+static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
+  int ret;
+  if (fast_open(path, flags, &ret)) return ret;
+  return set_errno(plain_call(SYS_openat, dirfd, (long)path, flags, mode));
+}
+
+static mode_t mode_arg(int flags, va_list ap) {
+  return (flags & O_CREAT) || (flags & TMPFILE_BIT) ? va_arg(ap, mode_t) : 0;
+}
+
+EXPORT int open(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return do_openat(AT_FDCWD, path, flags, mode);
+}
+EXPORT int open64(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return do_openat(AT_FDCWD, path, flags | O_LARGEFILE, mode);
+}
+EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return do_openat(dirfd, path, flags, mode);
+}
+EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return do_openat(dirfd, path, flags | O_LARGEFILE, mode);
+}
+// _FORTIFY_SOURCE's checked variants (no mode: they abort on O_CREAT
+// without one in glibc; here the supervisor sees the call as it is).
+EXPORT int __open_2(const char* path, int flags) { return do_openat(AT_FDCWD, path, flags, 0); }
+EXPORT int __open64_2(const char* path, int flags) {
+  return do_openat(AT_FDCWD, path, flags | O_LARGEFILE, 0);
+}
+EXPORT int __openat_2(int dirfd, const char* path, int flags) {
+  return do_openat(dirfd, path, flags, 0);
+}
+EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
+  return do_openat(dirfd, path, flags | O_LARGEFILE, 0);
+}
+
+// ---- readlink, access ----
+
+static ssize_t do_readlinkat(int dirfd, const char* path, char* buf, size_t size) {
+  if (candidate(path) && (ssize_t)size > 0) {
+    struct stat st;
+    long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st, AT_SYMLINK_NOFOLLOW);
+    if (r == -ENOENT && missing_outside(path)) return set_errno(r);
+    if (r == 0 && path_outside(path, &st, 1)) {
+      if (!S_ISLNK(st.st_mode)) return set_errno(-EINVAL);
+      long n = cookie_call(SYS_readlinkat, AT_FDCWD, (long)path, (long)buf, (long)size);
+      if (n >= 0) return n;
+    }
+  }
+  long n = plain_call(SYS_readlinkat, dirfd, (long)path, (long)buf, (long)size);
+  if (n < 0 && n > -4096) {
+    errno = (int)-n;
+    return -1;
+  }
+  return n;
+}
+
+EXPORT ssize_t readlink(const char* path, char* buf, size_t size) {
+  return do_readlinkat(AT_FDCWD, path, buf, size);
+}
+EXPORT ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) {
+  return do_readlinkat(dirfd, path, buf, size);
+}
+
+static int do_faccessat(int dirfd, const char* path, int mode, int flags) {
+  if (candidate(path) && (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) == 0 &&
+      (mode & ~(R_OK | W_OK | X_OK)) == 0) {
+    struct stat st;
+    int nofollow = (flags & AT_SYMLINK_NOFOLLOW) != 0;
+    long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st,
+                         nofollow ? AT_SYMLINK_NOFOLLOW : 0);
+    if (r == -ENOENT && missing_outside(path)) return set_errno(r);
+    if (r == 0 && path_outside(path, &st, nofollow)) {
+      return set_errno(cookie_call(SYS_faccessat2, AT_FDCWD, (long)path, mode, flags));
+    }
+  }
+  if (flags == 0) return set_errno(plain_call(SYS_faccessat, dirfd, (long)path, mode, 0));
+  return set_errno(plain_call(SYS_faccessat2, dirfd, (long)path, mode, flags));
+}
+
+EXPORT int access(const char* path, int mode) { return do_faccessat(AT_FDCWD, path, mode, 0); }
+EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) {
+  return do_faccessat(dirfd, path, mode, flags);
+}
+
+// ---- realpath ----
+
+typedef char* (*realpath_fn)(const char*, char*);
+typedef char* (*realpath_chk_fn)(const char*, char*, size_t);
+
+// The canonical path of an object outside the view, in `out` (PATH_MAX).
+// 1: `out` holds it; -1: the path is missing outside the view (ENOENT),
+// and `out` holds what glibc leaves in a caller's buffer then (the
+// canonical path of the part that exists, and the first missing name);
+// 0: ask glibc's realpath (whose lookups the supervisor answers).
+static int fast_realpath(const char* path, char* out) {
+  if (!candidate(path)) return 0;
+  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_PATH | O_CLOEXEC, 0);
+  size_t split;
+  if (fd == -ENOENT && missing_outside_at(path, &split)) {
+    char parent[PATH_MAX];
+    memcpy(parent, path, split);
+    parent[split] = '\0';
+    if (split == 0) {
+      out[0] = '\0';
+    } else if (fast_realpath(parent, out) <= 0) {
+      return 0;
+    }
+    const char* name = path + split + 1;
+    size_t name_len = strcspn(name, "/");
+    size_t used = strlen(out);
+    if (used == 1) used = 0;  // the root: no second slash
+    if (used + 1 + name_len >= PATH_MAX) return 0;
+    out[used] = '/';
+    memcpy(out + used + 1, name, name_len);
+    out[used + 1 + name_len] = '\0';
+    return -1;
+  }
+  if (fd < 0) return 0;
+  struct stat st;
+  int ok = cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
+           !in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev);
+  if (ok) {
+    char link[32];
+    int n = 0;
+    char digits[16];
+    unsigned long v = (unsigned long)fd;
+    do {
+      digits[n++] = (char)('0' + v % 10);
+      v /= 10;
+    } while (v != 0 && n < 15);
+    memcpy(link, "/proc/self/fd/", 14);
+    for (int i = 0; i < n; ++i) link[14 + i] = digits[n - 1 - i];
+    link[14 + n] = '\0';
+    long len = cookie_call(SYS_readlinkat, AT_FDCWD, (long)link, (long)out, PATH_MAX - 1);
+    ok = len > 0 && len < PATH_MAX - 1 && out[0] == '/';
+    if (ok) {
+      out[len] = '\0';
+      static const char kDeleted[] = " (deleted)";
+      size_t dl = sizeof(kDeleted) - 1;
+      ok = !((size_t)len >= dl && memcmp(out + len - dl, kDeleted, dl) == 0) && !excluded(out);
+    }
+  }
+  close_fd(fd);
+  return ok;
+}
+
+EXPORT char* realpath(const char* path, char* resolved) {
+  char buf[PATH_MAX];
+  int fast = fast_realpath(path, buf);
+  if (fast < 0) {
+    if (resolved != NULL) memcpy(resolved, buf, strlen(buf) + 1);
+    errno = ENOENT;
+    return NULL;
+  }
+  if (fast > 0) {
+    if (resolved != NULL) {
+      memcpy(resolved, buf, strlen(buf) + 1);
+      return resolved;
+    }
+    char* copy = strdup(buf);
+    if (copy == NULL) errno = ENOMEM;
+    return copy;
+  }
+  static realpath_fn next;
+  if (next == NULL) next = (realpath_fn)dlsym(RTLD_NEXT, "realpath");
+  if (next == NULL) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return next(path, resolved);
+}
+
+EXPORT char* __realpath_chk(const char* path, char* resolved, size_t resolvedlen) {
+  if (resolvedlen >= PATH_MAX || resolved == NULL) return realpath(path, resolved);
+  static realpath_chk_fn next;
+  if (next == NULL) next = (realpath_chk_fn)dlsym(RTLD_NEXT, "__realpath_chk");
+  if (next == NULL) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return next(path, resolved, resolvedlen);
+}
+
+// GNU's realpath(path, NULL), which libiberty's lrealpath (GCC) prefers.
+EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NULL); }

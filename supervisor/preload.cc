@@ -1,0 +1,278 @@
+#include "supervisor/preload.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "preload/config.h"
+#include "supervisor/call.h"
+#include "supervisor/handlers.h"
+
+extern const unsigned char kPreloadImage[];
+extern const unsigned long kPreloadImageSize;
+
+namespace ovlbox {
+namespace {
+
+std::unique_ptr<PreloadService>& Slot() {
+  static auto* slot = new std::unique_ptr<PreloadService>();
+  return *slot;
+}
+
+// A sealed memfd holding `data`.
+absl::StatusOr<UniqueFd> SealedFile(const char* name, const void* data, size_t size) {
+  UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return absl::ErrnoToStatus(errno, "memfd_create");
+  const char* p = static_cast<const char*>(data);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = write(fd.get(), p + done, size - done);
+    if (n <= 0) return absl::ErrnoToStatus(errno, "writing a memfd");
+    done += static_cast<size_t>(n);
+  }
+  fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+  return fd;
+}
+
+bool AddPrefix(ovlbox_preload_config* cfg, size_t* used, char kind, const std::string& path) {
+  if (path.empty()) return true;
+  size_t need = path.size() + 2;  // kind byte, path, NUL
+  // Keep room for the final empty entry.
+  if (*used + need + 1 > sizeof(cfg->prefixes)) return false;
+  cfg->prefixes[*used] = kind;
+  memcpy(cfg->prefixes + *used + 1, path.data(), path.size());
+  cfg->prefixes[*used + 1 + path.size()] = '\0';
+  *used += need;
+  return true;
+}
+
+void AddDev(uint64_t* list, uint32_t* n, dev_t dev) {
+  for (uint32_t i = 0; i < *n; ++i) {
+    if (list[i] == dev) return;
+  }
+  if (*n < OVLBOX_PRELOAD_MAX_DEVS) list[(*n)++] = dev;
+}
+
+// Whether the ELF executable `fd` lists AddressSanitizer's shared runtime
+// among its DT_NEEDED libraries.
+bool NeedsAsanRuntime(int fd) {
+  Elf64_Ehdr eh;
+  if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+      eh.e_phnum == 0 || eh.e_phnum > 256) {
+    return false;
+  }
+  std::vector<Elf64_Phdr> ph(eh.e_phnum);
+  size_t ph_bytes = ph.size() * sizeof(Elf64_Phdr);
+  if (pread(fd, ph.data(), ph_bytes, static_cast<off_t>(eh.e_phoff)) !=
+      static_cast<ssize_t>(ph_bytes)) {
+    return false;
+  }
+  const Elf64_Phdr* dynamic = nullptr;
+  for (const Elf64_Phdr& p : ph) {
+    if (p.p_type == PT_DYNAMIC) dynamic = &p;
+  }
+  if (dynamic == nullptr || dynamic->p_filesz > (1 << 20)) return false;
+  std::vector<Elf64_Dyn> dyn(dynamic->p_filesz / sizeof(Elf64_Dyn));
+  size_t dyn_bytes = dyn.size() * sizeof(Elf64_Dyn);
+  if (pread(fd, dyn.data(), dyn_bytes, static_cast<off_t>(dynamic->p_offset)) !=
+      static_cast<ssize_t>(dyn_bytes)) {
+    return false;
+  }
+  uint64_t strtab = 0, strsz = 0;
+  std::vector<uint64_t> needed;
+  for (const Elf64_Dyn& d : dyn) {
+    if (d.d_tag == DT_NULL) break;
+    if (d.d_tag == DT_STRTAB) strtab = d.d_un.d_ptr;
+    if (d.d_tag == DT_STRSZ) strsz = d.d_un.d_val;
+    if (d.d_tag == DT_NEEDED) needed.push_back(d.d_un.d_val);
+  }
+  if (needed.empty() || strsz == 0 || strsz > (1 << 22)) return false;
+  // The string table's file offset, through the load segment holding it.
+  off_t offset = -1;
+  for (const Elf64_Phdr& p : ph) {
+    if (p.p_type == PT_LOAD && strtab >= p.p_vaddr && strtab < p.p_vaddr + p.p_filesz) {
+      offset = static_cast<off_t>(strtab - p.p_vaddr + p.p_offset);
+    }
+  }
+  if (offset < 0) return false;
+  std::string strings(strsz, '\0');
+  if (pread(fd, strings.data(), strsz, offset) != static_cast<ssize_t>(strsz)) return false;
+  for (uint64_t at : needed) {
+    if (at >= strsz) continue;
+    std::string_view name(strings.c_str() + at);
+    if (name.find("libasan.so") != std::string_view::npos ||
+        name.find("libhwasan.so") != std::string_view::npos ||
+        name.find("libclang_rt.asan") != std::string_view::npos ||
+        name.find("libclang_rt.hwasan") != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+uint64_t NewPreloadCookie() {
+  uint64_t cookie = 0;
+  while (cookie == 0) {
+    if (getrandom(&cookie, sizeof(cookie), 0) != sizeof(cookie)) return 0;
+  }
+  return cookie;
+}
+
+absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(const View& view,
+                                                                       uint64_t cookie) {
+  if (cookie == 0) return absl::InvalidArgumentError("no cookie");
+  const LayerSet& layers = view.layers();
+  for (const Layer& layer : layers.layers()) {
+    const std::string& root = layer.path;
+    if (root == "/" || root == "/etc" || std::string_view("/etc").starts_with(root + "/")) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the layer ", root, " holds /etc"));
+    }
+  }
+  std::unique_ptr<PreloadService> service(new PreloadService());
+  struct stat etc;
+  if (stat("/etc", &etc) != 0) return absl::ErrnoToStatus(errno, "/etc");
+  service->etc_dev_ = etc.st_dev;
+  service->etc_ino_ = etc.st_ino;
+
+  // The list: the library, then the host's own entries.
+  std::string list = std::string(kLibraryPath) + "\n";
+  if (int fd = open(kListPath, O_RDONLY | O_CLOEXEC); fd >= 0) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0 && list.size() < (1 << 20)) list.append(buf, n);
+    close(fd);
+  }
+  auto list_fd = SealedFile("ovlbox-ld.so.preload", list.data(), list.size());
+  if (!list_fd.ok()) return list_fd.status();
+  service->list_ = std::move(*list_fd);
+
+  // The library, configured.
+  std::string image(reinterpret_cast<const char*>(kPreloadImage), kPreloadImageSize);
+  size_t at = image.find(OVLBOX_PRELOAD_MAGIC);
+  if (at == std::string::npos ||
+      image.find(OVLBOX_PRELOAD_MAGIC, at + 1) != std::string::npos ||
+      at + sizeof(ovlbox_preload_config) > image.size()) {
+    return absl::InternalError("the preload image has no configuration block");
+  }
+  ovlbox_preload_config cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  memcpy(cfg.magic, OVLBOX_PRELOAD_MAGIC, sizeof(OVLBOX_PRELOAD_MAGIC));
+  cfg.cookie = cookie;
+  size_t used = 0;
+  bool fits = true;
+  std::vector<std::string> roots;
+  for (const Layer& layer : layers.layers()) roots.push_back(layer.path);
+  if (!layers.work_dir().empty()) roots.push_back(layers.work_dir());
+  for (const std::string& root : roots) {
+    fits = fits && AddPrefix(&cfg, &used, 'D', root);
+    struct stat st;
+    if (stat(root.c_str(), &st) == 0) AddDev(cfg.devs, &cfg.n_devs, st.st_dev);
+  }
+  // The supervisor's runtime dirs (fifo stand-ins), made on demand.
+  const char* tmp = getenv("TMPDIR");
+  std::string base = tmp && *tmp ? tmp : "/tmp";
+  fits = fits && AddPrefix(&cfg, &used, 'R', base + "/ovlbox-run.");
+  if (struct stat st; stat(base.c_str(), &st) == 0) AddDev(cfg.devs, &cfg.n_devs, st.st_dev);
+  // The two files served here always come from the supervisor.
+  fits = fits && AddPrefix(&cfg, &used, 'D', kListPath);
+  fits = fits && AddPrefix(&cfg, &used, 'D', kLibraryPath);
+  for (dev_t dev : view.procfs_devs()) AddDev(cfg.proc_devs, &cfg.n_proc_devs, dev);
+  if (struct stat st; stat("/proc", &st) == 0) AddDev(cfg.proc_devs, &cfg.n_proc_devs, st.st_dev);
+  if (!fits || cfg.n_proc_devs >= OVLBOX_PRELOAD_MAX_DEVS) {
+    // Too many layers to describe: the library stays idle.
+    cfg.cookie = 0;
+  }
+  cfg.dev_check = !view.mounts_in_layers() && cfg.n_devs < OVLBOX_PRELOAD_MAX_DEVS;
+  memcpy(image.data() + at, &cfg, sizeof(cfg));
+  auto lib_fd = SealedFile("ovlbox-preload.so", image.data(), image.size());
+  if (!lib_fd.ok()) return lib_fd.status();
+  service->library_ = std::move(*lib_fd);
+  return service;
+}
+
+const PreloadService* PreloadService::Get() { return Slot().get(); }
+
+void PreloadService::Install(std::unique_ptr<PreloadService> service) {
+  Slot() = std::move(service);
+}
+
+PreloadService::File PreloadService::Which(const Target& t) const {
+  if (t.in_view || t.last != LastKind::kNormal || t.trailing_slash || !t.host_parent) {
+    return File::kNone;
+  }
+  File file;
+  if (t.name == "ld.so.preload") {
+    file = File::kList;
+  } else if (t.name == "ovlbox-preload.so") {
+    file = File::kLibrary;
+  } else {
+    return File::kNone;
+  }
+  struct stat st;
+  if (fstat(t.host_parent->get(), &st) != 0 || st.st_dev != etc_dev_ || st.st_ino != etc_ino_) {
+    return File::kNone;
+  }
+  return file;
+}
+
+// Whether thread `tid`'s environment asks the loader to list the
+// libraries instead of running the program (ldd).
+bool ListingLibraries(pid_t tid) {
+  std::string path = "/proc/" + std::to_string(tid) + "/environ";
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  std::string env;
+  char buf[16384];
+  ssize_t n;
+  while ((n = read(fd.get(), buf, sizeof(buf))) > 0 && env.size() < (1 << 20)) env.append(buf, n);
+  static constexpr std::string_view kTrace = "LD_TRACE_LOADED_OBJECTS=";
+  for (size_t at = 0; at < env.size();) {
+    size_t end = env.find('\0', at);
+    if (end == std::string::npos) end = env.size();
+    if (std::string_view(env).substr(at, end - at).starts_with(kTrace)) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+bool PreloadService::WantedBy(pid_t tid) const {
+  if (ListingLibraries(tid)) return false;
+  std::string exe = "/proc/" + std::to_string(tid) + "/exe";
+  UniqueFd fd(open(exe.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return true;
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return true;
+  std::string key = absl::StrCat(st.st_dev, ":", st.st_ino, ":", st.st_ctim.tv_sec, ".",
+                                 st.st_ctim.tv_nsec);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = wanted_.find(key); it != wanted_.end()) return it->second;
+  }
+  bool wanted = !NeedsAsanRuntime(fd.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (wanted_.size() >= 1024) wanted_.clear();
+  wanted_[key] = wanted;
+  return wanted;
+}
+
+SysResult<UniqueFd> PreloadService::Open(File file) const {
+  const UniqueFd& src = file == File::kList ? list_ : library_;
+  int fd = open(SelfFdPath(src.get()).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno{errno};
+  return UniqueFd(fd);
+}
+
+}  // namespace ovlbox

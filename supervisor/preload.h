@@ -1,0 +1,74 @@
+// PreloadService: serves ovlbox's preload library (preload/preload.c) to
+// the programs it runs.
+//
+// The dynamic loader of every program reads /etc/ld.so.preload. When the
+// program asks for it, the supervisor answers with a file of its own that
+// names the library (kLibraryPath) first, followed by the host's own
+// /etc/ld.so.preload if there is one; when the loader then opens
+// kLibraryPath, it gets the library's image with this run's configuration
+// written into it. Neither file exists on disk; other paths under /etc are
+// untouched. Programs linked against AddressSanitizer's shared runtime get
+// no library (that runtime must come first in the load order), and ldd
+// does not list it.
+#ifndef OVLBOX_SUPERVISOR_PRELOAD_H_
+#define OVLBOX_SUPERVISOR_PRELOAD_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "overlay/sys_result.h"
+#include "overlay/unique_fd.h"
+#include "overlay/view.h"
+
+namespace ovlbox {
+
+class PreloadService {
+ public:
+  static constexpr char kListPath[] = "/etc/ld.so.preload";
+  static constexpr char kLibraryPath[] = "/etc/ovlbox-preload.so";
+
+  enum class File { kNone, kList, kLibrary };
+
+  // Builds both files for `view` with `cookie` (nonzero: the value the
+  // seccomp filter lets read-only calls through with). Fails when the view
+  // covers /etc, or memfds are not available.
+  static absl::StatusOr<std::unique_ptr<PreloadService>> Create(const View& view,
+                                                                uint64_t cookie);
+
+  // The service the handlers use (null: none), set once before the
+  // program starts.
+  static const PreloadService* Get();
+  static void Install(std::unique_ptr<PreloadService> service);
+
+  // Which of the two files `t` (a resolved path of the program) names.
+  File Which(const Target& t) const;
+  // Whether thread `tid`'s program is to get the library (not when its
+  // executable needs AddressSanitizer's shared runtime, nor when ldd asks
+  // the loader to list the libraries).
+  bool WantedBy(pid_t tid) const;
+  // A new read-only open file description of `file`.
+  SysResult<UniqueFd> Open(File file) const;
+
+ private:
+  PreloadService() = default;
+  UniqueFd list_;
+  UniqueFd library_;
+  dev_t etc_dev_ = 0;
+  ino_t etc_ino_ = 0;
+  // Executables judged by WantedBy, by device, inode and change time.
+  mutable std::mutex mu_;
+  mutable absl::flat_hash_map<std::string, bool> wanted_;
+};
+
+// A random nonzero 64-bit value.
+uint64_t NewPreloadCookie();
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_SUPERVISOR_PRELOAD_H_

@@ -1,0 +1,224 @@
+#!/bin/bash
+#
+# End-to-end tests of the preload library (docs/design.md, "The preload
+# library"): the calls it answers inside the program must give exactly what
+# the supervisor, and the kernel's overlayfs, give.
+#
+# The cases stress the line it draws between the host and the view: host
+# files (present, missing, behind symlinks), host symlinks and ".." that
+# lead into the view (whose answers must be the view's, also after changes
+# in the upper), /proc and /dev/fd, the lowers' own host paths, and real
+# programs that make such calls by the thousand (a compiler writing
+# dependency files, Python imports). Each case runs on a kernel overlay
+# mount and under ovlbox (run_case / rw_case in lib.sh); a few checks run
+# ovlbox alone: the library is loaded, --no-preload turns it off, an
+# AddressSanitizer program (whose runtime must load first) still runs, and
+# the answers with and without the library are the same.
+#
+# Run:  bazel test //tests/e2e:preload_test
+#   or  sudo OVLBOX=/path/to/ovlbox PROBE=/path/to/probe tests/e2e/preload_test.sh
+# Prints "ok NAME" / "FAIL NAME (reason)" and "N passed, N failed".
+
+# Case commands are single-quoted on purpose: they expand inside sh -c.
+# shellcheck disable=SC2016
+set -u
+
+if [ -n "${TEST_SRCDIR:-}" ] && [ -x "$TEST_SRCDIR/ovlbox/supervisor/ovlbox" ]; then
+  OVLBOX=$TEST_SRCDIR/ovlbox/supervisor/ovlbox
+fi
+if [ -n "${TEST_SRCDIR:-}" ] && [ -x "$TEST_SRCDIR/ovlbox/tests/fixtures/probe" ]; then
+  PROBE=$TEST_SRCDIR/ovlbox/tests/fixtures/probe
+fi
+if [ -n "${TEST_SRCDIR:-}" ] && [ -f "$TEST_SRCDIR/ovlbox/tests/e2e/lib.sh" ]; then
+  E2E_DIR=$TEST_SRCDIR/ovlbox/tests/e2e
+else
+  E2E_DIR=$(cd "$(dirname "$0")" && pwd)
+fi
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$E2E_DIR/lib.sh"
+
+e2e_init
+if [ -z "${PROBE:-}" ] || [ ! -x "$PROBE" ]; then
+  e2e_err "probe binary not found (set PROBE=/path/to/probe): '${PROBE:-}'"
+  exit 1
+fi
+# The probe runs from a copy outside the view.
+mkdir -p "$E2E_ROOT/bin"
+cp "$PROBE" "$E2E_ROOT/bin/probe"
+PROBE=$E2E_ROOT/bin/probe
+make_layers
+
+# Host symlinks into the view, next to the host file make_layers puts in
+# $E2E_OUTSIDE (which also holds into-view -> merged/b.txt).
+add_outside_links() {
+  local o=$E2E_OUTSIDE v=$E2E_VIEW
+  mkdir -p "$o/dir"
+  _put "$o/dir/file.txt" "host file in a host dir"
+  ln -sfn "$v/merged" "$o/dir-into-view"
+  ln -sfn "$v" "$o/view-link"
+  ln -sfn ../view/merged/a.txt "$o/rel-into-view"
+  ln -sfn "$v/gone.txt" "$o/to-whiteout"
+  ln -sfn "$o/dir" "$o/host-dir-link"
+  ln -sfn "$o/nowhere" "$o/dangling"
+}
+add_outside_links
+E2E_EXTRA_ENV="PROBE=$PROBE
+OUT=$E2E_OUTSIDE
+L2=$E2E_L2"
+
+# ------------------------------------------------------------ host files
+
+run_case host-files '"$PROBE" stat:/usr/include/stdio.h open:/usr/include/stdio.h:r \
+  access:/usr/include/stdio.h:r access:/usr/include/stdio.h:x readlink:/usr/include/stdio.h \
+  realpath:/usr/include/stdio.h realpath:/usr/include/../include/./stdio.h \
+  open:/usr/include:dir stat:/usr/include/ open:/usr/include/stdio.h:dir \
+  lstat:/bin realpath:/bin/sh realpath:/bin/ readlink:/bin \
+  stat:/dev/null open:/dev/null:r realpath:/dev/null \
+  "stat:$OUT/host.txt" "open:$OUT/host.txt:r" "realpath:$OUT/host-dir-link/file.txt" \
+  "lstat:$OUT/host-dir-link" "readlink:$OUT/host-dir-link" "stat:$OUT/host-dir-link/"'
+
+run_case host-missing '"$PROBE" stat:/usr/include/no-such.h open:/usr/include/no-such.h:r \
+  access:/usr/include/no-such.h:f readlink:/usr/include/no-such.h lstat:/usr/include/no-such.h \
+  realpath:/usr/include/no-such.h realpath:/usr/include/no-such/deeper/x.h \
+  realpath:/usr/include/../no-such realpath:/no-such-dir/x stat:/no-such-dir/x/y \
+  stat:/usr/include/stdio.h/x open:/usr/include/stdio.h/x:r realpath:/usr/include/stdio.h/x \
+  stat:/usr/include/no-such/.. "stat:$OUT/dangling" "lstat:$OUT/dangling" \
+  "realpath:$OUT/dangling" "open:$OUT/dangling:r" "stat:$OUT/dangling/x"'
+
+# /proc and /dev/fd: magic links and per-process answers stay the
+# supervisor's (they name view files as the view shows them).
+run_case proc-and-fd 'exec 3<merged/a.txt 4<"$OUT/host.txt"
+  "$PROBE" readlink:/proc/self/fd/3 realpath:/proc/self/fd/3 stat:/proc/self/fd/3 \
+    readlink:/dev/fd/3 realpath:/dev/fd/3 open:/dev/fd/3:r \
+    readlink:/proc/self/fd/4 realpath:/dev/fd/4 open:/dev/fd/4:r \
+    readlink:/proc/self/cwd realpath:/proc/self/cwd stat:/proc/self/cwd/README.txt \
+    realpath:/proc/self/cwd/merged/../etc/config.ini' 
+
+# ------------------------------------------------------------ into the view
+
+run_case host-links-into-view '"$PROBE" "stat:$OUT/into-view" "open:$OUT/into-view:r" \
+  "realpath:$OUT/into-view" "access:$OUT/into-view:r" \
+  "open:$OUT/dir-into-view/a.txt:r" "stat:$OUT/dir-into-view/gone-in-merged.txt" \
+  "realpath:$OUT/dir-into-view/gone-in-merged.txt" "open:$OUT/dir-into-view/c.txt:r" \
+  "realpath:$OUT/dir-into-view/../README.txt" "open:$OUT/dir-into-view/../README.txt:r" \
+  "stat:$OUT/view-link/gone.txt" "open:$OUT/view-link/gone.txt:r" \
+  "open:$OUT/view-link/etc/config.ini:r" "realpath:$OUT/view-link/merged/../etc/only3.conf" \
+  "open:$OUT/rel-into-view:r" "realpath:$OUT/rel-into-view" "stat:$OUT/to-whiteout" \
+  "open:$OUT/to-whiteout:r" "readlink:$OUT/to-whiteout" "stat:$OUT/view-link/opq/old1.txt"'
+
+# The view's own path, and a lower's host path: never answered in the
+# program (the first is the view, the second the host's plain directory).
+run_case view-and-lower-paths '"$PROBE" "stat:$VIEW/gone.txt" "open:$VIEW/merged/a.txt:r" \
+  "realpath:$VIEW/merged/../README.txt" "realpath:$VIEW/gone.txt" \
+  "open:$L2/README.txt:r" "stat:$L2/gone.txt" "realpath:$L2/merged"'
+
+# ------------------------------------------------------------ programs
+
+run_case python-imports 'python3 -c "
+import json, os, email.mime.text, sqlite3, importlib.util
+print(os.path.realpath(json.__file__)); print(importlib.util.find_spec(\"email\").origin)
+print(os.path.exists(\"/usr/lib/python3/no_such_module.py\"), os.path.isdir(os.path.dirname(os.__file__)))
+print(open(\"merged/a.txt\").read().strip())"'
+
+# ------------------------------------------------------------ ovlbox alone
+
+check() {
+  local name=$1 why
+  shift
+  _case_selected "$name" || return 0
+  if why=$("$@" 2>&1); then
+    E2E_PASSED=$((E2E_PASSED + 1))
+    e2e_say "ok $name"
+  else
+    _fail "$name" "$why"
+  fi
+}
+
+in_ovlbox() {
+  (cd "$E2E_VIEW" && env -i PATH=$E2E_PATH_DEFAULT LC_ALL=C \
+    timeout -k 5 60 "$OVLBOX" "$@")
+}
+
+library_loaded() {
+  local with without
+  with=$(in_ovlbox --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- sh -c 'grep -c ovlbox-preload /proc/self/maps')
+  without=$(in_ovlbox --no-preload --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- \
+    sh -c 'grep -c ovlbox-preload /proc/self/maps')
+  [ "${with:-0}" -ge 1 ] || { echo "not loaded (maps lines: ${with:-none})"; return 1; }
+  [ "${without:-0}" = 0 ] || { echo "--no-preload still loads it"; return 1; }
+  # Served, not written: nothing appears in the host's /etc.
+  [ ! -e /etc/ovlbox-preload.so ] || { echo "/etc/ovlbox-preload.so exists on the host"; return 1; }
+}
+check preload-loaded library_loaded
+
+# The same answers with and without the library, identities included.
+same_answers() {
+  local args=(
+    ids:/usr/include/stdio.h ids:/usr/include realpath:/usr/include/stdio.h
+    stat:/usr/include/no-such.h realpath:/usr/include/no-such/x.h
+    "ids:$E2E_OUTSIDE/into-view" "ids:$E2E_OUTSIDE/dir-into-view/a.txt"
+    "realpath:$E2E_OUTSIDE/dir-into-view/../README.txt" "ids:$E2E_VIEW/merged/a.txt"
+    "stat:$E2E_OUTSIDE/to-whiteout" open:/usr/include/stdio.h:r
+  )
+  local with without
+  with=$(in_ovlbox --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- "$PROBE" "${args[@]}")
+  without=$(in_ovlbox --no-preload --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- "$PROBE" "${args[@]}")
+  [ -n "$with" ] && [ "$with" = "$without" ] ||
+    { diff <(echo "$without") <(echo "$with") | head -20; return 1; }
+}
+check preload-same-answers same_answers
+
+asan_runs() {
+  local src=$E2E_ROOT/asan.c bin=$E2E_ROOT/bin/asan-hello out
+  printf '#include <stdio.h>\nint main(void) { puts("asan ok"); return 0; }\n' >"$src"
+  gcc -fsanitize=address -o "$bin" "$src" 2>/dev/null ||
+    { echo "cannot build with -fsanitize=address here (libasan missing)"; return 1; }
+  # (LeakSanitizer cannot run under ptrace, which every ovlbox program is:
+  # docs/design.md, "Known limits".)
+  out=$(in_ovlbox --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- \
+    env ASAN_OPTIONS=detect_leaks=0 "$bin" 2>&1) ||
+    { echo "status $?: $out" | head -3; return 1; }
+  [ "$out" = "asan ok" ] || { echo "output: $out" | head -3; return 1; }
+}
+if needs gcc; then
+  check asan-program asan_runs
+fi
+
+# ------------------------------------------------------------ writable
+# (last: each one rebuilds the layers)
+
+# ------------------------------------------------------------ after changes
+
+setup_changes() {
+  _put "$E2E_VIEW/merged/a.txt" "a from l1"
+  _put "$E2E_L2/merged/b.txt" "b from l2"
+  _put "$E2E_L2/merged/c.txt" "c from l2"
+  _put "$E2E_VIEW/README.txt" "readme"
+  _put "$E2E_VIEW/gone.txt" "gone"
+  add_outside_links
+}
+
+# Changes made in the view must show through host paths that lead into it.
+rw_case host-links-see-changes "" setup_changes 'echo changed > merged/a.txt
+  echo new > merged/new.txt; rm merged/b.txt; mkdir merged/newdir
+  touch -d @1600000000 merged/a.txt merged/new.txt merged/newdir
+  "$PROBE" "open:$OUT/dir-into-view/a.txt:r" "stat:$OUT/dir-into-view/new.txt" \
+    "realpath:$OUT/dir-into-view/new.txt" "access:$OUT/dir-into-view/new.txt:w" \
+    "stat:$OUT/dir-into-view/b.txt" "open:$OUT/into-view:r" "realpath:$OUT/into-view" \
+    "stat:$OUT/dir-into-view/newdir" "realpath:$OUT/dir-into-view/newdir/missing" \
+    "open:$OUT/rel-into-view:r"
+  cat "$OUT/dir-into-view/new.txt" "$OUT/rel-into-view"'
+
+setup_cproj() {
+  mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
+  printf '#include <stdio.h>\n#include <string.h>\n#include <sys/stat.h>\n#include "proj.h"\nint main(void) { printf("%%d\\n", (int)strlen(PROJ)); return 0; }\n' \
+    >"$E2E_VIEW/src/main.c"
+  printf '#define PROJ "ovlbox"\n' >"$E2E_L2/include/proj.h"
+}
+
+# gcc canonicalises every include path (realpath) and lists the system
+# headers it read in the dependency file.
+rw_case gcc-system-headers "gcc" setup_cproj 'gcc -O1 -Iinclude -MMD -MP -c -o src/main.o src/main.c &&
+  gcc -o src/main src/main.o && ./src/main && sed -e "s/ \\\\$//" src/main.d | tr " " "\n" | grep -v "^$" | sort -u'
+
+e2e_finish
