@@ -58,7 +58,6 @@ int main(int argc, char** argv) {
     if (service.ok()) {
       PreloadService::Install(std::move(*service));
     } else {
-      if (getenv("OVLBOX_DEBUG")) fprintf(stderr, "ovlbox: no preload: %s\n", std::string(service.status().message()).c_str());
       cookie = 0;
     }
   }
