@@ -16,10 +16,12 @@ struct ovlbox_preload_config {
   uint32_t n_devs;
   uint64_t devs[OVLBOX_PRELOAD_MAX_DEVS];  // the filesystems that hold a layer
   uint32_t n_proc_devs;
-  uint32_t pad;
+  uint32_t writable;  // the view has an upper (its regular files report origins)
+  uint64_t upper_dev;  // the upper's filesystem
   uint64_t proc_devs[OVLBOX_PRELOAD_MAX_DEVS];  // proc filesystems: never answered
-  // Entries "D/path\0" (a directory and everything below it) and
-  // "R/prefix\0" (every path that starts with it), then an empty entry.
+  // Entries "D/path\0" (a directory and everything below it), "U/path\0"
+  // (the same, for the upper and work dirs) and "R/prefix\0" (every path
+  // that starts with it), then an empty entry.
   char prefixes[OVLBOX_PRELOAD_PREFIX_BYTES];
 };
 

@@ -107,8 +107,9 @@ static int in_list(const uint64_t* list, uint32_t n, dev_t dev) {
   return 0;
 }
 
-// Whether `path` (absolute) names something at or below an excluded root.
-static int excluded(const char* path) {
+// Whether `path` (absolute) names something at or below an excluded root
+// (with `upper_only`, only the upper and work dirs and the runtime dirs).
+static int excluded_by(const char* path, int upper_only) {
   const char* p = cfg.prefixes;
   const char* end = cfg.prefixes + sizeof(cfg.prefixes);
   while (p < end && *p) {
@@ -116,7 +117,9 @@ static int excluded(const char* path) {
     if (len < 2 || p + len >= end) return 1;
     const char* prefix = p + 1;
     size_t plen = len - 1;
-    if (p[0] == 'R') {
+    if (upper_only && p[0] == 'D') {
+      // a lower: not asked about
+    } else if (p[0] == 'R') {
       if (strncmp(path, prefix, plen) == 0) return 1;
     } else if (plen == 1 && prefix[0] == '/') {
       return 1;  // the root itself is a layer
@@ -128,16 +131,17 @@ static int excluded(const char* path) {
   return 0;
 }
 
+static int excluded(const char* path) { return excluded_by(path, 0); }
+
 // A path the fast path may try: absolute, and not lexically inside a layer
 // (a quick refusal; where the object really lies is checked afterwards).
 static int candidate(const char* path) {
   return enabled && path != NULL && path[0] == '/' && !excluded(path);
 }
 
-// Whether the object open as `fd` (real stat `st`) lies outside the view.
-static int fd_outside(long fd, const struct stat* st) {
-  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
-  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st->st_dev)) return 1;
+// Whether the real path of `fd` is known and lies below no excluded root
+// (with `upper_only`: below no upper, work or runtime dir).
+static int real_path_clear(long fd, int upper_only) {
   char link[32];
   char real[PATH_MAX];
   // "/proc/self/fd/" + the number.
@@ -158,7 +162,26 @@ static int fd_outside(long fd, const struct stat* st) {
   static const char kDeleted[] = " (deleted)";
   size_t dl = sizeof(kDeleted) - 1;
   if ((size_t)len >= dl && memcmp(real + len - dl, kDeleted, dl) == 0) return 0;
-  return !excluded(real);
+  return !excluded_by(real, upper_only);
+}
+
+// Whether the object open as `fd` (real stat `st`) lies outside the view.
+static int fd_outside(long fd, const struct stat* st) {
+  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
+  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st->st_dev)) return 1;
+  return real_path_clear(fd, 0);
+}
+
+// Whether the supervisor would answer fstat of `fd` (real stat `st`) with
+// `st` unchanged. It changes only what the view adds: merged directories'
+// identity and link count, fifo stand-ins, and the identity of regular
+// files in the upper (the lower file they were copied from). A regular file
+// of a lower reports its own stat, as on overlayfs.
+static int fstat_unchanged(long fd, const struct stat* st) {
+  if (fd_outside(fd, st)) return 1;
+  if (!S_ISREG(st->st_mode)) return 0;
+  if (!cfg.writable || st->st_dev != cfg.upper_dev) return 1;
+  return real_path_clear(fd, 1);
 }
 
 // Whether the object `path` names (stat `st`, following the final symlink
@@ -276,7 +299,7 @@ EXPORT int fstat(int fd, struct stat* st) {
   if (enabled && fd >= 0) {
     struct stat tmp;
     if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&tmp, AT_EMPTY_PATH) == 0 &&
-        fd_outside(fd, &tmp)) {
+        fstat_unchanged(fd, &tmp)) {
       *st = tmp;
       return 0;
     }

@@ -176,8 +176,11 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(const Vie
   std::vector<std::string> roots;
   for (const Layer& layer : layers.layers()) roots.push_back(layer.path);
   if (!layers.work_dir().empty()) roots.push_back(layers.work_dir());
-  for (const std::string& root : roots) {
-    fits = fits && AddPrefix(&cfg, &used, 'D', root);
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const std::string& root = roots[i];
+    // The upper (layer 0 when there is one) and the work dir.
+    bool upper = (i == 0 && layers.has_upper()) || i >= layers.layers().size();
+    fits = fits && AddPrefix(&cfg, &used, upper ? 'U' : 'D', root);
     struct stat st;
     if (stat(root.c_str(), &st) == 0) AddDev(cfg.devs, &cfg.n_devs, st.st_dev);
   }
@@ -196,6 +199,8 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(const Vie
     cfg.cookie = 0;
   }
   cfg.dev_check = !view.mounts_in_layers() && cfg.n_devs < OVLBOX_PRELOAD_MAX_DEVS;
+  cfg.writable = layers.has_upper();
+  cfg.upper_dev = layers.has_upper() ? layers.layer(0).dev : 0;
   memcpy(image.data() + at, &cfg, sizeof(cfg));
   auto lib_fd = SealedFile("ovlbox-preload.so", image.data(), image.size());
   if (!lib_fd.ok()) return lib_fd.status();

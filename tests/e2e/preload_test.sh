@@ -209,6 +209,30 @@ rw_case host-links-see-changes "" setup_changes 'echo changed > merged/a.txt
     "open:$OUT/rel-into-view:r"
   cat "$OUT/dir-into-view/new.txt" "$OUT/rel-into-view"'
 
+# fstat of regular files of a lower is answered in the program; of the
+# upper's (copied up, with the identity of their origin) and of merged
+# directories it is the supervisor's.
+rw_case fstat-identities "python3" setup_changes 'python3 -c "
+import os
+def same(name, path, f):
+    a, b = os.fstat(f.fileno()), os.stat(path)
+    print(name, a.st_ino == b.st_ino, a.st_dev == b.st_dev, a.st_size == b.st_size, a.st_nlink == b.st_nlink)
+    return a
+lower = same(\"lower\", \"merged/c.txt\", open(\"merged/c.txt\"))
+old = open(\"merged/a.txt\")
+before = same(\"before copy-up\", \"merged/a.txt\", old)
+with open(\"merged/a.txt\", \"a\") as w:
+    w.write(\"more\\n\")
+after = same(\"after copy-up\", \"merged/a.txt\", open(\"merged/a.txt\"))
+print(\"copy-up keeps the identity\", before.st_ino == after.st_ino, after.st_size)
+with open(\"merged/new.txt\", \"w\") as w:
+    w.write(\"new\\n\")
+same(\"new file\", \"merged/new.txt\", open(\"merged/new.txt\"))
+d = os.open(\"merged\", os.O_RDONLY | os.O_DIRECTORY)
+a, b = os.fstat(d), os.stat(\"merged\")
+print(\"merged dir\", a.st_ino == b.st_ino, a.st_nlink == b.st_nlink)
+"'
+
 setup_cproj() {
   mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
   printf '#include <stdio.h>\n#include <string.h>\n#include <sys/stat.h>\n#include "proj.h"\nint main(void) { printf("%%d\\n", (int)strlen(PROJ)); return 0; }\n' \
