@@ -186,6 +186,15 @@ ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size) {
   return getxattr(link, name, value, size);
 }
 
+void View::Changed() const {
+  uint64_t now = generation_.fetch_add(1, std::memory_order_acq_rel) + 2;
+  if (mirror_ == nullptr) return;
+  uint64_t seen = __atomic_load_n(mirror_, __ATOMIC_ACQUIRE);
+  while (seen < now && !__atomic_compare_exchange_n(mirror_, &seen, now, false, __ATOMIC_ACQ_REL,
+                                                    __ATOMIC_ACQUIRE)) {
+  }
+}
+
 bool View::IsPassthrough(dev_t dev) const {
   for (dev_t d : passthrough_devs_) {
     if (d == dev) return true;

@@ -243,7 +243,11 @@ class View {
   // Changed once a change is made): what was computed from the view at one
   // generation is still right while it stays the same.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  void Changed() const { generation_.fetch_add(1, std::memory_order_acq_rel); }
+  void Changed() const;
+  // Where Changed also publishes generation() + 1 (never lowering it), for
+  // readers in other processes (supervisor/preload.h). Set once, before
+  // the program starts.
+  void MirrorGenerationTo(uint64_t* mirror) { mirror_ = mirror; }
 
   // Forgets the cached directory `rel` and, with `subtree`, every directory
   // below it (after it was copied up, removed, renamed; "" with `subtree`:
@@ -268,6 +272,7 @@ class View {
   mutable absl::flat_hash_map<std::string, std::string> aliases_;
   mutable OriginCache origins_;
   mutable std::atomic<uint64_t> generation_{0};
+  uint64_t* mirror_ = nullptr;
   size_t cache_limit_ = 4096;
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;

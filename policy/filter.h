@@ -16,7 +16,7 @@ namespace ovlbox {
 //
 // With a nonzero `cookie`, a few calls that cannot change anything are let
 // through unseen when their sixth argument register holds it: newfstatat,
-// readlinkat, faccessat2, and openat whose flags ask for neither writing
+// readlinkat, faccessat2, fgetxattr, and openat whose flags ask for neither writing
 // (O_WRONLY, O_RDWR, O_TRUNC) nor creating (O_CREAT, O_TMPFILE). The
 // preload library (preload/preload.c) makes its calls on host files that
 // way.

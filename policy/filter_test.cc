@@ -234,6 +234,11 @@ TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {
                     return 2;
                   }
                   if (syscall(SYS_faccessat2, AT_FDCWD, "/tmp", R_OK, 0, 0L, kCookie) != 0) return 3;
+                  if (syscall(SYS_fgetxattr, 0, "user.ovlbox-test", buf, sizeof(buf), 0L,
+                              kCookie) != -1 ||
+                      errno == EXDEV) {
+                    return 4;
+                  }
                   return 0;
                 },
                 EXDEV, &nr, kCookie),

@@ -25,4 +25,36 @@ struct ovlbox_preload_config {
   char prefixes[OVLBOX_PRELOAD_PREFIX_BYTES];
 };
 
+// The directories the library may answer lookups in by itself, shared
+// read-only with every program (a memfd the supervisor serves as
+// OVLBOX_PRELOAD_STATE_PATH). A directory is listed, by the device and
+// inode of its real directory, when its view directory comes from that
+// one lower directory alone (no upper, no other lower, no whiteouts marked
+// by xattr, no hidden or mount points inside): the view's entries are then
+// that directory's entries, whiteout devices excepted. An entry holds only
+// while `generation` still equals the one it was recorded at: the
+// supervisor advances it with every change to the view, before the change
+// is answered.
+#define OVLBOX_PRELOAD_STATE_PATH "/etc/ovlbox-view-state"
+#define OVLBOX_PRELOAD_STATE_SLOTS 8192
+#define OVLBOX_PRELOAD_STATE_PROBES 8
+
+struct ovlbox_pure_slot {
+  uint64_t seq;  // odd while the supervisor rewrites the slot
+  uint64_t dev;
+  uint64_t ino;
+  uint64_t generation;  // recorded at; 0: empty
+};
+
+struct ovlbox_view_state {
+  uint64_t generation;  // the view's; starts at 1
+  uint64_t pad[7];
+  struct ovlbox_pure_slot slots[OVLBOX_PRELOAD_STATE_SLOTS];
+};
+
+static inline uint64_t ovlbox_pure_hash(uint64_t dev, uint64_t ino) {
+  uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^ (dev + 0x632be59bd9b4e019ULL) * 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 31);
+}
+
 #endif  // OVLBOX_PRELOAD_CONFIG_H_

@@ -8,7 +8,10 @@
 // `realpath` on absolute paths (and `fstat` on descriptors) whose object
 // lies outside every layer. A compiler's system headers, an interpreter's
 // standard library, the shared libraries a program loads later: the calls
-// that make up most of a build and that the view never changes.
+// that make up most of a build and that the view never changes. Inside the
+// view it answers lookups of single names in directories that come from
+// one lower alone, while the view is unchanged (the shared view state,
+// preload/config.h).
 //
 // Everything else, and everything in doubt, goes to the supervisor exactly
 // as before, through the same system call with no cookie: the library
@@ -18,7 +21,7 @@
 // call through without a notification only when its sixth argument
 // register carries this run's cookie and the call cannot change anything
 // (newfstatat, readlinkat, faccessat2, and openat without a write access
-// mode, O_CREAT, O_TRUNC or O_TMPFILE). The library makes such a call, then
+// mode, O_CREAT, O_TRUNC or O_TMPFILE; fgetxattr). The library makes such a call, then
 // checks where the object it reached lies: on a filesystem that holds no
 // layer (st_dev), or, on a layer's filesystem, at a real path
 // (/proc/self/fd/N) below no layer root. Objects of a proc filesystem and
@@ -36,6 +39,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -48,14 +52,17 @@
 
 #include "preload/config.h"
 
-__attribute__((used, aligned(64))) EXPORT volatile struct ovlbox_preload_config
-    ovlbox_preload_config = {OVLBOX_PRELOAD_MAGIC, 0, 0, 0, {0}, 0, 0, {0}, {0}};
+// Written by the supervisor in the image it serves (never changed at run
+// time); `cookie` stays 0 in an image loaded any other way.
+__attribute__((used, aligned(64))) EXPORT struct ovlbox_preload_config ovlbox_preload_config = {
+    .magic = OVLBOX_PRELOAD_MAGIC};
+#define cfg ovlbox_preload_config
 
-static struct ovlbox_preload_config cfg;
 static int enabled;
 
+static uint64_t pure_dir(dev_t dev, ino_t ino);
+
 __attribute__((constructor)) static void init(void) {
-  memcpy(&cfg, (const void*)&ovlbox_preload_config, sizeof(cfg));
   // (The magic is not compared here: the image must hold it only once.)
   enabled = cfg.cookie != 0;
 }
@@ -179,6 +186,7 @@ static int fd_outside(long fd, const struct stat* st) {
 // of a lower reports its own stat, as on overlayfs.
 static int fstat_unchanged(long fd, const struct stat* st) {
   if (fd_outside(fd, st)) return 1;
+  if (S_ISDIR(st->st_mode)) return pure_dir(st->st_dev, st->st_ino) != 0;
   if (!S_ISREG(st->st_mode)) return 0;
   if (!cfg.writable || st->st_dev != cfg.upper_dev) return 1;
   return real_path_clear(fd, 1);
@@ -249,6 +257,141 @@ static int missing_outside_at(const char* path, size_t* split) {
 
 static int missing_outside(const char* path) { return missing_outside_at(path, NULL); }
 
+// ---- lookups in directories that come from one lower alone ----
+
+// The shared view state (preload/config.h), mapped read-only on first use.
+static const struct ovlbox_view_state* state;
+static int state_status;  // 0: not tried, 1: mapped, 2: being mapped, -1: none
+
+static const struct ovlbox_view_state* view_state(void) {
+  int status = __atomic_load_n(&state_status, __ATOMIC_ACQUIRE);
+  if (status == 1) return state;
+  if (status != 0) return NULL;
+  int expected = 0;
+  if (!__atomic_compare_exchange_n(&state_status, &expected, 2, 0, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_ACQUIRE)) {
+    return NULL;  // another thread maps it; ask the supervisor meanwhile
+  }
+  long fd = plain_call(SYS_openat, AT_FDCWD, (long)OVLBOX_PRELOAD_STATE_PATH,
+                       O_RDONLY | O_CLOEXEC, 0);
+  void* map = MAP_FAILED;
+  if (fd >= 0) {
+    map = mmap(NULL, sizeof(struct ovlbox_view_state), PROT_READ, MAP_SHARED, (int)fd, 0);
+    close_fd(fd);
+  }
+  if (map == MAP_FAILED) {
+    __atomic_store_n(&state_status, -1, __ATOMIC_RELEASE);
+    return NULL;
+  }
+  state = (const struct ovlbox_view_state*)map;
+  __atomic_store_n(&state_status, 1, __ATOMIC_RELEASE);
+  return state;
+}
+
+// Directories this process opened itself inside listed ones (a directory
+// inside one that comes from one lower alone comes from it alone too), with
+// the generation they were found at. Racy slots only cost a miss: each
+// holds one packed triple written under a per-slot sequence.
+#define LOCAL_SLOTS 1024
+struct local_slot {
+  uint64_t seq;
+  uint64_t dev, ino, generation;
+};
+static struct local_slot local_pure[LOCAL_SLOTS];
+
+static void note_local_pure(dev_t dev, ino_t ino, uint64_t generation) {
+  struct local_slot* slot = &local_pure[ovlbox_pure_hash(dev, ino) % LOCAL_SLOTS];
+  uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);
+  if (seq & 1) return;
+  if (!__atomic_compare_exchange_n(&slot->seq, &seq, seq + 1, 0, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_RELAXED)) {
+    return;
+  }
+  __atomic_store_n(&slot->dev, (uint64_t)dev, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->ino, (uint64_t)ino, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->generation, generation, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+static uint64_t local_generation(dev_t dev, ino_t ino) {
+  const struct local_slot* slot = &local_pure[ovlbox_pure_hash(dev, ino) % LOCAL_SLOTS];
+  uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+  if (seq & 1) return 0;
+  uint64_t sdev = __atomic_load_n(&slot->dev, __ATOMIC_RELAXED);
+  uint64_t sino = __atomic_load_n(&slot->ino, __ATOMIC_RELAXED);
+  uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) return 0;
+  return sdev == (uint64_t)dev && sino == (uint64_t)ino ? gen : 0;
+}
+
+// The view's generation (0: no shared state) when the real directory
+// (dev, ino) is known to come from one lower alone and the view has not
+// changed since; 0 otherwise.
+static uint64_t pure_dir(dev_t dev, ino_t ino) {
+  const struct ovlbox_view_state* st = view_state();
+  if (st == NULL) return 0;
+  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  if (local_generation(dev, ino) == now) return now;
+  uint64_t h = ovlbox_pure_hash((uint64_t)dev, (uint64_t)ino);
+  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
+    const struct ovlbox_pure_slot* slot = &st->slots[(h + i) % OVLBOX_PRELOAD_STATE_SLOTS];
+    uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+    if (seq & 1) continue;
+    uint64_t sdev = __atomic_load_n(&slot->dev, __ATOMIC_RELAXED);
+    uint64_t sino = __atomic_load_n(&slot->ino, __ATOMIC_RELAXED);
+    uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) continue;
+    if (sdev == (uint64_t)dev && sino == (uint64_t)ino && gen != 0) return gen == now ? now : 0;
+  }
+  return 0;
+}
+
+// The generation at which the directory open as `dirfd` (AT_FDCWD: the
+// cwd) is known pure, or 0.
+static uint64_t pure_dirfd(int dirfd) {
+  struct stat dir;
+  long r = dirfd == AT_FDCWD
+               ? cookie_call(SYS_newfstatat, AT_FDCWD, (long)".", (long)&dir, 0)
+               : cookie_call(SYS_newfstatat, dirfd, (long)"", (long)&dir, AT_EMPTY_PATH);
+  if (r != 0 || !S_ISDIR(dir.st_mode)) return 0;
+  return pure_dir(dir.st_dev, dir.st_ino);
+}
+
+// A single name (not "." or ".."), as pure-directory lookups take.
+static int single_name(const char* name) {
+  return name != NULL && name[0] != '\0' && strchr(name, '/') == NULL &&
+         strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+// fstatat(dirfd, name) for a single name in a directory that comes from
+// one lower alone: the view's entry is that directory's entry, except that
+// a whiteout is no entry (a directory there comes from that lower alone
+// too, so the view reports its own stat). Symlinks to follow go to the
+// supervisor.
+static int fast_pure_stat(int dirfd, const char* name, struct stat* st, int flags, int* ret) {
+  if (!enabled || !single_name(name) || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0) {
+    return 0;
+  }
+  if (pure_dirfd(dirfd) == 0) return 0;
+  struct stat tmp;
+  long r = cookie_call(SYS_newfstatat, dirfd, (long)name, (long)&tmp, AT_SYMLINK_NOFOLLOW);
+  if (r == -ENOENT) {
+    *ret = set_errno(r);
+    return 1;
+  }
+  if (r != 0) return 0;
+  if (S_ISLNK(tmp.st_mode) && !(flags & AT_SYMLINK_NOFOLLOW)) return 0;
+  if (S_ISCHR(tmp.st_mode) && tmp.st_rdev == 0) {
+    *ret = set_errno(-ENOENT);  // a whiteout
+    return 1;
+  }
+  *st = tmp;
+  *ret = 0;
+  return 1;
+}
+
 // ---- stat ----
 
 // 1 when answered (result in *ret), 0 to ask the supervisor.
@@ -270,6 +413,7 @@ static int fast_stat(const char* path, struct stat* st, int flags, int* ret) {
 static int do_fstatat(int dirfd, const char* path, struct stat* st, int flags) {
   int ret;
   if (fast_stat(path, st, flags, &ret)) return ret;
+  if (fast_pure_stat(dirfd, path, st, flags, &ret)) return ret;
   return set_errno(plain_call(SYS_newfstatat, dirfd, (long)path, (long)st, flags));
 }
 
@@ -381,9 +525,48 @@ static int fast_open(const char* path, int flags, int* ret) {
   return 1;
 }
 
+// openat(dirfd, name) for reading, of a regular file or a directory named
+// by a single name in a directory that comes from one lower alone: the
+// view's object is that directory's entry. A directory opened this way is
+// remembered as coming from that lower alone too.
+static int fast_pure_open(int dirfd, const char* name, int flags, int* ret) {
+  if (!enabled || !single_name(name) || (flags & O_ACCMODE) != O_RDONLY ||
+      (flags & (O_CREAT | O_TRUNC | O_PATH | TMPFILE_BIT)) != 0) {
+    return 0;
+  }
+  uint64_t generation = pure_dirfd(dirfd);
+  if (generation == 0) return 0;
+  struct stat st;
+  long r = cookie_call(SYS_newfstatat, dirfd, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
+  if (r == -ENOENT) {
+    *ret = set_errno(r);
+    return 1;
+  }
+  if (r != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return 0;
+  long fd = cookie_call(SYS_openat, dirfd, (long)name, flags | O_NOFOLLOW, 0);
+  if (fd < 0) return 0;
+  struct stat again;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
+      again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+    close_fd(fd);
+    return 0;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    // Unless it marks xattr whiteouts (user.overlay.opaque "x"), or is
+    // marked at all: such a directory is the supervisor's to judge.
+    char v[4];
+    if (cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.opaque", (long)v, sizeof(v)) == -ENODATA) {
+      note_local_pure(st.st_dev, st.st_ino, generation);
+    }
+  }
+  *ret = (int)fd;
+  return 1;
+}
+
 static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   int ret;
   if (fast_open(path, flags, &ret)) return ret;
+  if (fast_pure_open(dirfd, path, flags, &ret)) return ret;
   return set_errno(plain_call(SYS_openat, dirfd, (long)path, flags, mode));
 }
 

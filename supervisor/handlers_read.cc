@@ -119,6 +119,7 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
   if (resolve & RESOLVE_CACHED) return Response::Error(EAGAIN);
   bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
   bool creat = (flags & O_CREAT) != 0 && !tmpfile;
+  uint64_t generation = c.view().generation();
   ResolveOptions options;
   options.follow = !(flags & O_NOFOLLOW) && !(creat && (flags & O_EXCL));
   if (tmpfile) options.follow = true;
@@ -132,7 +133,7 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
       preload != nullptr && acc == O_RDONLY && !(flags & (O_CREAT | O_PATH | O_DIRECTORY))) {
     // The dynamic loader reading /etc/ld.so.preload, then the library.
     PreloadService::File file = preload->Which(t);
-    if (file == PreloadService::File::kLibrary ||
+    if (file == PreloadService::File::kLibrary || file == PreloadService::File::kState ||
         (file == PreloadService::File::kList && preload->WantedBy(c.tracee().tid()))) {
       OVL_TRY(UniqueFd fd, preload->Open(file));
       return Response::Fd(std::move(fd), cloexec);
@@ -211,6 +212,9 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
     flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | (is_dir ? O_DIRECTORY : 0);
   }
   OVL_TRY(UniqueFd fd, OpenTarget(t, flags & ~(O_CREAT | O_EXCL)));
+  if (is_dir && t.in_view && t.dir) {
+    if (const PreloadService* preload = PreloadService::Get()) preload->NotePureDir(c.view(), *t.dir, generation);
+  }
   return Response::Fd(std::move(fd), cloexec);
 }
 

@@ -130,7 +130,7 @@ uint64_t NewPreloadCookie() {
   return cookie;
 }
 
-absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(const View& view,
+absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& view,
                                                                        uint64_t cookie) {
   if (cookie == 0) return absl::InvalidArgumentError("no cookie");
   const LayerSet& layers = view.layers();
@@ -192,6 +192,7 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(const Vie
   // The two files served here always come from the supervisor.
   fits = fits && AddPrefix(&cfg, &used, 'D', kListPath);
   fits = fits && AddPrefix(&cfg, &used, 'D', kLibraryPath);
+  fits = fits && AddPrefix(&cfg, &used, 'D', OVLBOX_PRELOAD_STATE_PATH);
   for (dev_t dev : view.procfs_devs()) AddDev(cfg.proc_devs, &cfg.n_proc_devs, dev);
   if (struct stat st; stat("/proc", &st) == 0) AddDev(cfg.proc_devs, &cfg.n_proc_devs, st.st_dev);
   if (!fits || cfg.n_proc_devs >= OVLBOX_PRELOAD_MAX_DEVS) {
@@ -205,7 +206,59 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(const Vie
   auto lib_fd = SealedFile("ovlbox-preload.so", image.data(), image.size());
   if (!lib_fd.ok()) return lib_fd.status();
   service->library_ = std::move(*lib_fd);
+
+  // The shared view state: written here, read by every program.
+  UniqueFd state(memfd_create("ovlbox-view-state", MFD_CLOEXEC));
+  if (!state || ftruncate(state.get(), sizeof(ovlbox_view_state)) != 0) {
+    return absl::ErrnoToStatus(errno, "the shared view state");
+  }
+  void* map = mmap(nullptr, sizeof(ovlbox_view_state), PROT_READ | PROT_WRITE, MAP_SHARED,
+                   state.get(), 0);
+  if (map == MAP_FAILED) return absl::ErrnoToStatus(errno, "mapping the shared view state");
+  service->shared_ = static_cast<ovlbox_view_state*>(map);
+  service->shared_->generation = view.generation() + 1;
+  service->state_ = std::move(state);
+  view.MirrorGenerationTo(&service->shared_->generation);
+  // Mount points or host pseudo filesystems inside a lower would be
+  // entries whose stat the host answers differently, and an upper or work
+  // dir inside a lower must stay hidden in whatever directory below a
+  // listed one holds it: no listing then.
+  service->pure_dirs_ = cfg.cookie != 0 && !view.mounts_in_layers() && !view.HasPassthrough() &&
+                        !layers.HasHidden();
   return service;
+}
+
+void PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const {
+  if (!pure_dirs_ || dir.stack.size() != 1) return;
+  const LayerDir& only = dir.stack.front();
+  const LayerSet& layers = view.layers();
+  if (only.layer < layers.first_lower() || only.xwhiteouts) return;
+  uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
+  std::lock_guard<std::mutex> lock(mu_);
+  // The entry holds at the generation `dir` was judged at: any change
+  // since (in flight then or later) has made it stale already.
+  uint64_t at = seen + 1;  // the mirror's numbering (View::Changed)
+  uint64_t now = __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE);
+  if (at != now) return;
+  uint64_t h = ovlbox_pure_hash(dev, ino);
+  ovlbox_pure_slot* victim = nullptr;
+  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
+    ovlbox_pure_slot* slot = &shared_->slots[(h + i) % OVLBOX_PRELOAD_STATE_SLOTS];
+    if (slot->dev == dev && slot->ino == ino && slot->generation != 0) {
+      victim = slot;
+      break;
+    }
+    if (victim == nullptr && (slot->generation == 0 || slot->generation != now)) victim = slot;
+  }
+  if (victim == nullptr) victim = &shared_->slots[h % OVLBOX_PRELOAD_STATE_SLOTS];
+  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return;
+  // A seqlock write: readers retry or give up while seq is odd.
+  __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  __atomic_store_n(&victim->dev, dev, __ATOMIC_RELAXED);
+  __atomic_store_n(&victim->ino, ino, __ATOMIC_RELAXED);
+  __atomic_store_n(&victim->generation, at, __ATOMIC_RELAXED);
+  __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELEASE);
 }
 
 const PreloadService* PreloadService::Get() { return Slot().get(); }
@@ -223,6 +276,8 @@ PreloadService::File PreloadService::Which(const Target& t) const {
     file = File::kList;
   } else if (t.name == "ovlbox-preload.so") {
     file = File::kLibrary;
+  } else if (t.name == "ovlbox-view-state") {
+    file = File::kState;
   } else {
     return File::kNone;
   }
@@ -274,7 +329,7 @@ bool PreloadService::WantedBy(pid_t tid) const {
 }
 
 SysResult<UniqueFd> PreloadService::Open(File file) const {
-  const UniqueFd& src = file == File::kList ? list_ : library_;
+  const UniqueFd& src = file == File::kList ? list_ : file == File::kLibrary ? library_ : state_;
   int fd = open(SelfFdPath(src.get()).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno{errno};
   return UniqueFd(fd);

@@ -6,8 +6,9 @@
 // names the library (kLibraryPath) first, followed by the host's own
 // /etc/ld.so.preload if there is one; when the loader then opens
 // kLibraryPath, it gets the library's image with this run's configuration
-// written into it. Neither file exists on disk; other paths under /etc are
-// untouched. Programs linked against AddressSanitizer's shared runtime get
+// written into it; the library maps the shared view state
+// (preload/config.h) from kStatePath. None of these files exists on disk;
+// other paths under /etc are untouched. Programs linked against AddressSanitizer's shared runtime get
 // no library (that runtime must come first in the load order), and ldd
 // does not list it.
 #ifndef OVLBOX_SUPERVISOR_PRELOAD_H_
@@ -25,6 +26,7 @@
 #include "overlay/sys_result.h"
 #include "overlay/unique_fd.h"
 #include "overlay/view.h"
+#include "preload/config.h"
 
 namespace ovlbox {
 
@@ -32,14 +34,15 @@ class PreloadService {
  public:
   static constexpr char kListPath[] = "/etc/ld.so.preload";
   static constexpr char kLibraryPath[] = "/etc/ovlbox-preload.so";
+  static constexpr char kStatePath[] = OVLBOX_PRELOAD_STATE_PATH;
 
-  enum class File { kNone, kList, kLibrary };
+  enum class File { kNone, kList, kLibrary, kState };
 
   // Builds both files for `view` with `cookie` (nonzero: the value the
   // seccomp filter lets read-only calls through with). Fails when the view
   // covers /etc, or memfds are not available.
-  static absl::StatusOr<std::unique_ptr<PreloadService>> Create(const View& view,
-                                                                uint64_t cookie);
+  // The view's generation is mirrored into the shared state from then on.
+  static absl::StatusOr<std::unique_ptr<PreloadService>> Create(View& view, uint64_t cookie);
 
   // The service the handlers use (null: none), set once before the
   // program starts.
@@ -55,10 +58,19 @@ class PreloadService {
   // A new read-only open file description of `file`.
   SysResult<UniqueFd> Open(File file) const;
 
+  // Lists `dir` in the shared view state (preload/config.h) when the
+  // library may answer lookups in it by itself: called as a program gets a
+  // descriptor of it. `seen`: view.generation() read before `dir` was
+  // looked up.
+  void NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const;
+
  private:
   PreloadService() = default;
   UniqueFd list_;
   UniqueFd library_;
+  UniqueFd state_;
+  struct ovlbox_view_state* shared_ = nullptr;  // state_, mapped
+  bool pure_dirs_ = false;  // whether NotePureDir lists anything
   dev_t etc_dev_ = 0;
   ino_t etc_ino_ = 0;
   // Executables judged by WantedBy, by device, inode and change time.

@@ -168,6 +168,35 @@ same_answers() {
 }
 check preload-same-answers same_answers
 
+# A directory below a listed one that marks xattr whiteouts (overlayfs
+# 6.7+: a zero-size file with user.overlay.whiteout in a directory with
+# user.overlay.opaque=x) is not taken for one the library may answer in.
+# (The kernel lists such a whiteout in a directory of one layer but hides
+# it from lookups, so this compares ovlbox with and without the library.)
+xattr_whiteouts() {
+  local top=$E2E_ROOT/xw/top bottom=$E2E_ROOT/xw/bottom with without
+  mkdir -p "$top/pure/xw" "$bottom/other"
+  _setxattr "$top/pure/xw" user.overlay.opaque x
+  : >"$top/pure/xw/gone"
+  _setxattr "$top/pure/xw/gone" user.overlay.whiteout ""
+  _put "$top/pure/xw/kept" "kept"
+  local script='
+import os
+pure = os.open("pure", os.O_RDONLY | os.O_DIRECTORY)
+xw = os.open("xw", os.O_RDONLY | os.O_DIRECTORY, dir_fd=pure)
+for n in ["gone", "kept"]:
+    try:
+        print(n, os.stat(n, dir_fd=xw).st_size)
+    except OSError as e:
+        print(n, e.strerror)
+'
+  with=$(cd "$top" && env -i PATH=$E2E_PATH_DEFAULT timeout 60 "$OVLBOX" --lower "$top:$bottom" -- python3 -c "$script" 2>&1)
+  without=$(cd "$top" && env -i PATH=$E2E_PATH_DEFAULT timeout 60 "$OVLBOX" --no-preload --lower "$top:$bottom" -- python3 -c "$script" 2>&1)
+  [ "$with" = "$without" ] || { printf 'with: %s / without: %s\n' "$with" "$without" | tr '\n' ' '; return 1; }
+  case $with in *"gone No such file"*) ;; *) echo "gone is visible: $with" | tr '\n' ' '; return 1 ;; esac
+}
+check xattr-whiteouts-below-listed xattr_whiteouts
+
 asan_runs() {
   local src=$E2E_ROOT/asan.c bin=$E2E_ROOT/bin/asan-hello out
   printf '#include <stdio.h>\nint main(void) { puts("asan ok"); return 0; }\n' >"$src"
@@ -231,6 +260,54 @@ same(\"new file\", \"merged/new.txt\", open(\"merged/new.txt\"))
 d = os.open(\"merged\", os.O_RDONLY | os.O_DIRECTORY)
 a, b = os.fstat(d), os.stat(\"merged\")
 print(\"merged dir\", a.st_ino == b.st_ino, a.st_nlink == b.st_nlink)
+"'
+
+setup_pure() {
+  setup_changes
+  mkdir -p "$E2E_L2/pure/sub/deeper" "$E2E_VIEW/mixed"
+  _put "$E2E_L2/pure/f.txt" "f from l2"
+  _put "$E2E_L2/pure/sub/g.txt" "g from l2"
+  _put "$E2E_L2/pure/sub/deeper/h.txt" "h from l2"
+  ln -s f.txt "$E2E_L2/pure/link"
+  _whiteout "$E2E_L2/pure/wh"
+  _put "$E2E_L2/mixed/m.txt" "m from l2"
+}
+
+# Directories that come from one lower alone: the library answers lookups
+# and opens in them itself, until the view changes. Descriptors opened
+# before a change must see it, in the directory and below.
+rw_case pure-dirs-after-changes "python3" setup_pure 'python3 -c "
+import os
+def show(label, name, fd):
+    try:
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        print(label, name, oct(st.st_mode), st.st_size, st.st_nlink)
+    except OSError as e:
+        print(label, name, e.strerror)
+def read(label, name, fd):
+    try:
+        f = os.open(name, os.O_RDONLY, dir_fd=fd)
+        print(label, name, os.read(f, 100)); os.close(f)
+    except OSError as e:
+        print(label, name, e.strerror)
+pure = os.open(\"pure\", os.O_RDONLY | os.O_DIRECTORY)
+sub = os.open(\"sub\", os.O_RDONLY | os.O_DIRECTORY, dir_fd=pure)
+deeper = os.open(\"deeper\", os.O_RDONLY | os.O_DIRECTORY, dir_fd=sub)
+mixed = os.open(\"mixed\", os.O_RDONLY | os.O_DIRECTORY)
+for n in [\"f.txt\", \"sub\", \"link\", \"wh\", \"nope\"]:
+    show(\"before\", n, pure)
+read(\"before\", \"f.txt\", pure); read(\"before\", \"g.txt\", sub); show(\"before\", \"h.txt\", deeper)
+print(\"fstat sub\", os.fstat(sub).st_nlink == os.stat(\"pure/sub\").st_nlink, os.fstat(sub).st_ino == os.stat(\"pure/sub\").st_ino)
+show(\"mixed\", \"m.txt\", mixed)
+with open(\"pure/f.txt\", \"a\") as w: w.write(\"more\\n\")
+open(\"pure/sub/new.txt\", \"w\").write(\"new\\n\")
+os.unlink(\"pure/sub/deeper/h.txt\")
+os.mkdir(\"pure/sub/deeper/d2\")
+for n in [\"f.txt\", \"sub\", \"nope\"]:
+    show(\"after\", n, pure)
+read(\"after\", \"f.txt\", pure); read(\"after\", \"new.txt\", sub); show(\"after\", \"new.txt\", sub)
+show(\"after\", \"h.txt\", deeper); show(\"after\", \"d2\", deeper)
+print(\"listing\", sorted(os.listdir(deeper)), sorted(os.listdir(sub)))
 "'
 
 setup_cproj() {
