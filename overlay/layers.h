@@ -75,8 +75,6 @@ class LayerSet {
   bool IsHidden(dev_t dev, ino_t ino) const;
   // Whether a real directory holds a hidden directory.
   bool HoldsHidden(dev_t dev, ino_t ino) const;
-  // Whether some directory is hidden (the upper or work dir lies in a lower).
-  bool HasHidden() const { return !hidden_.empty(); }
 
   // Maps a canonical real path to the layer that holds it (longest root
   // prefix wins, so an upper inside a lower is recognised as the upper).

@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <stddef.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -219,6 +222,45 @@ TEST(CookieFilterTest, AWrongOrMissingCookieReachesTheSupervisor) {
   // A filter built without a cookie lets nothing through this way.
   EXPECT_EQ(RunUnderFilter([] { return CookieOpen(O_RDONLY, 0); }, EXDEV, &nr, 0), EXDEV);
   EXPECT_EQ(nr, SYS_openat);
+}
+
+// Follows the prefix for a call known only by its number, as the kernel
+// does when it builds its action cache: true when it reaches the end of the
+// prefix (libseccomp's program) without reading an argument.
+bool PrefixIgnoresArguments(const std::vector<sock_filter>& prefix, uint32_t nr) {
+  size_t pc = 0;
+  uint32_t acc = 0;
+  while (pc < prefix.size()) {
+    const sock_filter& insn = prefix[pc];
+    if (insn.code == (BPF_LD | BPF_W | BPF_ABS)) {
+      if (insn.k == offsetof(seccomp_data, nr)) {
+        acc = nr;
+      } else if (insn.k == offsetof(seccomp_data, arch)) {
+        acc = AUDIT_ARCH_X86_64;
+      } else {
+        return false;  // an argument (or the instruction pointer)
+      }
+      ++pc;
+    } else if (insn.code == (BPF_JMP | BPF_JEQ | BPF_K)) {
+      pc += 1 + (acc == insn.k ? insn.jt : insn.jf);
+    } else if (insn.code == (BPF_JMP | BPF_JSET | BPF_K)) {
+      pc += 1 + ((acc & insn.k) ? insn.jt : insn.jf);
+    } else {
+      return false;  // a return: decided here
+    }
+  }
+  return pc == prefix.size();
+}
+
+TEST(CookieFilterTest, OtherCallsKeepTheKernelsActionCache) {
+  std::vector<sock_filter> prefix = CookiePrefix(kCookie);
+  for (uint32_t nr : {SYS_read, SYS_write, SYS_mmap, SYS_close, SYS_getppid, SYS_unlinkat,
+                      SYS_open, SYS_stat, SYS_getdents64}) {
+    EXPECT_TRUE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
+  }
+  for (uint32_t nr : {SYS_newfstatat, SYS_openat, SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr}) {
+    EXPECT_FALSE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
+  }
 }
 
 TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {

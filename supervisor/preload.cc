@@ -223,8 +223,19 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   // entries whose stat the host answers differently, and an upper or work
   // dir inside a lower must stay hidden in whatever directory below a
   // listed one holds it: no listing then.
-  service->pure_dirs_ = cfg.cookie != 0 && !view.mounts_in_layers() && !view.HasPassthrough() &&
-                        !layers.HasHidden();
+  bool hidden_inside = false;
+  if (layers.has_upper()) {
+    for (const std::string& dir : {layers.layer(0).path, layers.work_dir()}) {
+      for (int i = layers.first_lower(); i < layers.size(); ++i) {
+        const std::string& lower = layers.layer(i).path;
+        hidden_inside = hidden_inside || lower == "/" ||
+                        (dir.size() > lower.size() && dir.starts_with(lower) &&
+                         dir[lower.size()] == '/');
+      }
+    }
+  }
+  service->pure_dirs_ =
+      cfg.cookie != 0 && !view.mounts_in_layers() && !view.HasPassthrough() && !hidden_inside;
   return service;
 }
 

@@ -197,6 +197,33 @@ for n in ["gone", "kept"]:
 }
 check xattr-whiteouts-below-listed xattr_whiteouts
 
+# An upper inside its lower stays hidden in every directory, also where the
+# library would otherwise answer lookups itself.
+upper_inside_lower() {
+  local low=$E2E_ROOT/inside/low with without
+  mkdir -p "$low/a/b"
+  _put "$low/a/b/f" "f"
+  local script='
+import os
+a = os.open("a", os.O_RDONLY | os.O_DIRECTORY)
+b = os.open("b", os.O_RDONLY | os.O_DIRECTORY, dir_fd=a)
+root = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+for fd, n in [(b, "up"), (b, "f"), (b, ".up.ovlbox-work"), (root, "a")]:
+    try:
+        print(n, oct(os.stat(n, dir_fd=fd, follow_symlinks=False).st_mode))
+    except OSError as e:
+        print(n, e.strerror)
+'
+  mkdir -p "$low/a/b/up"
+  with=$(cd "$low" && env -i PATH=$E2E_PATH_DEFAULT timeout 60 "$OVLBOX" --lower "$low" --upper "$low/a/b/up" -- python3 -c "$script" 2>&1)
+  rm -rf "$low/a/b/up" "$low/a/b/.up.ovlbox-work"
+  mkdir -p "$low/a/b/up"
+  without=$(cd "$low" && env -i PATH=$E2E_PATH_DEFAULT timeout 60 "$OVLBOX" --no-preload --lower "$low" --upper "$low/a/b/up" -- python3 -c "$script" 2>&1)
+  [ "$with" = "$without" ] || { printf 'with: %s / without: %s\n' "$with" "$without" | tr '\n' ' '; return 1; }
+  case $with in *"up No such file"*) ;; *) echo "the upper is visible: $with" | tr '\n' ' '; return 1 ;; esac
+}
+check upper-inside-lower upper_inside_lower
+
 asan_runs() {
   local src=$E2E_ROOT/asan.c bin=$E2E_ROOT/bin/asan-hello out
   printf '#include <stdio.h>\nint main(void) { puts("asan ok"); return 0; }\n' >"$src"
