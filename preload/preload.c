@@ -185,11 +185,13 @@ static int fd_outside(long fd, const struct stat* st) {
 // files in the upper (the lower file they were copied from). A regular file
 // of a lower reports its own stat, as on overlayfs.
 static int fstat_unchanged(long fd, const struct stat* st) {
-  if (fd_outside(fd, st)) return 1;
-  if (S_ISDIR(st->st_mode)) return pure_dir(st->st_dev, st->st_ino) != 0;
-  if (!S_ISREG(st->st_mode)) return 0;
-  if (!cfg.writable || st->st_dev != cfg.upper_dev) return 1;
-  return real_path_clear(fd, 1);
+  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
+  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st->st_dev)) return 1;
+  if (S_ISDIR(st->st_mode) && pure_dir(st->st_dev, st->st_ino) != 0) return 1;
+  if (S_ISREG(st->st_mode) && (!cfg.writable || st->st_dev != cfg.upper_dev)) return 1;
+  // On a layer's filesystem: by its real path (read once), outside every
+  // layer, or a regular file of a lower.
+  return real_path_clear(fd, S_ISREG(st->st_mode));
 }
 
 // Whether the object `path` names (stat `st`, following the final symlink
