@@ -27,7 +27,8 @@ std::vector<std::string> SplitLowers(const std::string& value) {
 }  // namespace
 
 const char* UsageText() {
-  return "usage: ovlbox [--lower DIR]... [--upper DIR [--work DIR]] -- PROGRAM [ARG]...\n"
+  return "usage: ovlbox [--lower DIR]... [--upper DIR [--work DIR]] [--no-preload] -- PROGRAM "
+         "[ARG]...\n"
          "\n"
          "Runs PROGRAM so that it sees the lower directories merged, as the Linux\n"
          "overlay filesystem shows them, at the path of the topmost lower.\n"

@@ -1,4 +1,4 @@
-// The command line: `ovlbox [--lower DIR]... [--upper DIR [--work DIR]] --
+// The command line: `ovlbox [--lower DIR]... [--upper DIR [--work DIR]] [--no-preload] --
 // PROGRAM [ARG]...`.
 #ifndef OVLBOX_SUPERVISOR_CLI_H_
 #define OVLBOX_SUPERVISOR_CLI_H_

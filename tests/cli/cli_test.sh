@@ -75,6 +75,9 @@ expect signal-status 143 "" -- --lower "$L" -- sh -c 'kill -TERM $$'
 expect not-found 127 "^ovlbox: no-such-program-here: No such file or directory\$" -- --lower "$L" -- no-such-program-here
 expect not-executable 126 "^ovlbox: $tmp/l1/plain: Permission denied\$" -- --lower "$L" -- "$tmp/l1/plain"
 expect exit-zero 0 "" -- --lower "$L" -- true
+expect no-preload 0 "" -- --no-preload --lower "$L" -- true
+expect no-preload-status 3 "" -- --lower "$L" --no-preload -- sh -c 'exit 3'
+if "$ovlbox" --help | grep -q -- '--no-preload'; then echo "ok help-no-preload"; passed=$((passed+1)); else echo "FAIL help-no-preload"; failed=$((failed+1)); fi
 
 if "$ovlbox" --help | grep -q '^usage: ovlbox'; then echo "ok help"; passed=$((passed+1)); else echo "FAIL help"; failed=$((failed+1)); fi
 if "$ovlbox" --version | grep -qE '^ovlbox [0-9]'; then echo "ok version"; passed=$((passed+1)); else echo "FAIL version"; failed=$((failed+1)); fi
