@@ -224,6 +224,30 @@ for fd, n in [(b, "up"), (b, "f"), (b, ".up.ovlbox-work"), (root, "a")]:
 }
 check upper-inside-lower upper_inside_lower
 
+# The host's own /etc/ld.so.preload keeps working: its libraries load after
+# ovlbox's. (In a private mount namespace, over a copy of /etc.)
+host_preload_kept() {
+  local dir=$E2E_ROOT/hostpre out
+  mkdir -p "$dir/etc"
+  printf '#include <unistd.h>\n__attribute__((constructor)) static void hello(void) { write(2, "host preload ran\\n", 17); }\n' >"$dir/hello.c"
+  gcc -shared -fPIC -o "$dir/libhello.so" "$dir/hello.c" || { echo "cannot build the host library"; return 1; }
+  cp -a /etc/. "$dir/etc/"
+  [ -e /etc/ld.so.preload ] && cp /etc/ld.so.preload "$dir/etc/ld.so.preload"
+  echo "$dir/libhello.so" >>"$dir/etc/ld.so.preload"
+  out=$(cd "$E2E_VIEW" && unshare -m sh -c 'mount --bind "$1/etc" /etc && exec env -i PATH=/usr/bin:/bin "$2" --lower "$3" -- sh -c "grep -c ovlbox-preload /proc/self/maps; cat /etc/ld.so.preload"' \
+    sh "$dir" "$OVLBOX" "$E2E_VIEW:$E2E_L2:$E2E_L3" 2>&1)
+  case $out in
+    *"host preload ran"*) ;;
+    *) echo "the host's library did not run: $out" | tr '\n' ' '; return 1 ;;
+  esac
+  printf '%s\n' "$out" | grep -qx '[1-9][0-9]*' || { echo "ovlbox's library not loaded: $out" | tr '\n' ' '; return 1; }
+  printf '%s\n' "$out" | grep -qx "/etc/ovlbox-preload.so" || { echo "list: $out" | tr '\n' ' '; return 1; }
+  printf '%s\n' "$out" | grep -qx "$dir/libhello.so" || { echo "list lost the host entry: $out" | tr '\n' ' '; return 1; }
+}
+if needs gcc unshare; then
+  check host-ld-so-preload-kept host_preload_kept
+fi
+
 asan_runs() {
   local src=$E2E_ROOT/asan.c bin=$E2E_ROOT/bin/asan-hello out
   printf '#include <stdio.h>\nint main(void) { puts("asan ok"); return 0; }\n' >"$src"
