@@ -54,14 +54,17 @@ absl::StatusOr<Layer> OpenLayerDir(const std::string& option,
   return layer;
 }
 
-// Whether `inner` equals `outer` or lies below it (canonical paths).
+}  // namespace
+
 bool PathWithin(const std::string& inner, const std::string& outer) {
   if (outer == "/") return true;
   return inner == outer ||
          (inner.starts_with(outer) && inner[outer.size()] == '/');
 }
 
-}  // namespace
+bool PathBelow(const std::string& inner, const std::string& outer) {
+  return inner != outer && PathWithin(inner, outer);
+}
 
 std::string JoinRel(const std::string& dir, const std::string& name) {
   if (dir.empty()) return name;

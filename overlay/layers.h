@@ -87,6 +87,11 @@ class LayerSet {
   std::vector<HiddenDir> hidden_;
 };
 
+// Whether canonical path `inner` equals `outer` or lies below it; strictly
+// below it.
+bool PathWithin(const std::string& inner, const std::string& outer);
+bool PathBelow(const std::string& inner, const std::string& outer);
+
 // Joins view-relative paths: JoinRel("", "a") == "a", JoinRel("a", "b") == "a/b".
 std::string JoinRel(const std::string& dir, const std::string& name);
 // The parent of a view-relative path ("" for a top-level name).

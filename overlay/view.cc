@@ -140,17 +140,13 @@ std::vector<Mount> ReadMounts() {
 // of every filesystem mounted below one of those (/dev/shm below /dev).
 std::vector<dev_t> PassthroughDevices(const std::vector<Mount>& mounts,
                                       const std::vector<std::string>& roots) {
-  auto within = [](const std::string& path, const std::string& dir) {
-    return dir == "/" ? path != "/"
-                      : path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
-  };
   std::vector<dev_t> devs;
   for (const Mount& m : mounts) {
     bool inside_layer = false;
-    for (const std::string& root : roots) inside_layer = inside_layer || within(m.point, root);
+    for (const std::string& root : roots) inside_layer = inside_layer || PathBelow(m.point, root);
     if (!inside_layer) continue;
     bool passthrough = m.pseudo;
-    for (const Mount& p : mounts) passthrough = passthrough || (p.pseudo && within(m.point, p.point));
+    for (const Mount& p : mounts) passthrough = passthrough || (p.pseudo && PathBelow(m.point, p.point));
     if (passthrough) devs.push_back(m.dev);
   }
   return devs;
@@ -211,10 +207,7 @@ View::View(const LayerSet* layers) : layers_(layers) {
   for (const Mount& m : mounts) {
     if (m.proc) procfs_devs_.push_back(m.dev);
     for (const std::string& root : all_roots) {
-      bool below = root == "/" ? m.point != "/"
-                               : m.point.size() > root.size() && m.point.starts_with(root) &&
-                                     m.point[root.size()] == '/';
-      mounts_in_layers_ = mounts_in_layers_ || below;
+      mounts_in_layers_ = mounts_in_layers_ || PathBelow(m.point, root);
     }
   }
   for (dev_t dev : PassthroughDevices(mounts, roots)) {

@@ -22,8 +22,9 @@ namespace ovlbox {
 // way.
 absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie = 0);
 
-// The part BuildFilter puts in front of libseccomp's program for `cookie`;
-// `rest` is the length of what follows it.
+// The part BuildFilter puts in front of libseccomp's program for `cookie`
+// (every path through it that does not allow the call ends where that
+// program starts).
 std::vector<sock_filter> CookiePrefix(uint64_t cookie);
 
 // Installs `program` on the calling thread (which must have set

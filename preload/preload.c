@@ -146,12 +146,10 @@ static int candidate(const char* path) {
   return enabled && path != NULL && path[0] == '/' && !excluded(path);
 }
 
-// Whether the real path of `fd` is known and lies below no excluded root
-// (with `upper_only`: below no upper, work or runtime dir).
-static int real_path_clear(long fd, int upper_only) {
-  char link[32];
-  char real[PATH_MAX];
-  // "/proc/self/fd/" + the number.
+// The real path of `fd` in `out` (PATH_MAX bytes), as /proc/self/fd/N
+// names it: 1 when it is an absolute path of an object not deleted.
+static int real_path_of(long fd, char* out) {
+  char link[32] = "/proc/self/fd/";
   char digits[16];
   int n = 0;
   unsigned long v = (unsigned long)fd;
@@ -159,17 +157,21 @@ static int real_path_clear(long fd, int upper_only) {
     digits[n++] = (char)('0' + v % 10);
     v /= 10;
   } while (v != 0 && n < 15);
-  memcpy(link, "/proc/self/fd/", 14);
   for (int i = 0; i < n; ++i) link[14 + i] = digits[n - 1 - i];
   link[14 + n] = '\0';
-  long len = cookie_call(SYS_readlinkat, AT_FDCWD, (long)link, (long)real, sizeof(real) - 1);
-  if (len <= 0 || len >= (long)sizeof(real) - 1) return 0;
-  real[len] = '\0';
-  if (real[0] != '/') return 0;
+  long len = cookie_call(SYS_readlinkat, AT_FDCWD, (long)link, (long)out, PATH_MAX - 1);
+  if (len <= 0 || len >= PATH_MAX - 1) return 0;
+  out[len] = '\0';
   static const char kDeleted[] = " (deleted)";
   size_t dl = sizeof(kDeleted) - 1;
-  if ((size_t)len >= dl && memcmp(real + len - dl, kDeleted, dl) == 0) return 0;
-  return !excluded_by(real, upper_only);
+  return out[0] == '/' && !((size_t)len >= dl && memcmp(out + len - dl, kDeleted, dl) == 0);
+}
+
+// Whether the real path of `fd` is known and lies below no excluded root
+// (with `upper_only`: below no upper, work or runtime dir).
+static int real_path_clear(long fd, int upper_only) {
+  char real[PATH_MAX];
+  return real_path_of(fd, real) && !excluded_by(real, upper_only);
 }
 
 // Whether the object open as `fd` (real stat `st`) lies outside the view.
@@ -703,27 +705,7 @@ static int fast_realpath(const char* path, char* out) {
   struct stat st;
   int ok = cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
            !in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev);
-  if (ok) {
-    char link[32];
-    int n = 0;
-    char digits[16];
-    unsigned long v = (unsigned long)fd;
-    do {
-      digits[n++] = (char)('0' + v % 10);
-      v /= 10;
-    } while (v != 0 && n < 15);
-    memcpy(link, "/proc/self/fd/", 14);
-    for (int i = 0; i < n; ++i) link[14 + i] = digits[n - 1 - i];
-    link[14 + n] = '\0';
-    long len = cookie_call(SYS_readlinkat, AT_FDCWD, (long)link, (long)out, PATH_MAX - 1);
-    ok = len > 0 && len < PATH_MAX - 1 && out[0] == '/';
-    if (ok) {
-      out[len] = '\0';
-      static const char kDeleted[] = " (deleted)";
-      size_t dl = sizeof(kDeleted) - 1;
-      ok = !((size_t)len >= dl && memcmp(out + len - dl, kDeleted, dl) == 0) && !excluded(out);
-    }
-  }
+  ok = ok && real_path_of(fd, out) && !excluded(out);
   close_fd(fd);
   return ok;
 }

@@ -459,13 +459,12 @@ Response HandleAccess(Call& c) {
   ResolveOptions options;
   options.follow = !(flags & AT_SYMLINK_NOFOLLOW);
   OVL_TRY(Target t, c.ResolveArg(dirfd, path, options, (flags & AT_EMPTY_PATH) != 0));
-  if (const PreloadService* preload = PreloadService::Get(); preload != nullptr) {
-    PreloadService::File file = preload->Which(t);
-    if (file == PreloadService::File::kLibrary ||
-        (file == PreloadService::File::kList && preload->WantedBy(c.tracee().tid()))) {
-      // Read-only files of the supervisor's (the loader asks for R_OK).
-      return (mode & W_OK) ? Response::Error(EACCES) : Response::Value(0);
-    }
+  if (const PreloadService* preload = PreloadService::Get();
+      preload != nullptr && preload->Which(t) != PreloadService::File::kNone) {
+    // Read-only files of the supervisor's (the loader asks for R_OK).
+    // Whether this program gets the list is decided when it opens it: a
+    // list it cannot open is one the loader goes without.
+    return (mode & W_OK) ? Response::Error(EACCES) : Response::Value(0);
   }
   if (!t.exists) return Response::Error(ENOENT);
   if ((mode & W_OK) && RejectsWrite(c.view(), t)) return Response::Error(EROFS);

@@ -136,7 +136,7 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   const LayerSet& layers = view.layers();
   for (const Layer& layer : layers.layers()) {
     const std::string& root = layer.path;
-    if (root == "/" || root == "/etc" || std::string_view("/etc").starts_with(root + "/")) {
+    if (PathWithin("/etc", root)) {
       return absl::FailedPreconditionError(
           absl::StrCat("the layer ", root, " holds /etc"));
     }
@@ -227,10 +227,7 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   if (layers.has_upper()) {
     for (const std::string& dir : {layers.layer(0).path, layers.work_dir()}) {
       for (int i = layers.first_lower(); i < layers.size(); ++i) {
-        const std::string& lower = layers.layer(i).path;
-        hidden_inside = hidden_inside || lower == "/" ||
-                        (dir.size() > lower.size() && dir.starts_with(lower) &&
-                         dir[lower.size()] == '/');
+        hidden_inside = hidden_inside || PathWithin(dir, layers.layer(i).path);
       }
     }
   }
