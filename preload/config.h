@@ -25,6 +25,13 @@ struct ovlbox_preload_config {
   char prefixes[OVLBOX_PRELOAD_PREFIX_BYTES];
 };
 
+// readlinkat(AT_FDCWD, path, buf, size) with the cookie XOR this value in
+// r9 (which the filter does not let through) asks the supervisor for the
+// canonical view path of `path`, as realpath(3) would find it: one call
+// instead of glibc's getcwd and one readlink per name. An error means
+// "not answered": the library then leaves the work to glibc.
+#define OVLBOX_PRELOAD_REALPATH_TAG 0x7265616c70617468ULL  // "realpath"
+
 // The directories the library may answer lookups in by itself, shared
 // read-only with every program (a memfd the supervisor serves as
 // OVLBOX_PRELOAD_STATE_PATH). A directory is listed, by the device and
@@ -48,7 +55,8 @@ struct ovlbox_pure_slot {
 
 struct ovlbox_view_state {
   uint64_t generation;  // the view's; starts at 1
-  uint64_t pad[7];
+  uint64_t listing;     // 1 when the supervisor lists directories at all
+  uint64_t pad[6];
   struct ovlbox_pure_slot slots[OVLBOX_PRELOAD_STATE_SLOTS];
 };
 

@@ -3,15 +3,16 @@
 // ovlbox loads this library into every dynamically linked program it runs
 // (through the /etc/ld.so.preload it shows the program). It answers a few
 // read-only path calls on host files outside the view in the program
-// itself, with no round trip to the supervisor: `open`/`openat` for
-// reading, `stat`/`lstat`/`fstatat`, `fstat`, `readlink`, `access` and
-// `realpath` on absolute paths (and `fstat` on descriptors) whose object
-// lies outside every layer. A compiler's system headers, an interpreter's
-// standard library, the shared libraries a program loads later: the calls
-// that make up most of a build and that the view never changes. Inside the
-// view it answers lookups of single names in directories that come from
-// one lower alone, while the view is unchanged (the shared view state,
-// preload/config.h).
+// itself, with no round trip to the supervisor: `open`/`openat` and
+// `fopen` for reading, `stat`/`lstat`/`fstatat`, `fstat`, `readlink`,
+// `access`/`eaccess` and `realpath` on absolute paths (and `fstat` on
+// descriptors) whose object lies outside every layer. A compiler's system
+// headers, an interpreter's standard library, the shared libraries a
+// program loads later: the calls that make up most of a build and that the
+// view never changes. Inside the view it answers lookups in directories
+// that come from one lower alone, while the view is unchanged (the shared
+// view state, preload/config.h): a path of several names is walked there
+// natively, one name at a time, up to its last name.
 //
 // Everything else, and everything in doubt, goes to the supervisor exactly
 // as before, through the same system call with no cookie: the library
@@ -37,6 +38,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -79,6 +81,22 @@ static long cookie_call(long nr, long a1, long a2, long a3, long a4) {
       "xorl %%r9d, %%r9d"
       : "=a"(ret)
       : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), [cookie] "m"(cfg.cookie)
+      : "rcx", "r11", "r8", "r9", "memory");
+  return ret;
+}
+
+// A request to the supervisor (preload/config.h): the cookie XOR `tag` in
+// r9, which makes the call an ordinary one for the filter.
+static long tagged_call(long nr, long a1, long a2, long a3, long a4, uint64_t tag) {
+  long ret;
+  register long r10 __asm__("r10") = a4;
+  __asm__ volatile(
+      "movq %[cookie], %%r9\n\t"
+      "xorq %[tag], %%r9\n\t"
+      "syscall\n\t"
+      "xorl %%r9d, %%r9d"
+      : "=a"(ret)
+      : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), [cookie] "m"(cfg.cookie), [tag] "r"(tag)
       : "rcx", "r11", "r8", "r9", "memory");
   return ret;
 }
@@ -219,12 +237,19 @@ static int path_outside(const char* path, const struct stat* st, int nofollow) {
 static int missing_outside_at(const char* path, size_t* split) {
   char buf[PATH_MAX];
   size_t len = strnlen(path, PATH_MAX);
-  if (len == 0 || len >= PATH_MAX || path[len - 1] == '/') return 0;
+  if (len == 0 || len >= PATH_MAX) return 0;
   memcpy(buf, path, len + 1);
-  for (int depth = 0; depth < 16; ++depth) {
+  for (int depth = 0; depth < 32; ++depth) {
     char* slash = strrchr(buf, '/');
+    if (slash == NULL) return 0;
     const char* name = slash + 1;
-    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+      // "X/", "X/." and "X/..": missing only because X is (had X been
+      // there but no directory, the kernel would have said ENOTDIR).
+      if (slash == buf) return 0;
+      *slash = '\0';
+      continue;
+    }
     struct stat pst;
     long r;
     if (slash == buf) {
@@ -334,7 +359,7 @@ static uint64_t local_generation(dev_t dev, ino_t ino) {
 // changed since; 0 otherwise.
 static uint64_t pure_dir(dev_t dev, ino_t ino) {
   const struct ovlbox_view_state* st = view_state();
-  if (st == NULL) return 0;
+  if (st == NULL || st->listing == 0) return 0;
   uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
   if (local_generation(dev, ino) == now) return now;
   uint64_t h = ovlbox_pure_hash((uint64_t)dev, (uint64_t)ino);
@@ -369,16 +394,116 @@ static int single_name(const char* name) {
          strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-// fstatat(dirfd, name) for a single name in a directory that comes from
+// Whether the library may try lookups in listed directories at all.
+static int listing(void) {
+  const struct ovlbox_view_state* st = enabled ? view_state() : NULL;
+  return st != NULL && st->listing != 0;
+}
+
+// The length of the lower whose path `path` (absolute) lies strictly
+// below, or 0.
+static size_t lower_prefix(const char* path) {
+  const char* p = cfg.prefixes;
+  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
+  while (p < end && *p) {
+    size_t len = strnlen(p, (size_t)(end - p));
+    if (len < 2 || p + len >= end) return 0;
+    size_t plen = len - 1;
+    if (p[0] == 'D' && plen > 1 && strncmp(path, p + 1, plen) == 0 && path[plen] == '/') {
+      return plen;
+    }
+    p += len + 1;
+  }
+  return 0;
+}
+
+// A path of several names, split for a lookup of its last name in the
+// directory that holds it (docs/design.md, "The preload library").
+struct walk {
+  long dir;   // where the last name is looked up (AT_FDCWD, or a descriptor)
+  int owned;  // `dir` was opened here: walk_done closes it
+  const char* name;  // the last name, inside the caller's path
+};
+
+static void walk_done(struct walk* w) {
+  if (w->owned) close_fd(w->dir);
+  w->owned = 0;
+}
+
+// Walks `path` (relative to `dirfd`, or absolute inside a lower's path) up
+// to its last name, natively, one plain name at a time, following no
+// symlink. What the kernel finds there is the view's answer only where the
+// directory reached is listed (checked by the caller for the last name, and
+// here for a name missing on the way: the lookup fails there in the view
+// too). 1: walked (*w set); -ENOENT: the answer; 0: the supervisor's.
+//
+// Why a native walk lands where the view would: each step stays in the
+// layer it starts in, at the view path one name deeper, and a listed
+// directory is the only real directory of its view path (the layers are
+// then nested in no way, and hold no mount point; the supervisor checks).
+// Starting in a real directory the view gave the program for its view path,
+// or in a layer's own host path (where the kernel's answers are the
+// program's anyway), the walk names what the view names.
+static int walk_to_last(int dirfd, const char* path, struct walk* w) {
+  w->dir = dirfd;
+  w->owned = 0;
+  w->name = path;
+  if (path == NULL || path[0] == '\0') return 0;
+  const char* last = strrchr(path, '/');
+  if (last == NULL) return 1;  // a single name: nothing to walk
+  if (last[1] == '\0' || !listing()) return 0;
+  size_t start = 0;
+  if (path[0] == '/') {
+    start = lower_prefix(path);
+    if (start == 0 || (size_t)(last - path) < start) return 0;
+    char root[PATH_MAX];
+    if (start >= sizeof(root)) return 0;
+    memcpy(root, path, start);
+    root[start] = '\0';
+    long fd = cookie_call(SYS_openat, AT_FDCWD, (long)root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    w->dir = fd;
+    w->owned = 1;
+  }
+  const char* p = path + start;
+  while (p < last) {
+    while (*p == '/') ++p;
+    if (p >= last) break;
+    const char* slash = strchr(p, '/');
+    size_t n = (size_t)(slash - p);
+    char name[NAME_MAX + 1];
+    if (n > NAME_MAX) break;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    p = slash;
+    if (strcmp(name, ".") == 0) continue;
+    if (strcmp(name, "..") == 0) break;
+    long fd = cookie_call(SYS_openat, w->dir, (long)name,
+                          O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd == -ENOENT && pure_dirfd((int)w->dir) != 0) {
+      walk_done(w);
+      return -ENOENT;
+    }
+    if (fd < 0) break;
+    walk_done(w);
+    w->dir = fd;
+    w->owned = 1;
+  }
+  if (p < last) {
+    walk_done(w);
+    return 0;
+  }
+  w->name = last + 1;
+  return 1;
+}
+
+// fstatat(dir, name) for a single name in a directory that comes from
 // one lower alone: the view's entry is that directory's entry, except that
 // a whiteout is no entry (a directory there comes from that lower alone
 // too, so the view reports its own stat). Symlinks to follow go to the
 // supervisor.
-static int fast_pure_stat(int dirfd, const char* name, struct stat* st, int flags, int* ret) {
-  if (!enabled || !single_name(name) || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0) {
-    return 0;
-  }
-  if (pure_dirfd(dirfd) == 0) return 0;
+static int pure_stat_in(int dirfd, const char* name, struct stat* st, int flags, int* ret) {
+  if (!single_name(name) || pure_dirfd(dirfd) == 0) return 0;
   struct stat tmp;
   long r = cookie_call(SYS_newfstatat, dirfd, (long)name, (long)&tmp, AT_SYMLINK_NOFOLLOW);
   if (r == -ENOENT) {
@@ -394,6 +519,21 @@ static int fast_pure_stat(int dirfd, const char* name, struct stat* st, int flag
   *st = tmp;
   *ret = 0;
   return 1;
+}
+
+// fstatat(dirfd, path) in a listed directory, after the walk to it.
+static int fast_pure_stat(int dirfd, const char* path, struct stat* st, int flags, int* ret) {
+  if (!enabled || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0) return 0;
+  struct walk w;
+  int walked = walk_to_last(dirfd, path, &w);
+  if (walked < 0) {
+    *ret = set_errno(walked);
+    return 1;
+  }
+  if (walked == 0) return 0;
+  int answered = pure_stat_in((int)w.dir, w.name, st, flags, ret);
+  walk_done(&w);
+  return answered;
 }
 
 // ---- stat ----
@@ -533,11 +673,8 @@ static int fast_open(const char* path, int flags, int* ret) {
 // by a single name in a directory that comes from one lower alone: the
 // view's object is that directory's entry. A directory opened this way is
 // remembered as coming from that lower alone too.
-static int fast_pure_open(int dirfd, const char* name, int flags, int* ret) {
-  if (!enabled || !single_name(name) || (flags & O_ACCMODE) != O_RDONLY ||
-      (flags & (O_CREAT | O_TRUNC | O_PATH | TMPFILE_BIT)) != 0) {
-    return 0;
-  }
+static int pure_open_in(int dirfd, const char* name, int flags, int* ret) {
+  if (!single_name(name)) return 0;
   uint64_t generation = pure_dirfd(dirfd);
   if (generation == 0) return 0;
   struct stat st;
@@ -565,6 +702,24 @@ static int fast_pure_open(int dirfd, const char* name, int flags, int* ret) {
   }
   *ret = (int)fd;
   return 1;
+}
+
+// openat(dirfd, path) for reading in a listed directory, after the walk.
+static int fast_pure_open(int dirfd, const char* path, int flags, int* ret) {
+  if (!enabled || (flags & O_ACCMODE) != O_RDONLY ||
+      (flags & (O_CREAT | O_TRUNC | O_PATH | TMPFILE_BIT)) != 0) {
+    return 0;
+  }
+  struct walk w;
+  int walked = walk_to_last(dirfd, path, &w);
+  if (walked < 0) {
+    *ret = set_errno(walked);
+    return 1;
+  }
+  if (walked == 0) return 0;
+  int answered = pure_open_in((int)w.dir, w.name, flags, ret);
+  walk_done(&w);
+  return answered;
 }
 
 static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
@@ -619,6 +774,44 @@ EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
   return do_openat(dirfd, path, flags | O_LARGEFILE, 0);
 }
 
+// fopen for reading: glibc's fopen opens from inside libc, where nothing
+// can interpose the open. Other modes (writing, ",ccs=") stay glibc's.
+typedef FILE* (*fopen_fn)(const char*, const char*);
+
+static FILE* do_fopen(const char* path, const char* mode, int large, fopen_fn* next,
+                      const char* next_name) {
+  if (enabled && path != NULL && mode != NULL && mode[0] == 'r' &&
+      strspn(mode + 1, "bcem") == strlen(mode + 1)) {
+    int flags = O_RDONLY | (strchr(mode, 'e') != NULL ? O_CLOEXEC : 0) | (large ? O_LARGEFILE : 0);
+    int fd;
+    if (fast_open(path, flags, &fd) || fast_pure_open(AT_FDCWD, path, flags, &fd)) {
+      if (fd < 0) return NULL;  // errno is set
+      FILE* f = fdopen(fd, "r");
+      if (f == NULL) {
+        int err = errno;
+        close_fd(fd);
+        errno = err;
+      }
+      return f;
+    }
+  }
+  if (*next == NULL) *next = (fopen_fn)dlsym(RTLD_NEXT, next_name);
+  if (*next == NULL) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return (*next)(path, mode);
+}
+
+EXPORT FILE* fopen(const char* path, const char* mode) {
+  static fopen_fn next;
+  return do_fopen(path, mode, 0, &next, "fopen");
+}
+EXPORT FILE* fopen64(const char* path, const char* mode) {
+  static fopen_fn next;
+  return do_fopen(path, mode, 1, &next, "fopen64");
+}
+
 // ---- readlink, access ----
 
 static ssize_t do_readlinkat(int dirfd, const char* path, char* buf, size_t size) {
@@ -664,6 +857,14 @@ static int do_faccessat(int dirfd, const char* path, int mode, int flags) {
 }
 
 EXPORT int access(const char* path, int mode) { return do_faccessat(AT_FDCWD, path, mode, 0); }
+// GNU make finds programs with eaccess; glibc's own makes its lookups
+// from inside libc (a stat, for root), where nothing can interpose them.
+EXPORT int euidaccess(const char* path, int mode) {
+  return do_faccessat(AT_FDCWD, path, mode, AT_EACCESS);
+}
+EXPORT int eaccess(const char* path, int mode) {
+  return do_faccessat(AT_FDCWD, path, mode, AT_EACCESS);
+}
 EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) {
   return do_faccessat(dirfd, path, mode, flags);
 }
@@ -710,9 +911,23 @@ static int fast_realpath(const char* path, char* out) {
   return ok;
 }
 
+// The canonical view path of `path` from the supervisor, in one call, for
+// a path the host fast path does not place: 1 when `out` (PATH_MAX) holds
+// it. Failures are left to glibc, for the exact errno and for what its
+// realpath leaves in a caller's buffer then.
+static int view_realpath(const char* path, char* out) {
+  if (!enabled || path == NULL || path[0] == '\0') return 0;
+  long n = tagged_call(SYS_readlinkat, AT_FDCWD, (long)path, (long)out, PATH_MAX - 1,
+                       OVLBOX_PRELOAD_REALPATH_TAG);
+  if (n <= 0 || n >= PATH_MAX - 1 || out[0] != '/') return 0;
+  out[n] = '\0';
+  return 1;
+}
+
 EXPORT char* realpath(const char* path, char* resolved) {
   char buf[PATH_MAX];
   int fast = fast_realpath(path, buf);
+  if (fast == 0 && view_realpath(path, buf)) fast = 1;
   if (fast < 0) {
     if (resolved != NULL) memcpy(resolved, buf, strlen(buf) + 1);
     errno = ENOENT;

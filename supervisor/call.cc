@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "overlay/proc_status.h"
+#include "supervisor/preload.h"
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -48,7 +49,17 @@ SysResult<Target> Call::ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions
   if (!(empty_path && path_addr == 0)) {
     OVL_ASSIGN_OR_RETURN(path, ReadPath(path_addr));
   }
-  return tracee_.Resolve(view_, dirfd, path, options, empty_path);
+  uint64_t generation = view_.generation();
+  SysResult<Target> t = tracee_.Resolve(view_, dirfd, path, options, empty_path);
+  if (t.ok() && t->in_view) {
+    // What this lookup learnt about directories that come from one lower
+    // alone, for the preload library's own lookups (docs/design.md).
+    if (const PreloadService* preload = PreloadService::Get()) {
+      if (t->parent) preload->NotePureDir(view_, *t->parent, generation);
+      if (t->dir) preload->NotePureDir(view_, *t->dir, generation);
+    }
+  }
+  return t;
 }
 
 void SendResponse(int listener, uint64_t id, Response r) {

@@ -119,7 +119,6 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
   if (resolve & RESOLVE_CACHED) return Response::Error(EAGAIN);
   bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
   bool creat = (flags & O_CREAT) != 0 && !tmpfile;
-  uint64_t generation = c.view().generation();
   ResolveOptions options;
   options.follow = !(flags & O_NOFOLLOW) && !(creat && (flags & O_EXCL));
   if (tmpfile) options.follow = true;
@@ -212,9 +211,6 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
     flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | (is_dir ? O_DIRECTORY : 0);
   }
   OVL_TRY(UniqueFd fd, OpenTarget(t, flags & ~(O_CREAT | O_EXCL)));
-  if (is_dir && t.in_view && t.dir) {
-    if (const PreloadService* preload = PreloadService::Get()) preload->NotePureDir(c.view(), *t.dir, generation);
-  }
   return Response::Fd(std::move(fd), cloexec);
 }
 
@@ -474,7 +470,28 @@ Response HandleAccess(Call& c) {
   return Response::Value(0);
 }
 
+// The preload library's realpath request (preload/config.h): the canonical
+// view path of an object of the view, or an error that leaves the work to
+// glibc's realpath.
+Response HandleRealpathRequest(Call& c) {
+  uint64_t buf = c.arg(2);
+  int64_t size = static_cast<int>(c.arg(3));
+  if (size <= 0) return Response::Error(EINVAL);
+  OVL_TRY(Target t, c.ResolveArg(AT_FDCWD, c.arg(1), ResolveOptions{}));
+  if (!t.exists || !t.in_view || !t.proc_link.empty()) return Response::Error(ENOENT);
+  std::string path = c.view().AbsoluteViewPath(t.rel);
+  if (path.size() >= static_cast<size_t>(size)) return Response::Error(ENAMETOOLONG);
+  if (c.Write(buf, path.data(), path.size()) != 0) return Response::Error(EFAULT);
+  return Response::Value(static_cast<int64_t>(path.size()));
+}
+
 Response HandleReadlink(Call& c) {
+  if (c.nr() == SYS_readlinkat && c.arg_int(0) == AT_FDCWD) {
+    if (const PreloadService* preload = PreloadService::Get();
+        preload != nullptr && preload->IsRealpathRequest(c.arg(5))) {
+      return HandleRealpathRequest(c);
+    }
+  }
   int dirfd = AT_FDCWD;
   uint64_t path = c.arg(0), buf = c.arg(1);
   int64_t size = static_cast<int>(c.arg(2));

@@ -231,8 +231,17 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
       }
     }
   }
+  // Nor when one layer lies inside another: one real directory would then
+  // back two view directories, and a listed one says nothing of the other.
+  for (int i = 0; i < layers.size(); ++i) {
+    for (int j = 0; j < layers.size(); ++j) {
+      hidden_inside = hidden_inside || (i != j && PathWithin(layers.layer(i).path, layers.layer(j).path));
+    }
+  }
   service->pure_dirs_ =
       cfg.cookie != 0 && !view.mounts_in_layers() && !view.HasPassthrough() && !hidden_inside;
+  service->shared_->listing = service->pure_dirs_ ? 1 : 0;
+  service->cookie_ = cfg.cookie;
   return service;
 }
 
@@ -242,13 +251,23 @@ void PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   const LayerSet& layers = view.layers();
   if (only.layer < layers.first_lower() || only.xwhiteouts) return;
   uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
-  std::lock_guard<std::mutex> lock(mu_);
   // The entry holds at the generation `dir` was judged at: any change
   // since (in flight then or later) has made it stale already.
   uint64_t at = seen + 1;  // the mirror's numbering (View::Changed)
+  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return;
+  uint64_t h = ovlbox_pure_hash(dev, ino);
+  {
+    // Every lookup in the view comes here: most find their entry listed.
+    const ovlbox_pure_slot* first = &shared_->slots[h % OVLBOX_PRELOAD_STATE_SLOTS];
+    if (__atomic_load_n(&first->dev, __ATOMIC_RELAXED) == dev &&
+        __atomic_load_n(&first->ino, __ATOMIC_RELAXED) == ino &&
+        __atomic_load_n(&first->generation, __ATOMIC_RELAXED) == at) {
+      return;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
   uint64_t now = __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE);
   if (at != now) return;
-  uint64_t h = ovlbox_pure_hash(dev, ino);
   ovlbox_pure_slot* victim = nullptr;
   for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
     ovlbox_pure_slot* slot = &shared_->slots[(h + i) % OVLBOX_PRELOAD_STATE_SLOTS];

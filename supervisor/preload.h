@@ -58,9 +58,16 @@ class PreloadService {
   // A new read-only open file description of `file`.
   SysResult<UniqueFd> Open(File file) const;
 
+  // Whether a readlinkat whose sixth argument register holds `r9` is the
+  // library's realpath request (preload/config.h).
+  bool IsRealpathRequest(uint64_t r9) const {
+    return cookie_ != 0 && r9 == (cookie_ ^ OVLBOX_PRELOAD_REALPATH_TAG);
+  }
+
   // Lists `dir` in the shared view state (preload/config.h) when the
-  // library may answer lookups in it by itself: called as a program gets a
-  // descriptor of it. `seen`: view.generation() read before `dir` was
+  // library may answer lookups in it by itself: called for the parent of
+  // every lookup's last name, and for a directory a lookup ends at
+  // (Call::ResolveArg). `seen`: view.generation() read before `dir` was
   // looked up.
   void NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const;
 
@@ -71,6 +78,7 @@ class PreloadService {
   UniqueFd state_;
   struct ovlbox_view_state* shared_ = nullptr;  // state_, mapped
   bool pure_dirs_ = false;  // whether NotePureDir lists anything
+  uint64_t cookie_ = 0;
   dev_t etc_dev_ = 0;
   ino_t etc_ino_ = 0;
   // Executables judged by WantedBy, by device, inode and change time.

@@ -361,6 +361,48 @@ show(\"after\", \"h.txt\", deeper); show(\"after\", \"d2\", deeper)
 print(\"listing\", sorted(os.listdir(deeper)), sorted(os.listdir(sub)))
 "'
 
+setup_pure_paths() {
+  setup_pure
+  ln -s sub "$E2E_L2/pure/sublink"
+  _put "$E2E_L2/mixed/only2/x.txt" "x from l2"
+  _put "$E2E_VIEW/mixed/only1/y.txt" "y from l1"
+  _put "$E2E_L2/opq/hidden.txt" "hidden by the opaque dir above"
+  _opaque "$E2E_VIEW/opq"
+  _put "$E2E_VIEW/opq/shown.txt" "shown"
+  mkdir -p "$E2E_L2/gonedir"
+  _put "$E2E_L2/gonedir/x.txt" "x"
+  _whiteout "$E2E_VIEW/gonedir"
+}
+
+# Paths of several names that lead into directories of one lower alone,
+# relative and absolute, walked by the library up to their last name:
+# missing names on the way, "." and "..", symlinks, whiteouts, opaque
+# directories, names a merged directory has from a lower below the one the
+# walk starts in; stdio's fopen and eaccess; then the same after changes.
+# Host paths ending in "/", "/." or "/.." whose directory is missing.
+rw_case pure-dir-paths "" setup_pure_paths 'p() {
+    "$PROBE" stat:pure/sub/g.txt lstat:pure/sub/deeper/h.txt open:pure/sub/g.txt:r \
+      stat:pure/nope/x open:pure/nope/x:r stat:pure/f.txt/x stat:pure/wh/x open:pure/wh/x:r \
+      stat:pure/sublink/g.txt open:pure/sublink/g.txt:r stat:./pure/./sub//g.txt \
+      stat:pure/sub/../f.txt stat:pure/sub/ lstat:pure/sub/deeper stat:mixed/only2/x.txt \
+      open:mixed/only2/x.txt:r stat:mixed/only1/y.txt stat:opq/hidden.txt stat:opq/shown.txt \
+      stat:gonedir/x.txt open:gonedir/x.txt:r stat:pure/sub/new.txt open:pure/sub/new.txt:r \
+      "stat:$PWD/pure/sub/g.txt" "open:$PWD/pure/sub/deeper/h.txt:r" "stat:$PWD/pure/nope/x" \
+      "stat:$PWD/mixed/only2/x.txt" "stat:$PWD/opq/hidden.txt" "stat:$PWD/gonedir/x.txt" \
+      fopen:pure/sub/g.txt fopen:pure/nope/x "fopen:$PWD/pure/f.txt:e" fopen:mixed/only2/x.txt \
+      fopen:/usr/include/stdio.h fopen:/usr/include/no-such.h fopen:pure/sub/new.txt \
+      eaccess:pure/sub/g.txt:r eaccess:pure/sub/g.txt:x eaccess:/usr/bin/env:x \
+      eaccess:/usr/no-such/x:f eaccess:mixed/only2/x.txt:w \
+      stat:/usr/include/no-such/. stat:/usr/include/no-such/ stat:/usr/lib/../include/no-such/.. \
+      realpath:/usr/include/no-such/. access:/usr/no-such/../x:f
+  }
+  p; echo new > pure/sub/new.txt; rm pure/sub/deeper/h.txt; mkdir pure/sub/deeper/d2
+  echo more >> pure/sub/g.txt; rm -r opq; mkdir opq; rm mixed/only2/x.txt
+  touch -d @1600000000 pure/sub/g.txt pure/sub/new.txt pure/sub pure/sub/deeper \
+    pure/sub/deeper/d2 opq mixed/only2
+  echo "-- after changes"; p
+  "$PROBE" stat:pure/sub/deeper/d2 stat:pure/sub/deeper/h.txt "stat:$PWD/pure/sub/deeper/h.txt"'
+
 setup_cproj() {
   mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
   printf '#include <stdio.h>\n#include <string.h>\n#include <sys/stat.h>\n#include "proj.h"\nint main(void) { printf("%%d\\n", (int)strlen(PROJ)); return 0; }\n' \
