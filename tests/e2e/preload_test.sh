@@ -224,6 +224,21 @@ for fd, n in [(b, "up"), (b, "f"), (b, ".up.ovlbox-work"), (root, "a")]:
 }
 check upper-inside-lower upper_inside_lower
 
+# One lower inside another: the real directory r/y/z is view z (from the
+# bottom lower alone) and also part of view y/z (merged with the bottom's
+# y/y/z). Knowing the first must not answer lookups in the second.
+nested_lowers() {
+  local r=$E2E_ROOT/nested/r with without
+  _put "$r/y/z/a" "a"
+  _put "$r/y/y/z/b" "b"
+  local args=(stat:z/a stat:y/z/b open:y/z/b:r stat:y/z/a "stat:$r/y/z/b")
+  with=$(cd "$r" && env -i PATH=$E2E_PATH_DEFAULT timeout 60 "$OVLBOX" --lower "$r:$r/y" -- "$PROBE" "${args[@]}" 2>&1)
+  without=$(cd "$r" && env -i PATH=$E2E_PATH_DEFAULT timeout 60 "$OVLBOX" --no-preload --lower "$r:$r/y" -- "$PROBE" "${args[@]}" 2>&1)
+  [ "$with" = "$without" ] || { diff <(echo "$without") <(echo "$with") | head -20; return 1; }
+  case $with in *"stat y/z/b => file"*) ;; *) echo "y/z/b is missing from the view: $with" | tr '\n' ' '; return 1 ;; esac
+}
+check nested-lowers nested_lowers
+
 # The host's own /etc/ld.so.preload keeps working: its libraries load after
 # ovlbox's. (In a private mount namespace, over a copy of /etc.)
 host_preload_kept() {
