@@ -15,7 +15,7 @@ namespace ovlbox {
 // (i386, x32) kill the process.
 //
 // With a nonzero `cookie`, a few calls that cannot change anything are let
-// through unseen when their sixth argument register holds it: newfstatat,
+// through unseen when their sixth argument register holds it: newfstatat, statx,
 // readlinkat, faccessat2, fgetxattr, and openat whose flags ask for neither writing
 // (O_WRONLY, O_RDWR, O_TRUNC) nor creating (O_CREAT, O_TMPFILE). The
 // preload library (preload/preload.c) makes its calls on host files that

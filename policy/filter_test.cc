@@ -258,7 +258,8 @@ TEST(CookieFilterTest, OtherCallsKeepTheKernelsActionCache) {
                       SYS_open, SYS_stat, SYS_getdents64}) {
     EXPECT_TRUE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
   }
-  for (uint32_t nr : {SYS_newfstatat, SYS_openat, SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr}) {
+  for (uint32_t nr :
+       {SYS_newfstatat, SYS_statx, SYS_openat, SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr}) {
     EXPECT_FALSE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
   }
 }
@@ -276,6 +277,10 @@ TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {
                     return 2;
                   }
                   if (syscall(SYS_faccessat2, AT_FDCWD, "/tmp", R_OK, 0, 0L, kCookie) != 0) return 3;
+                  struct statx stx;
+                  if (syscall(SYS_statx, AT_FDCWD, "/tmp", 0, STATX_BASIC_STATS, &stx, kCookie) != 0) {
+                    return 5;
+                  }
                   if (syscall(SYS_fgetxattr, 0, "user.ovlbox-test", buf, sizeof(buf), 0L,
                               kCookie) != -1 ||
                       errno == EXDEV) {

@@ -44,6 +44,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -61,6 +62,13 @@ __attribute__((used, aligned(64))) EXPORT struct ovlbox_preload_config ovlbox_pr
 #define cfg ovlbox_preload_config
 
 static int enabled;
+
+// glibc declares most pointer arguments of these functions nonnull, and
+// the compiler then drops the NULL checks below (even with
+// -fno-delete-null-pointer-checks); programs pass NULL anyway (Rust's
+// standard library probes statx with NULLs and expects EFAULT). Every
+// pointer from the program passes through this first.
+#define UNTRUSTED(p) __extension__({ __typeof__(p) u_ = (p); __asm__("" : "+r"(u_)); u_; })
 
 static uint64_t pure_dir(dev_t dev, ino_t ino);
 
@@ -85,6 +93,21 @@ static long cookie_call(long nr, long a1, long a2, long a3, long a4) {
   return ret;
 }
 
+// cookie_call with a fifth argument (r8), for statx.
+static long cookie_call5(long nr, long a1, long a2, long a3, long a4, long a5) {
+  long ret;
+  register long r10 __asm__("r10") = a4;
+  register long r8 __asm__("r8") = a5;
+  __asm__ volatile(
+      "movq %[cookie], %%r9\n\t"
+      "syscall\n\t"
+      "xorl %%r9d, %%r9d"
+      : "=a"(ret)
+      : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), [cookie] "m"(cfg.cookie)
+      : "rcx", "r11", "r9", "memory");
+  return ret;
+}
+
 // A request to the supervisor (preload/config.h): the cookie XOR `tag` in
 // r9, which makes the call an ordinary one for the filter.
 static long tagged_call(long nr, long a1, long a2, long a3, long a4, uint64_t tag) {
@@ -98,6 +121,19 @@ static long tagged_call(long nr, long a1, long a2, long a3, long a4, uint64_t ta
       : "=a"(ret)
       : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), [cookie] "m"(cfg.cookie), [tag] "r"(tag)
       : "rcx", "r11", "r8", "r9", "memory");
+  return ret;
+}
+
+// An ordinary system call with five arguments (r9 zeroed).
+static long plain_call5(long nr, long a1, long a2, long a3, long a4, long a5) {
+  long ret;
+  register long r10 __asm__("r10") = a4;
+  register long r8 __asm__("r8") = a5;
+  register long r9 __asm__("r9") = 0;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
   return ret;
 }
 
@@ -475,19 +511,20 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
     if (n > NAME_MAX) break;
     memcpy(name, p, n);
     name[n] = '\0';
-    p = slash;
-    if (strcmp(name, ".") == 0) continue;
     if (strcmp(name, "..") == 0) break;
-    long fd = cookie_call(SYS_openat, w->dir, (long)name,
-                          O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-    if (fd == -ENOENT && pure_dirfd((int)w->dir) != 0) {
+    if (strcmp(name, ".") != 0) {
+      long fd = cookie_call(SYS_openat, w->dir, (long)name,
+                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+      if (fd == -ENOENT && pure_dirfd((int)w->dir) != 0) {
+        walk_done(w);
+        return -ENOENT;
+      }
+      if (fd < 0) break;  // not a directory, a symlink: the supervisor's
       walk_done(w);
-      return -ENOENT;
+      w->dir = fd;
+      w->owned = 1;
     }
-    if (fd < 0) break;
-    walk_done(w);
-    w->dir = fd;
-    w->owned = 1;
+    p = slash;  // past this name only once it has been walked
   }
   if (p < last) {
     walk_done(w);
@@ -556,8 +593,10 @@ static int fast_stat(const char* path, struct stat* st, int flags, int* ret) {
 
 static int do_fstatat(int dirfd, const char* path, struct stat* st, int flags) {
   int ret;
-  if (fast_stat(path, st, flags, &ret)) return ret;
-  if (fast_pure_stat(dirfd, path, st, flags, &ret)) return ret;
+  path = UNTRUSTED(path);
+  st = UNTRUSTED(st);
+  if (st != NULL && fast_stat(path, st, flags, &ret)) return ret;
+  if (st != NULL && fast_pure_stat(dirfd, path, st, flags, &ret)) return ret;
   return set_errno(plain_call(SYS_newfstatat, dirfd, (long)path, (long)st, flags));
 }
 
@@ -574,6 +613,7 @@ EXPORT int lstat64(const char* path, struct stat64* st) {
 static int empty_path(const char* path) { return path == NULL || path[0] == '\0'; }
 
 EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  path = UNTRUSTED(path);
   if ((flags & AT_EMPTY_PATH) && dirfd >= 0 && empty_path(path)) {
     return fstat(dirfd, st);
   }
@@ -584,7 +624,8 @@ EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st, int flags) 
 }
 
 EXPORT int fstat(int fd, struct stat* st) {
-  if (enabled && fd >= 0) {
+  st = UNTRUSTED(st);
+  if (enabled && fd >= 0 && st != NULL) {
     struct stat tmp;
     if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&tmp, AT_EMPTY_PATH) == 0 &&
         fstat_unchanged(fd, &tmp)) {
@@ -595,6 +636,92 @@ EXPORT int fstat(int fd, struct stat* st) {
   return set_errno(plain_call(SYS_newfstatat, fd, (long)"", (long)st, AT_EMPTY_PATH));
 }
 EXPORT int fstat64(int fd, struct stat64* st) { return fstat(fd, (struct stat*)st); }
+
+// statx: what coreutils and Rust's standard library use. The same answers
+// as stat's, made with statx itself so that every field the caller asks
+// for is the kernel's. The identity checks read the device, inode and type
+// (always filled in by the filesystems that hold layers).
+static void identity_of(const struct statx* x, struct stat* st) {
+  memset(st, 0, sizeof(*st));
+  st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+  st->st_ino = x->stx_ino;
+  st->st_mode = x->stx_mode;
+  st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+}
+
+#define STATX_LOOKUP_FLAGS (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)
+#define STATX_IDENTITY (STATX_TYPE | STATX_MODE | STATX_INO)
+
+static int fast_statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* buf,
+                      int* ret) {
+  if (!enabled || (flags & ~STATX_LOOKUP_FLAGS) != 0) return 0;
+  struct statx tmp;
+  struct stat id;
+  mask |= STATX_IDENTITY;
+  if (candidate(path)) {
+    long r = cookie_call5(SYS_statx, AT_FDCWD, (long)path, flags, mask, (long)&tmp);
+    if (r == -ENOENT && missing_outside(path)) {
+      *ret = set_errno(r);
+      return 1;
+    }
+    if (r != 0) return 0;
+    identity_of(&tmp, &id);
+    if (!path_outside(path, &id, (flags & AT_SYMLINK_NOFOLLOW) != 0)) return 0;
+    *buf = tmp;
+    *ret = 0;
+    return 1;
+  }
+  struct walk w;
+  int walked = walk_to_last(dirfd, path, &w);
+  if (walked < 0) {
+    *ret = set_errno(walked);
+    return 1;
+  }
+  if (walked == 0) return 0;
+  int answered = 0;
+  if (single_name(w.name) && pure_dirfd((int)w.dir) != 0) {
+    long r = cookie_call5(SYS_statx, w.dir, (long)w.name, flags | AT_SYMLINK_NOFOLLOW, mask,
+                          (long)&tmp);
+    if (r == -ENOENT) {
+      *ret = set_errno(r);
+      answered = 1;
+    } else if (r == 0 && !(S_ISLNK(tmp.stx_mode) && !(flags & AT_SYMLINK_NOFOLLOW))) {
+      if (S_ISCHR(tmp.stx_mode) && tmp.stx_rdev_major == 0 && tmp.stx_rdev_minor == 0) {
+        *ret = set_errno(-ENOENT);  // a whiteout
+      } else {
+        *buf = tmp;
+        *ret = 0;
+      }
+      answered = 1;
+    }
+  }
+  walk_done(&w);
+  return answered;
+}
+
+EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf) {
+  int ret;
+  path = UNTRUSTED(path);
+  buf = UNTRUSTED(buf);
+  if (buf == NULL) {
+    // the kernel's EFAULT
+  } else if (enabled && (flags & AT_EMPTY_PATH) && dirfd >= 0 && empty_path(path) &&
+      (flags & ~(STATX_LOOKUP_FLAGS | AT_EMPTY_PATH)) == 0) {
+    // Of a descriptor: as fstat.
+    struct statx tmp;
+    struct stat id;
+    if (cookie_call5(SYS_statx, dirfd, (long)"", flags, mask | STATX_IDENTITY, (long)&tmp) == 0) {
+      identity_of(&tmp, &id);
+      if (fstat_unchanged(dirfd, &id)) {
+        *buf = tmp;
+        return 0;
+      }
+    }
+  } else if (fast_statx(dirfd, path, flags, mask, buf, &ret)) {
+    return ret;
+  }
+  return set_errno(plain_call5(SYS_statx, dirfd, (long)path, flags, mask, (long)buf));
+}
 
 // The stat entry points of binaries built before glibc 2.33. On x86_64 the
 // versions they pass (0 and 1) both mean the kernel's struct stat.
@@ -724,6 +851,7 @@ static int fast_pure_open(int dirfd, const char* path, int flags, int* ret) {
 
 static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   int ret;
+  path = UNTRUSTED(path);
   if (fast_open(path, flags, &ret)) return ret;
   if (fast_pure_open(dirfd, path, flags, &ret)) return ret;
   return set_errno(plain_call(SYS_openat, dirfd, (long)path, flags, mode));
@@ -780,6 +908,8 @@ typedef FILE* (*fopen_fn)(const char*, const char*);
 
 static FILE* do_fopen(const char* path, const char* mode, int large, fopen_fn* next,
                       const char* next_name) {
+  path = UNTRUSTED(path);
+  mode = UNTRUSTED(mode);
   if (enabled && path != NULL && mode != NULL && mode[0] == 'r' &&
       strspn(mode + 1, "bcem") == strlen(mode + 1)) {
     int flags = O_RDONLY | (strchr(mode, 'e') != NULL ? O_CLOEXEC : 0) | (large ? O_LARGEFILE : 0);
@@ -815,6 +945,7 @@ EXPORT FILE* fopen64(const char* path, const char* mode) {
 // ---- readlink, access ----
 
 static ssize_t do_readlinkat(int dirfd, const char* path, char* buf, size_t size) {
+  path = UNTRUSTED(path);
   if (candidate(path) && (ssize_t)size > 0) {
     struct stat st;
     long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st, AT_SYMLINK_NOFOLLOW);
@@ -841,6 +972,7 @@ EXPORT ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) {
 }
 
 static int do_faccessat(int dirfd, const char* path, int mode, int flags) {
+  path = UNTRUSTED(path);
   if (candidate(path) && (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) == 0 &&
       (mode & ~(R_OK | W_OK | X_OK)) == 0) {
     struct stat st;
@@ -926,6 +1058,8 @@ static int view_realpath(const char* path, char* out) {
 
 EXPORT char* realpath(const char* path, char* resolved) {
   char buf[PATH_MAX];
+  path = UNTRUSTED(path);
+  resolved = UNTRUSTED(resolved);
   int fast = fast_realpath(path, buf);
   if (fast == 0 && view_realpath(path, buf)) fast = 1;
   if (fast < 0) {

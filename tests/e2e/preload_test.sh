@@ -114,6 +114,10 @@ run_case view-and-lower-paths '"$PROBE" "stat:$VIEW/gone.txt" "open:$VIEW/merged
 
 # ------------------------------------------------------------ programs
 
+# NULL pointers where glibc's prototypes say nonnull (Rust probes statx so):
+# the same errors as the kernel's, not a crash in the library.
+run_case null-arguments '"$PROBE" nullargs:/usr/include/stdio.h nullargs:merged/a.txt'
+
 run_case python-imports 'python3 -c "
 import json, os, email.mime.text, sqlite3, importlib.util
 print(os.path.realpath(json.__file__)); print(importlib.util.find_spec(\"email\").origin)
@@ -301,7 +305,8 @@ rw_case host-links-see-changes "" setup_changes 'echo changed > merged/a.txt
     "realpath:$OUT/dir-into-view/new.txt" "access:$OUT/dir-into-view/new.txt:w" \
     "stat:$OUT/dir-into-view/b.txt" "open:$OUT/into-view:r" "realpath:$OUT/into-view" \
     "stat:$OUT/dir-into-view/newdir" "realpath:$OUT/dir-into-view/newdir/missing" \
-    "open:$OUT/rel-into-view:r"
+    "open:$OUT/rel-into-view:r" "statx:$OUT/dir-into-view/a.txt" "statx:$OUT/into-view" \
+    "statx:$OUT/dir-into-view/b.txt" "fopen:$OUT/dir-into-view/a.txt"
   cat "$OUT/dir-into-view/new.txt" "$OUT/rel-into-view"'
 
 # fstat of regular files of a lower is answered in the program; of the
@@ -379,6 +384,14 @@ print(\"listing\", sorted(os.listdir(deeper)), sorted(os.listdir(sub)))
 setup_pure_paths() {
   setup_pure
   ln -s sub "$E2E_L2/pure/sublink"
+  # The same tree in the top lower: walks from the view root start there.
+  mkdir -p "$E2E_VIEW/tp/sub/deeper"
+  _put "$E2E_VIEW/tp/f.txt" "f from l1"
+  _put "$E2E_VIEW/tp/sub/g.txt" "g from l1"
+  _put "$E2E_VIEW/tp/sub/deeper/h.txt" "h from l1"
+  ln -s f.txt "$E2E_VIEW/tp/link"
+  ln -s sub "$E2E_VIEW/tp/sublink"
+  _whiteout "$E2E_VIEW/tp/wh"
   _put "$E2E_L2/mixed/only2/x.txt" "x from l2"
   _put "$E2E_VIEW/mixed/only1/y.txt" "y from l1"
   _put "$E2E_L2/opq/hidden.txt" "hidden by the opaque dir above"
@@ -393,30 +406,45 @@ setup_pure_paths() {
 # relative and absolute, walked by the library up to their last name:
 # missing names on the way, "." and "..", symlinks, whiteouts, opaque
 # directories, names a merged directory has from a lower below the one the
-# walk starts in; stdio's fopen and eaccess; then the same after changes.
-# Host paths ending in "/", "/." or "/.." whose directory is missing.
+# walk starts in; fopen, eaccess and statx; then the same after changes.
+# Each round runs twice: the first lookups (answered by the supervisor)
+# record the directories, the second round's are the library's. tp/ lies in
+# the top lower, where walks from the view root start; pure/ in the lower
+# below it, where they cannot. Host paths ending in "/", "/." or "/.."
+# whose directory is missing.
 rw_case pure-dir-paths "" setup_pure_paths 'p() {
-    "$PROBE" stat:pure/sub/g.txt lstat:pure/sub/deeper/h.txt open:pure/sub/g.txt:r \
-      stat:pure/nope/x open:pure/nope/x:r stat:pure/f.txt/x stat:pure/wh/x open:pure/wh/x:r \
-      stat:pure/sublink/g.txt open:pure/sublink/g.txt:r stat:./pure/./sub//g.txt \
-      stat:pure/sub/../f.txt stat:pure/sub/ lstat:pure/sub/deeper stat:mixed/only2/x.txt \
-      open:mixed/only2/x.txt:r stat:mixed/only1/y.txt stat:opq/hidden.txt stat:opq/shown.txt \
-      stat:gonedir/x.txt open:gonedir/x.txt:r stat:pure/sub/new.txt open:pure/sub/new.txt:r \
-      "stat:$PWD/pure/sub/g.txt" "open:$PWD/pure/sub/deeper/h.txt:r" "stat:$PWD/pure/nope/x" \
-      "stat:$PWD/mixed/only2/x.txt" "stat:$PWD/opq/hidden.txt" "stat:$PWD/gonedir/x.txt" \
-      fopen:pure/sub/g.txt fopen:pure/nope/x "fopen:$PWD/pure/f.txt:e" fopen:mixed/only2/x.txt \
-      fopen:/usr/include/stdio.h fopen:/usr/include/no-such.h fopen:pure/sub/new.txt \
-      eaccess:pure/sub/g.txt:r eaccess:pure/sub/g.txt:x eaccess:/usr/bin/env:x \
-      eaccess:/usr/no-such/x:f eaccess:mixed/only2/x.txt:w \
-      stat:/usr/include/no-such/. stat:/usr/include/no-such/ stat:/usr/lib/../include/no-such/.. \
-      realpath:/usr/include/no-such/. access:/usr/no-such/../x:f
+    d=$1
+    "$PROBE" stat:$d/sub/g.txt lstat:$d/sub/deeper/h.txt open:$d/sub/g.txt:r \
+      stat:$d/nope/x open:$d/nope/x:r stat:$d/f.txt/x stat:$d/wh/x open:$d/wh/x:r stat:$d/wh \
+      stat:$d/sublink/g.txt open:$d/sublink/g.txt:r stat:./$d/./sub//g.txt \
+      stat:$d/sub/../f.txt stat:$d/sub/ lstat:$d/sub/deeper stat:$d/sub/new.txt open:$d/sub/new.txt:r \
+      "stat:$PWD/$d/sub/g.txt" "open:$PWD/$d/sub/deeper/h.txt:r" "stat:$PWD/$d/nope/x" \
+      fopen:$d/sub/g.txt fopen:$d/nope/x "fopen:$PWD/$d/f.txt:e" fopen:$d/sub/new.txt \
+      eaccess:$d/sub/g.txt:r eaccess:$d/sub/g.txt:x eaccess:$d/wh:f \
+      statx:$d/sub/g.txt statx:$d/link:nofollow statx:$d/link statx:$d/wh statx:$d/nope/x \
+      "statx:$PWD/$d/sub/deeper/h.txt" statx:$d/sub/new.txt statx:$d/sub/deeper/h.txt
+    stat -c "%n %s %h %F %a" $d/f.txt $d/sub $d/link 2>&1
   }
-  p; echo new > pure/sub/new.txt; rm pure/sub/deeper/h.txt; mkdir pure/sub/deeper/d2
-  echo more >> pure/sub/g.txt; rm -r opq; mkdir opq; rm mixed/only2/x.txt
-  touch -d @1600000000 pure/sub/g.txt pure/sub/new.txt pure/sub pure/sub/deeper \
-    pure/sub/deeper/d2 opq mixed/only2
-  echo "-- after changes"; p
-  "$PROBE" stat:pure/sub/deeper/d2 stat:pure/sub/deeper/h.txt "stat:$PWD/pure/sub/deeper/h.txt"'
+  q() {
+    "$PROBE" stat:mixed/only2/x.txt open:mixed/only2/x.txt:r stat:mixed/only1/y.txt \
+      stat:opq/hidden.txt stat:opq/shown.txt stat:gonedir/x.txt open:gonedir/x.txt:r \
+      "stat:$PWD/mixed/only2/x.txt" "stat:$PWD/opq/hidden.txt" "stat:$PWD/gonedir/x.txt" \
+      fopen:mixed/only2/x.txt fopen:/usr/include/stdio.h fopen:/usr/include/no-such.h \
+      eaccess:/usr/bin/env:x eaccess:/usr/no-such/x:f eaccess:mixed/only2/x.txt:w \
+      stat:/usr/include/no-such/. stat:/usr/include/no-such/ stat:/usr/lib/../include/no-such/.. \
+      realpath:/usr/include/no-such/. access:/usr/no-such/../x:f statx:mixed/only2/x.txt \
+      statx:opq/hidden.txt statx:/usr/include/stdio.h statx:/usr/include/no-such/x
+  }
+  for round in 1 2; do p tp; p pure; q; done
+  for d in tp pure; do
+    echo new > $d/sub/new.txt; rm $d/sub/deeper/h.txt; mkdir $d/sub/deeper/d2
+    echo more >> $d/sub/g.txt
+    touch -d @1600000000 $d/sub/g.txt $d/sub/new.txt $d/sub $d/sub/deeper $d/sub/deeper/d2
+  done
+  rm -r opq; mkdir opq; rm mixed/only2/x.txt; touch -d @1600000000 opq mixed/only2
+  echo "-- after changes"
+  for round in 1 2; do p tp; p pure; q; done
+  "$PROBE" stat:tp/sub/deeper/d2 stat:tp/sub/deeper/h.txt "stat:$PWD/tp/sub/deeper/h.txt"'
 
 setup_cproj() {
   mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
