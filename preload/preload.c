@@ -77,54 +77,39 @@ __attribute__((constructor)) static void init(void) {
   enabled = cfg.cookie != 0;
 }
 
-// A system call the filter lets through: the cookie rides in r9, loaded
-// and cleared inside the asm so that it never lingers in a register the
-// program's next system call could pass on.
-static long cookie_call(long nr, long a1, long a2, long a3, long a4) {
-  long ret;
-  register long r10 __asm__("r10") = a4;
-  __asm__ volatile(
-      "movq %[cookie], %%r9\n\t"
-      "syscall\n\t"
-      "xorl %%r9d, %%r9d"
-      : "=a"(ret)
-      : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), [cookie] "m"(cfg.cookie)
-      : "rcx", "r11", "r8", "r9", "memory");
-  return ret;
-}
-
-// cookie_call with a fifth argument (r8), for statx.
-static long cookie_call5(long nr, long a1, long a2, long a3, long a4, long a5) {
+// A system call with this run's cookie XOR `tag` in r9, loaded and
+// cleared inside the asm so that it never lingers in a register the
+// program's next system call could pass on. Tag 0: the filter lets the
+// call through (cookie_call); any other tag makes it an ordinary call, a
+// request the supervisor recognises (preload/config.h).
+static long cookie_syscall(long nr, long a1, long a2, long a3, long a4, long a5, uint64_t tag) {
   long ret;
   register long r10 __asm__("r10") = a4;
   register long r8 __asm__("r8") = a5;
-  __asm__ volatile(
-      "movq %[cookie], %%r9\n\t"
-      "syscall\n\t"
-      "xorl %%r9d, %%r9d"
-      : "=a"(ret)
-      : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), [cookie] "m"(cfg.cookie)
-      : "rcx", "r11", "r9", "memory");
-  return ret;
-}
-
-// A request to the supervisor (preload/config.h): the cookie XOR `tag` in
-// r9, which makes the call an ordinary one for the filter.
-static long tagged_call(long nr, long a1, long a2, long a3, long a4, uint64_t tag) {
-  long ret;
-  register long r10 __asm__("r10") = a4;
   __asm__ volatile(
       "movq %[cookie], %%r9\n\t"
       "xorq %[tag], %%r9\n\t"
       "syscall\n\t"
       "xorl %%r9d, %%r9d"
       : "=a"(ret)
-      : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), [cookie] "m"(cfg.cookie), [tag] "r"(tag)
-      : "rcx", "r11", "r8", "r9", "memory");
+      : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), [cookie] "m"(cfg.cookie),
+        [tag] "r"(tag)
+      : "rcx", "r11", "r9", "memory");
   return ret;
 }
 
-// An ordinary system call with five arguments (r9 zeroed).
+static long cookie_call(long nr, long a1, long a2, long a3, long a4) {
+  return cookie_syscall(nr, a1, a2, a3, a4, 0, 0);
+}
+static long cookie_call5(long nr, long a1, long a2, long a3, long a4, long a5) {
+  return cookie_syscall(nr, a1, a2, a3, a4, a5, 0);
+}
+static long tagged_call(long nr, long a1, long a2, long a3, long a4, uint64_t tag) {
+  return cookie_syscall(nr, a1, a2, a3, a4, 0, tag);
+}
+
+// An ordinary system call (the supervisor answers it), with r9 zeroed.
+// Returns the kernel's value (-errno on error).
 static long plain_call5(long nr, long a1, long a2, long a3, long a4, long a5) {
   long ret;
   register long r10 __asm__("r10") = a4;
@@ -137,18 +122,8 @@ static long plain_call5(long nr, long a1, long a2, long a3, long a4, long a5) {
   return ret;
 }
 
-// An ordinary system call (the supervisor answers it), with the unused
-// argument registers zeroed. Returns the kernel's value (-errno on error).
 static long plain_call(long nr, long a1, long a2, long a3, long a4) {
-  long ret;
-  register long r10 __asm__("r10") = a4;
-  register long r8 __asm__("r8") = 0;
-  register long r9 __asm__("r9") = 0;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
+  return plain_call5(nr, a1, a2, a3, a4, 0);
 }
 
 static void close_fd(long fd) { plain_call(SYS_close, fd, 0, 0, 0); }

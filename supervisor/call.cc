@@ -81,8 +81,6 @@ void SendResponse(int listener, uint64_t id, Response r) {
       r = Response::Error(errno == EBUSY ? EMFILE : errno);
     }
   }
-  if (r.kind == Response::Kind::kFd) {
-  }
   seccomp_notif_resp resp;
   memset(&resp, 0, sizeof(resp));
   resp.id = id;
