@@ -97,22 +97,23 @@ std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
   constexpr uint32_t kWrites = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | 020000000;
   std::vector<sock_filter> p = {
       /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 14),
+      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 15),
       /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 7, 0),
-      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_statx, 6, 0),
-      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_readlinkat, 5, 0),
-      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_faccessat2, 4, 0),
-      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fgetxattr, 3, 0),
-      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 7),
-      /* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 2 * 8),
-      /* 10 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kWrites, 5, 0),
-      /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8),
-      /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie), 0, 3),
-      /* 13 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8 + 4),
-      /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie >> 32), 0, 1),
-      /* 15 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      // 16: libseccomp's program.
+      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 8, 0),
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_statx, 7, 0),
+      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_readlinkat, 6, 0),
+      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_faccessat2, 5, 0),
+      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fgetxattr, 4, 0),
+      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getdents64, 3, 0),
+      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 7),
+      /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 2 * 8),
+      /* 11 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kWrites, 5, 0),
+      /* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8),
+      /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie), 0, 3),
+      /* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8 + 4),
+      /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie >> 32), 0, 1),
+      /* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      // 17: libseccomp's program.
   };
   return p;
 }

@@ -16,8 +16,8 @@ namespace ovlbox {
 //
 // With a nonzero `cookie`, a few calls that cannot change anything are let
 // through unseen when their sixth argument register holds it: newfstatat, statx,
-// readlinkat, faccessat2, fgetxattr, and openat whose flags ask for neither writing
-// (O_WRONLY, O_RDWR, O_TRUNC) nor creating (O_CREAT, O_TMPFILE). The
+// readlinkat, faccessat2, fgetxattr, getdents64, and openat whose flags ask for
+// neither writing (O_WRONLY, O_RDWR, O_TRUNC) nor creating (O_CREAT, O_TMPFILE). The
 // preload library (preload/preload.c) makes its calls on host files that
 // way.
 absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie = 0);

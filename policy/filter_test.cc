@@ -255,11 +255,12 @@ bool PrefixIgnoresArguments(const std::vector<sock_filter>& prefix, uint32_t nr)
 TEST(CookieFilterTest, OtherCallsKeepTheKernelsActionCache) {
   std::vector<sock_filter> prefix = CookiePrefix(kCookie);
   for (uint32_t nr : {SYS_read, SYS_write, SYS_mmap, SYS_close, SYS_getppid, SYS_unlinkat,
-                      SYS_open, SYS_stat, SYS_getdents64}) {
+                      SYS_open, SYS_stat, SYS_getdents}) {
     EXPECT_TRUE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
   }
   for (uint32_t nr :
-       {SYS_newfstatat, SYS_statx, SYS_openat, SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr}) {
+       {SYS_newfstatat, SYS_statx, SYS_openat, SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr,
+        SYS_getdents64}) {
     EXPECT_FALSE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
   }
 }
@@ -286,6 +287,13 @@ TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {
                       errno == EXDEV) {
                     return 4;
                   }
+                  int dir = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/",
+                                                     O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0L,
+                                                     kCookie));
+                  char ents[4096];
+                  long n = syscall(SYS_getdents64, dir, ents, sizeof(ents), 0L, 0L, kCookie);
+                  close(dir);
+                  if (n <= 0) return 6;
                   return 0;
                 },
                 EXDEV, &nr, kCookie),
@@ -306,6 +314,15 @@ TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {
         +[] {
           return syscall(SYS_fchmodat, AT_FDCWD, "/nonexistent-ovlbox", 0700, 0L, 0L, kCookie) ==
                          -1
+                     ? errno
+                     : 0;
+        },
+        +[] {
+          // getdents64 with the cookie passes (above); without it, it is seen.
+          int dir = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/",
+                                             O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0L, kCookie));
+          char ents[4096];
+          return syscall(SYS_getdents64, dir, ents, sizeof(ents), 0L, 0L, kCookie ^ 1) == -1
                      ? errno
                      : 0;
         }}) {

@@ -12,7 +12,9 @@
 // view never changes. Inside the view it answers lookups in directories
 // that come from one lower alone, while the view is unchanged (the shared
 // view state, preload/config.h): a path of several names is walked there
-// natively, one name at a time, up to its last name.
+// natively, one name at a time, up to its last name. Its own directory
+// streams (opendir, readdir...) list such directories, and directories
+// outside the view, with the kernel.
 //
 // Everything else, and everything in doubt, goes to the supervisor exactly
 // as before, through the same system call with no cookie: the library
@@ -21,8 +23,8 @@
 // How it stays outside the view: the supervisor's seccomp filter lets a
 // call through without a notification only when its sixth argument
 // register carries this run's cookie and the call cannot change anything
-// (newfstatat, readlinkat, faccessat2, and openat without a write access
-// mode, O_CREAT, O_TRUNC or O_TMPFILE; fgetxattr). The library makes such a call, then
+// (newfstatat, statx, readlinkat, faccessat2, fgetxattr, getdents64, and
+// openat without a write access mode, O_CREAT, O_TRUNC or O_TMPFILE). The library makes such a call, then
 // checks where the object it reached lies: on a filesystem that holds no
 // layer (st_dev), or, on a layer's filesystem, at a real path
 // (/proc/self/fd/N) below no layer root. Objects of a proc filesystem and
@@ -32,10 +34,12 @@
 // supervisor into `ovlbox_preload_config` in the image it serves; an image
 // with the configuration still blank does nothing.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1073,3 +1077,285 @@ EXPORT char* __realpath_chk(const char* path, char* resolved, size_t resolvedlen
 
 // GNU's realpath(path, NULL), which libiberty's lrealpath (GCC) prefers.
 EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NULL); }
+
+// ---- directory streams ----
+
+// glibc's opendir, fdopendir and readdir make their fstat and getdents64
+// calls from inside libc, where nothing can interpose them: every
+// directory a program lists would cost the supervisor an fstat and two
+// listings. These streams list a directory with the kernel instead, with
+// the cookie, where the kernel's listing is the view's: a directory
+// outside the view, and a directory of one lower alone whose parent comes
+// from one lower alone too. overlayfs lists such a directory as its real
+// directory lists itself, whiteouts included, and its ".." entry then
+// names what the view's does. The choice is made when the stream is
+// opened or rewound; a directory changed after that may or may not show
+// the change, as POSIX allows. Every other directory is listed by the
+// supervisor, through the same getdents64 without the cookie. In an image
+// with no configuration every call goes to glibc's own functions.
+enum dir_source { DIR_SUPERVISOR, DIR_KERNEL, DIR_KERNEL_PURE };
+
+#define DIR_BUF_SIZE 32768
+
+struct ovl_dir {
+  int fd;
+  enum dir_source source;
+  pthread_mutex_t lock;
+  size_t size;    // bytes of listing in buf
+  size_t offset;  // the next entry in buf
+  long filepos;   // telldir: the position after the entry returned last
+  _Alignas(8) char buf[DIR_BUF_SIZE];
+};
+
+typedef DIR* (*opendir_fn)(const char*);
+typedef DIR* (*fdopendir_fn)(int);
+typedef int (*closedir_fn)(DIR*);
+typedef struct dirent64* (*readdir_fn)(DIR*);
+typedef int (*readdir_r_fn)(DIR*, struct dirent64*, struct dirent64**);
+typedef void (*rewinddir_fn)(DIR*);
+typedef void (*seekdir_fn)(DIR*, long);
+typedef long (*telldir_fn)(DIR*);
+typedef int (*dirfd_fn)(DIR*);
+
+// glibc's version of `name` (for an image with no configuration).
+static void* libc_next(void** slot, const char* name) {
+  void* fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (fn == NULL) {
+    fn = dlsym(RTLD_NEXT, name);
+    __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+  }
+  return fn;
+}
+#define LIBC_NEXT(type, name)          \
+  __extension__({                      \
+    static void* slot_;                \
+    (type) libc_next(&slot_, name);    \
+  })
+
+// Whether this process's streams are the library's: fixed for the life
+// of the image (not the constructor's `enabled`, which another library's
+// constructor may run before).
+static int own_streams(void) { return cfg.cookie != 0; }
+
+// Who lists the directory open as `fd` for the view.
+static enum dir_source dir_source_of(int fd) {
+  if (!enabled) return DIR_SUPERVISOR;
+  struct stat st;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
+      !S_ISDIR(st.st_mode) || in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev)) {
+    return DIR_SUPERVISOR;
+  }
+  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st.st_dev)) return DIR_KERNEL;
+  if (pure_dir(st.st_dev, st.st_ino) != 0) {
+    struct stat parent;
+    if (cookie_call(SYS_newfstatat, fd, (long)"..", (long)&parent, AT_SYMLINK_NOFOLLOW) == 0 &&
+        pure_dir(parent.st_dev, parent.st_ino) != 0) {
+      return DIR_KERNEL_PURE;
+    }
+    return DIR_SUPERVISOR;
+  }
+  return real_path_clear(fd, 0) ? DIR_KERNEL : DIR_SUPERVISOR;
+}
+
+static DIR* new_stream(int fd, int check_offset) {
+  struct ovl_dir* d = malloc(sizeof(*d));
+  if (d == NULL) return NULL;
+  d->fd = fd;
+  d->source = dir_source_of(fd);
+  // The view numbers its listings' positions itself: a stream the
+  // supervisor has read from already stays the supervisor's.
+  if (check_offset && d->source == DIR_KERNEL_PURE &&
+      plain_call(SYS_lseek, fd, 0, SEEK_CUR, 0) != 0) {
+    d->source = DIR_SUPERVISOR;
+  }
+  pthread_mutex_init(&d->lock, NULL);
+  d->size = d->offset = 0;
+  d->filepos = 0;
+  return (DIR*)d;
+}
+
+EXPORT DIR* opendir(const char* path) {
+  path = UNTRUSTED(path);
+  if (!own_streams()) return LIBC_NEXT(opendir_fn, "opendir")(path);
+  if (path != NULL && path[0] == '\0') {
+    errno = ENOENT;
+    return NULL;
+  }
+  int fd = do_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_LARGEFILE | O_CLOEXEC,
+                     0);
+  if (fd < 0) return NULL;
+  DIR* d = new_stream(fd, 0);
+  if (d == NULL) {
+    close_fd(fd);
+    errno = ENOMEM;
+  }
+  return d;
+}
+
+EXPORT DIR* fdopendir(int fd) {
+  if (!own_streams()) return LIBC_NEXT(fdopendir_fn, "fdopendir")(fd);
+  struct stat st;
+  long r = cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH);
+  if (r != 0) {
+    set_errno(r);
+    return NULL;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    return NULL;
+  }
+  long flags = plain_call(SYS_fcntl, fd, F_GETFL, 0, 0);
+  if (flags < 0) {
+    set_errno(flags);
+    return NULL;
+  }
+  if ((flags & O_ACCMODE) == O_WRONLY) {
+    errno = EINVAL;
+    return NULL;
+  }
+  // As glibc's: a descriptor the program hands over is closed on exec.
+  r = plain_call(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC, 0);
+  if (r < 0) {
+    set_errno(r);
+    return NULL;
+  }
+  DIR* d = new_stream(fd, 1);
+  if (d == NULL) errno = ENOMEM;
+  return d;
+}
+
+EXPORT int closedir(DIR* dir) {
+  dir = UNTRUSTED(dir);
+  if (!own_streams()) return LIBC_NEXT(closedir_fn, "closedir")(dir);
+  if (dir == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  struct ovl_dir* d = (struct ovl_dir*)dir;
+  int fd = d->fd;
+  pthread_mutex_destroy(&d->lock);
+  free(d);
+  return set_errno(plain_call(SYS_close, fd, 0, 0, 0));
+}
+
+// The next entry (the caller holds the lock), or NULL with errno set on
+// an error and kept at the end of the listing.
+static struct dirent64* next_entry(struct ovl_dir* d) {
+  if (d->offset >= d->size) {
+    long n = d->source == DIR_SUPERVISOR
+                 ? plain_call(SYS_getdents64, d->fd, (long)d->buf, sizeof(d->buf), 0)
+                 : cookie_call(SYS_getdents64, d->fd, (long)d->buf, sizeof(d->buf), 0);
+    if (n <= 0) {
+      // As glibc's: the listing of a removed directory ends quietly.
+      if (n < 0 && n != -ENOENT) errno = (int)-n;
+      return NULL;
+    }
+    d->size = (size_t)n;
+    d->offset = 0;
+  }
+  struct dirent64* e = (struct dirent64*)(d->buf + d->offset);
+  d->offset += e->d_reclen;
+  d->filepos = e->d_off;
+  return e;
+}
+
+EXPORT struct dirent64* readdir64(DIR* dir) {
+  dir = UNTRUSTED(dir);
+  if (!own_streams()) return LIBC_NEXT(readdir_fn, "readdir64")(dir);
+  if (dir == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  struct ovl_dir* d = (struct ovl_dir*)dir;
+  pthread_mutex_lock(&d->lock);
+  struct dirent64* e = next_entry(d);
+  pthread_mutex_unlock(&d->lock);
+  return e;
+}
+// On x86_64 struct dirent and struct dirent64 are the same.
+EXPORT struct dirent* readdir(DIR* dir) {
+  if (!own_streams()) return (struct dirent*)LIBC_NEXT(readdir_fn, "readdir")(dir);
+  return (struct dirent*)readdir64(dir);
+}
+
+static int read_entry_r(DIR* dir, struct dirent64* entry, struct dirent64** result) {
+  struct ovl_dir* d = (struct ovl_dir*)dir;
+  pthread_mutex_lock(&d->lock);
+  int saved = errno;
+  errno = 0;
+  struct dirent64* e = next_entry(d);
+  int err = errno;
+  errno = saved;
+  if (e != NULL) {
+    size_t len = e->d_reclen < sizeof(*entry) ? e->d_reclen : sizeof(*entry);
+    memcpy(entry, e, len);
+    entry->d_reclen = (unsigned short)len;
+    entry->d_name[sizeof(entry->d_name) - 1] = '\0';
+    err = 0;
+  }
+  *result = e != NULL ? entry : NULL;
+  pthread_mutex_unlock(&d->lock);
+  return e != NULL ? 0 : err;
+}
+EXPORT int readdir64_r(DIR* dir, struct dirent64* entry, struct dirent64** result) {
+  dir = UNTRUSTED(dir);
+  if (!own_streams()) return LIBC_NEXT(readdir_r_fn, "readdir64_r")(dir, entry, result);
+  return read_entry_r(dir, entry, result);
+}
+EXPORT int readdir_r(DIR* dir, struct dirent* entry, struct dirent** result) {
+  dir = UNTRUSTED(dir);
+  if (!own_streams()) {
+    return LIBC_NEXT(readdir_r_fn, "readdir_r")(dir, (struct dirent64*)entry,
+                                                (struct dirent64**)result);
+  }
+  return read_entry_r(dir, (struct dirent64*)entry, (struct dirent64**)result);
+}
+
+EXPORT void rewinddir(DIR* dir) {
+  dir = UNTRUSTED(dir);
+  if (!own_streams()) {
+    LIBC_NEXT(rewinddir_fn, "rewinddir")(dir);
+    return;
+  }
+  struct ovl_dir* d = (struct ovl_dir*)dir;
+  pthread_mutex_lock(&d->lock);
+  plain_call(SYS_lseek, d->fd, 0, SEEK_SET, 0);
+  d->size = d->offset = 0;
+  d->filepos = 0;
+  d->source = dir_source_of(d->fd);  // the view may have changed since
+  pthread_mutex_unlock(&d->lock);
+}
+
+EXPORT void seekdir(DIR* dir, long pos) {
+  dir = UNTRUSTED(dir);
+  if (!own_streams()) {
+    LIBC_NEXT(seekdir_fn, "seekdir")(dir, pos);
+    return;
+  }
+  struct ovl_dir* d = (struct ovl_dir*)dir;
+  pthread_mutex_lock(&d->lock);
+  plain_call(SYS_lseek, d->fd, pos, SEEK_SET, 0);
+  d->size = d->offset = 0;
+  d->filepos = pos;
+  pthread_mutex_unlock(&d->lock);
+}
+
+EXPORT long telldir(DIR* dir) {
+  dir = UNTRUSTED(dir);
+  if (!own_streams()) return LIBC_NEXT(telldir_fn, "telldir")(dir);
+  struct ovl_dir* d = (struct ovl_dir*)dir;
+  pthread_mutex_lock(&d->lock);
+  long pos = d->filepos;
+  pthread_mutex_unlock(&d->lock);
+  return pos;
+}
+
+EXPORT int dirfd(DIR* dir) {
+  dir = UNTRUSTED(dir);
+  if (!own_streams()) return LIBC_NEXT(dirfd_fn, "dirfd")(dir);
+  if (dir == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  return ((struct ovl_dir*)dir)->fd;
+}

@@ -598,6 +598,26 @@ SysResult<ListingCache::Entries> CachedListing(const View& view, const ViewDir& 
   return cache->Get(view, dir, parent_ino);
 }
 
+// The d_ino of ".." in the view's listing of `dir`, as overlayfs gives it.
+// A directory of one layer lists its parent's number as stat reports it
+// when the parent is merged, and its real ".." otherwise. A merged
+// directory lists the number stat reports for a parent below the root that
+// has an upper and a lower directory (overlayfs' "origin" type), and
+// otherwise the real ".." of its own top directory.
+ino_t DotDotIno(const View& view, const ViewDir& dir) {
+  struct stat real {};
+  fstatat(dir.top_fd(), "..", &real, 0);
+  if (dir.rel.empty()) return real.st_ino;
+  auto p = view.DirAt(ParentRel(dir.rel));
+  if (!p.ok()) return real.st_ino;
+  const ViewDir& parent = **p;
+  bool reported = dir.merged() ? !parent.rel.empty() && parent.merged() &&
+                                     view.layers().has_upper() && parent.top_layer() == 0
+                               : parent.merged();
+  if (!reported) return real.st_ino;
+  return view.layers().has_upper() ? parent.stable_ino : parent.st.st_ino;
+}
+
 Response HandleGetdents(Call& c) {
   bool legacy = c.nr() == SYS_getdents;
   uint64_t buf = c.arg(1);
@@ -619,13 +639,7 @@ Response HandleGetdents(Call& c) {
     // listing keeps its place when the directory is copied up meanwhile.
     auto dir = c.view().DirAt(loc.rel);
     if (dir.ok()) {
-      struct stat parent {};
-      if (loc.rel.empty()) {
-        fstatat((*dir)->top_fd(), "..", &parent, 0);
-      } else if (auto p = c.view().DirAt(ParentRel(loc.rel)); p.ok()) {
-        parent = (*p)->st;
-      }
-      OVL_TRY(auto entries, CachedListing(c.view(), **dir, parent.st_ino));
+      OVL_TRY(auto entries, CachedListing(c.view(), **dir, DotDotIno(c.view(), **dir)));
       off_t pos = lseek(fd.get(), 0, SEEK_CUR);
       if (pos < 0) return Response::Error(errno);
       uint64_t new_pos;

@@ -446,6 +446,43 @@ rw_case pure-dir-paths "" setup_pure_paths 'p() {
   for round in 1 2; do p tp; p pure; q; done
   "$PROBE" stat:tp/sub/deeper/d2 stat:tp/sub/deeper/h.txt "stat:$PWD/tp/sub/deeper/h.txt"'
 
+setup_streams() {
+  setup_pure_paths
+  mkdir -p "$E2E_VIEW/tp/many" "$E2E_OUTSIDE/hostdir"
+  for i in $(seq 1 400); do : >"$E2E_VIEW/tp/many/entry-with-a-long-name-$i"; done
+  _whiteout "$E2E_VIEW/tp/many/gone"
+  # A char device 0:0 outside the view is an entry like any other.
+  mknod "$E2E_OUTSIDE/hostdir/cdev" c 0 0
+  : >"$E2E_OUTSIDE/hostdir/file"
+}
+
+# Directory streams (opendir, fdopendir, readdir, readdir_r, telldir,
+# seekdir, rewinddir, dirfd): the library lists directories of one lower
+# alone whose parent is one too, and host directories, with the kernel;
+# the rest with the supervisor. Entries, whiteouts, d_ino and d_type, ".."
+# of a directory whose parent is merged, a listing larger than one buffer,
+# and changes made while a stream is open (seen after rewinddir). Each
+# round runs twice: the second finds the directories recorded.
+rw_case dir-streams "" setup_streams 'l() {
+    "$PROBE" dirstream:tp dirstream:tp/sub dirstream:tp/sub/deeper dirstream:tp/many \
+      dirstream:pure dirstream:pure/sub dirstream:pure/sub/deeper dirstream:mixed \
+      dirstream:mixed/only2 dirstream:opq dirstream:. "dirstream:$OUT/hostdir" \
+      dirstream:/usr/include/linux/netfilter dirstream:tp/sub/../sub dirstream:nope
+  }
+  for round in 1 2; do l; done
+  "$PROBE" dirchange:tp/sub:new1 dirchange:pure/sub/deeper:new2 dirchange:mixed:new3 \
+    dirchange:tp/many:new4
+  rm tp/sub/g.txt pure/sub/deeper/h.txt tp/many/entry-with-a-long-name-7
+  mkdir pure/sub/made
+  echo "-- after changes"
+  for round in 1 2; do l; done
+  python3 -c "
+import os
+for d in [\"tp/sub\", \"pure/sub\", \"tp/many\"]:
+    with os.scandir(d) as it:
+        print(d, sorted((e.name, e.is_dir(follow_symlinks=False), e.inode() == os.lstat(e.path).st_ino) for e in it)[:5])
+"'
+
 setup_cproj() {
   mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
   printf '#include <stdio.h>\n#include <string.h>\n#include <sys/stat.h>\n#include "proj.h"\nint main(void) { printf("%%d\\n", (int)strlen(PROJ)); return 0; }\n' \
