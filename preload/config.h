@@ -53,11 +53,34 @@ struct ovlbox_pure_slot {
   uint64_t generation;  // recorded at; 0: empty
 };
 
+// Merged directories, by the device and inode of their top real
+// directory (the one the view gives a program for them): the real
+// directories that make up the view directory, top first, when none of
+// them marks xattr whiteouts. The view's entry for a name is then the
+// first of those directories' entries for it, a whiteout device there
+// meaning none. Valid, as above, while `generation` is unchanged.
+#define OVLBOX_PRELOAD_MERGED_SLOTS 1024
+#define OVLBOX_PRELOAD_MERGED_BYTES 1968
+
+struct ovlbox_merged_slot {
+  uint64_t seq;  // odd while the supervisor rewrites the slot
+  uint64_t dev;
+  uint64_t ino;
+  uint64_t generation;  // recorded at; 0: empty
+  uint32_t n_dirs;      // real directories in `paths`
+  uint32_t upper_first; // 1: the first one is the upper's
+  uint32_t paths_len;   // bytes used in `paths`
+  uint32_t pad;
+  // n_dirs absolute paths, each ending in a NUL
+  char paths[OVLBOX_PRELOAD_MERGED_BYTES];
+};
+
 struct ovlbox_view_state {
   uint64_t generation;  // the view's; starts at 1
   uint64_t listing;     // 1 when the supervisor lists directories at all
   uint64_t pad[6];
   struct ovlbox_pure_slot slots[OVLBOX_PRELOAD_STATE_SLOTS];
+  struct ovlbox_merged_slot merged[OVLBOX_PRELOAD_MERGED_SLOTS];
 };
 
 static inline uint64_t ovlbox_pure_hash(uint64_t dev, uint64_t ino) {

@@ -75,6 +75,7 @@ static int enabled;
 #define UNTRUSTED(p) __extension__({ __typeof__(p) u_ = (p); __asm__("" : "+r"(u_)); u_; })
 
 static uint64_t pure_dir(dev_t dev, ino_t ino);
+static int single_name(const char* name);
 
 __attribute__((constructor)) static void init(void) {
   // (The magic is not compared here: the image must hold it only once.)
@@ -392,15 +393,139 @@ static uint64_t pure_dir(dev_t dev, ino_t ino) {
   return 0;
 }
 
+// The stat of the directory open as `dirfd` (AT_FDCWD: the cwd).
+static int dir_stat(int dirfd, struct stat* dir) {
+  long r = dirfd == AT_FDCWD
+               ? cookie_call(SYS_newfstatat, AT_FDCWD, (long)".", (long)dir, 0)
+               : cookie_call(SYS_newfstatat, dirfd, (long)"", (long)dir, AT_EMPTY_PATH);
+  return r == 0 && S_ISDIR(dir->st_mode);
+}
+
 // The generation at which the directory open as `dirfd` (AT_FDCWD: the
-// cwd) is known pure, or 0.
+// cwd) is known pure, or 0; its stat in *dir (st_mode 0: no directory).
+static uint64_t pure_dirfd_at(int dirfd, struct stat* dir) {
+  if (!dir_stat(dirfd, dir)) {
+    dir->st_mode = 0;  // no directory: nothing to look up in it here
+    return 0;
+  }
+  return pure_dir(dir->st_dev, dir->st_ino);
+}
 static uint64_t pure_dirfd(int dirfd) {
   struct stat dir;
-  long r = dirfd == AT_FDCWD
-               ? cookie_call(SYS_newfstatat, AT_FDCWD, (long)".", (long)&dir, 0)
-               : cookie_call(SYS_newfstatat, dirfd, (long)"", (long)&dir, AT_EMPTY_PATH);
-  if (r != 0 || !S_ISDIR(dir.st_mode)) return 0;
-  return pure_dir(dir.st_dev, dir.st_ino);
+  return pure_dirfd_at(dirfd, &dir);
+}
+
+// ---- lookups in merged directories ----
+
+// A merged directory's real directories, top first (preload/config.h).
+struct merged {
+  uint64_t generation;  // recorded at (the view's current one)
+  uint32_t n_dirs;
+  uint32_t upper_first;
+  char paths[OVLBOX_PRELOAD_MERGED_BYTES];
+};
+
+// Whether the real directory (dev, ino) is the top of a merged directory
+// recorded at the view's current generation; *m gets its directories.
+static int merged_dir(dev_t dev, ino_t ino, struct merged* m) {
+  const struct ovlbox_view_state* st = view_state();
+  if (st == NULL || st->listing == 0) return 0;
+  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  uint64_t h = ovlbox_pure_hash((uint64_t)dev, (uint64_t)ino);
+  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
+    const struct ovlbox_merged_slot* slot = &st->merged[(h + i) % OVLBOX_PRELOAD_MERGED_SLOTS];
+    uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+    if (seq & 1) continue;
+    if (__atomic_load_n(&slot->dev, __ATOMIC_RELAXED) != (uint64_t)dev ||
+        __atomic_load_n(&slot->ino, __ATOMIC_RELAXED) != (uint64_t)ino) {
+      continue;
+    }
+    uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
+    m->n_dirs = __atomic_load_n(&slot->n_dirs, __ATOMIC_RELAXED);
+    m->upper_first = __atomic_load_n(&slot->upper_first, __ATOMIC_RELAXED);
+    uint32_t len = __atomic_load_n(&slot->paths_len, __ATOMIC_RELAXED);
+    if (len > sizeof(m->paths)) len = sizeof(m->paths);
+    for (uint32_t j = 0; j < len; ++j) m->paths[j] = __atomic_load_n(&slot->paths[j], __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) return 0;
+    if (gen == 0 || gen != now || m->n_dirs < 2) return 0;
+    m->generation = gen;
+    m->paths[len < sizeof(m->paths) ? len : sizeof(m->paths) - 1] = '\0';
+    return 1;
+  }
+  return 0;
+}
+
+// Looks `name` up in the real directories of `m`, from the `from`th down:
+// the view's entry is the first one found. 1: found in directory *index,
+// real path in `path` (PATH_MAX bytes), lstat in *st; -ENOENT: no entry
+// (missing everywhere, or a whiteout); 0: the supervisor's.
+static int merged_lookup(const struct merged* m, uint32_t from, const char* name, char* path,
+                         struct stat* st, uint32_t* index) {
+  const char* p = m->paths;
+  const char* end = m->paths + sizeof(m->paths);
+  size_t nlen = strlen(name);
+  for (uint32_t i = 0; i < m->n_dirs; ++i) {
+    size_t len = strnlen(p, (size_t)(end - p));
+    if (p + len >= end || p[0] != '/') return 0;
+    if (i >= from) {
+      if (len + 1 + nlen >= PATH_MAX) return 0;
+      memcpy(path, p, len);
+      path[len] = '/';
+      memcpy(path + len + 1, name, nlen + 1);
+      long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, AT_SYMLINK_NOFOLLOW);
+      if (r == 0) {
+        if (S_ISCHR(st->st_mode) && st->st_rdev == 0) return -ENOENT;  // a whiteout
+        *index = i;
+        return 1;
+      }
+      if (r != -ENOENT) return 0;
+    }
+    p += len + 1;
+  }
+  return -ENOENT;
+}
+
+// A single name in the merged directory whose top real directory has stat
+// `dir` (S_ISDIR), when the view's
+// answer is an object of a lower: 1 with its real path in `path` and
+// lstat in *st; -ENOENT; 0: the supervisor's (the upper's objects, which
+// report their origin's identity, and anything in doubt). A lower's
+// non-directory reports its own stat and opens as itself, as on overlayfs.
+// So does a directory, the topmost of the view's directory: except that
+// when a lower below has the name as a directory too (and the directory
+// found is not opaque), the view's directory is merged, and reports one
+// link (*merged_sub = 1). *generation: the view's, for what is learnt.
+static int merged_entry(const struct stat* dir, const char* name, char* path, struct stat* st,
+                        int* merged_sub, uint64_t* generation) {
+  struct merged m;
+  if (!single_name(name) || !S_ISDIR(dir->st_mode) || !merged_dir(dir->st_dev, dir->st_ino, &m)) {
+    return 0;
+  }
+  uint32_t index;
+  int r = merged_lookup(&m, 0, name, path, st, &index);
+  if (r <= 0) return r;
+  if (index == 0 && m.upper_first) return 0;
+  *merged_sub = 0;
+  *generation = m.generation;
+  if (!S_ISDIR(st->st_mode)) return 1;
+  char below[PATH_MAX];
+  struct stat bst;
+  uint32_t bindex;
+  r = merged_lookup(&m, index + 1, name, below, &bst, &bindex);
+  if (r == 0) return 0;
+  if (r < 0 || !S_ISDIR(bst.st_mode)) return 1;
+  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                        O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  char v[4];
+  long x = cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.opaque", (long)v, sizeof(v));
+  close_fd(fd);
+  if (x == -ENODATA) {
+    *merged_sub = 1;
+    return 1;
+  }
+  return 0;  // opaque: the supervisor judges its value
 }
 
 // A single name (not "." or ".."), as pure-directory lookups take.
@@ -430,6 +555,55 @@ static size_t lower_prefix(const char* path) {
     p += len + 1;
   }
   return 0;
+}
+
+// Remembers the directory open (readable) as `fd`, stat `st`, found inside
+// a listed one, as coming from the same lower alone at `generation`,
+// unless it marks xattr whiteouts (user.overlay.opaque "x"), or is marked
+// at all: such a directory is the supervisor's to judge.
+static void note_unmarked_pure(long fd, const struct stat* st, uint64_t generation) {
+  char v[4];
+  if (cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.opaque", (long)v, sizeof(v)) == -ENODATA) {
+    note_local_pure(st->st_dev, st->st_ino, generation);
+  }
+}
+
+// Remembers `dir`, reached by a walk from a listed directory down
+// through plain names, as such a directory itself (at `generation`).
+static void note_walked_pure(long dir, uint64_t generation) {
+  struct stat st;
+  if (cookie_call(SYS_newfstatat, dir, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
+      !S_ISDIR(st.st_mode) || local_generation(st.st_dev, st.st_ino) == generation) {
+    return;
+  }
+  long fd = cookie_call(SYS_openat, dir, (long)".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) return;
+  note_unmarked_pure(fd, &st, generation);
+  close_fd(fd);
+}
+
+// A walk's step from `dir`, the top real directory of a merged directory
+// that lacks `name`: the real directory the view's `name` is topmost in,
+// when a directory below has it (opened O_PATH); -ENOENT when none has it
+// or a whiteout hides it; another error: the supervisor's.
+static long merged_step(int dir, const char* name) {
+  struct stat st, again;
+  struct merged m;
+  char path[PATH_MAX];
+  uint32_t index;
+  if (!dir_stat(dir, &st) || !merged_dir(st.st_dev, st.st_ino, &m)) return -EAGAIN;
+  int r = merged_lookup(&m, 1, name, path, &st, &index);
+  if (r < 0) return r;
+  if (r == 0 || !S_ISDIR(st.st_mode)) return -EAGAIN;
+  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
+                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd < 0) return -EAGAIN;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
+      again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+    close_fd(fd);
+    return -EAGAIN;
+  }
+  return fd;
 }
 
 // A path of several names, split for a lookup of its last name in the
@@ -480,6 +654,9 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
     w->dir = fd;
     w->owned = 1;
   }
+  // Once the walk passes through a listed directory, every directory it
+  // reaches below it comes from the same lower alone.
+  uint64_t pure_gen = 0;
   const char* p = path + start;
   while (p < last) {
     while (*p == '/') ++p;
@@ -492,9 +669,15 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
     name[n] = '\0';
     if (strcmp(name, "..") == 0) break;
     if (strcmp(name, ".") != 0) {
+      if (pure_gen == 0) pure_gen = pure_dirfd((int)w->dir);
       long fd = cookie_call(SYS_openat, w->dir, (long)name,
                             O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-      if (fd == -ENOENT && pure_dirfd((int)w->dir) != 0) {
+      if (fd == -ENOENT && pure_gen != 0) {
+        walk_done(w);
+        return -ENOENT;
+      }
+      if (fd == -ENOENT) fd = merged_step((int)w->dir, name);
+      if (fd == -ENOENT) {
         walk_done(w);
         return -ENOENT;
       }
@@ -509,6 +692,7 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
     walk_done(w);
     return 0;
   }
+  if (pure_gen != 0 && w->owned) note_walked_pure(w->dir, pure_gen);
   w->name = last + 1;
   return 1;
 }
@@ -519,8 +703,25 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
 // too, so the view reports its own stat). Symlinks to follow go to the
 // supervisor.
 static int pure_stat_in(int dirfd, const char* name, struct stat* st, int flags, int* ret) {
-  if (!single_name(name) || pure_dirfd(dirfd) == 0) return 0;
+  if (!single_name(name)) return 0;
   struct stat tmp;
+  struct stat dir;
+  if (pure_dirfd_at(dirfd, &dir) == 0) {
+    // A merged directory: a lower's non-directory, or no entry.
+    char path[PATH_MAX];
+    int merged_sub;
+    uint64_t generation;
+    int r = merged_entry(&dir, name, path, &tmp, &merged_sub, &generation);
+    if (r == 0 || (r > 0 && S_ISLNK(tmp.st_mode) && !(flags & AT_SYMLINK_NOFOLLOW))) return 0;
+    if (r < 0) {
+      *ret = set_errno(r);
+    } else {
+      if (merged_sub) tmp.st_nlink = 1;
+      *st = tmp;
+      *ret = 0;
+    }
+    return 1;
+  }
   long r = cookie_call(SYS_newfstatat, dirfd, (long)name, (long)&tmp, AT_SYMLINK_NOFOLLOW);
   if (r == -ENOENT) {
     *ret = set_errno(r);
@@ -658,7 +859,30 @@ static int fast_statx(int dirfd, const char* path, int flags, unsigned mask, str
   }
   if (walked == 0) return 0;
   int answered = 0;
-  if (single_name(w.name) && pure_dirfd((int)w.dir) != 0) {
+  char real[PATH_MAX];
+  struct stat found;
+  int merged = 0, merged_sub = 0;
+  uint64_t generation;
+  struct stat dir;
+  uint64_t pure = single_name(w.name) ? pure_dirfd_at((int)w.dir, &dir) : 0;
+  if (single_name(w.name) && pure == 0) {
+    merged = merged_entry(&dir, w.name, real, &found, &merged_sub, &generation);
+  }
+  if (merged < 0) {
+    *ret = set_errno(merged);
+    answered = 1;
+  } else if (merged > 0 && !(S_ISLNK(found.st_mode) && !(flags & AT_SYMLINK_NOFOLLOW))) {
+    // A lower's non-directory: statx of its real path, checked to be it.
+    long r = cookie_call5(SYS_statx, AT_FDCWD, (long)real, flags | AT_SYMLINK_NOFOLLOW, mask,
+                          (long)&tmp);
+    if (r == 0) identity_of(&tmp, &id);
+    if (r == 0 && id.st_dev == found.st_dev && id.st_ino == found.st_ino) {
+      if (merged_sub) tmp.stx_nlink = 1;
+      *buf = tmp;
+      *ret = 0;
+      answered = 1;
+    }
+  } else if (pure != 0) {
     long r = cookie_call5(SYS_statx, w.dir, (long)w.name, flags | AT_SYMLINK_NOFOLLOW, mask,
                           (long)&tmp);
     if (r == -ENOENT) {
@@ -781,9 +1005,32 @@ static int fast_open(const char* path, int flags, int* ret) {
 // remembered as coming from that lower alone too.
 static int pure_open_in(int dirfd, const char* name, int flags, int* ret) {
   if (!single_name(name)) return 0;
-  uint64_t generation = pure_dirfd(dirfd);
-  if (generation == 0) return 0;
+  struct stat dir;
+  uint64_t generation = pure_dirfd_at(dirfd, &dir);
   struct stat st;
+  if (generation == 0) {
+    // A merged directory: a lower's regular file, or no entry.
+    char path[PATH_MAX];
+    int merged_sub;
+    int r = merged_entry(&dir, name, path, &st, &merged_sub, &generation);
+    if (r < 0) {
+      *ret = set_errno(r);
+      return 1;
+    }
+    if (r == 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return 0;
+    long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, flags | O_NOFOLLOW, 0);
+    if (fd < 0) return 0;
+    struct stat again;
+    if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
+        again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+      close_fd(fd);
+      return 0;
+    }
+    // A directory of that lower alone is remembered as such.
+    if (S_ISDIR(st.st_mode) && !merged_sub) note_unmarked_pure(fd, &st, generation);
+    *ret = (int)fd;
+    return 1;
+  }
   long r = cookie_call(SYS_newfstatat, dirfd, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
   if (r == -ENOENT) {
     *ret = set_errno(r);
@@ -798,14 +1045,7 @@ static int pure_open_in(int dirfd, const char* name, int flags, int* ret) {
     close_fd(fd);
     return 0;
   }
-  if (S_ISDIR(st.st_mode)) {
-    // Unless it marks xattr whiteouts (user.overlay.opaque "x"), or is
-    // marked at all: such a directory is the supervisor's to judge.
-    char v[4];
-    if (cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.opaque", (long)v, sizeof(v)) == -ENODATA) {
-      note_local_pure(st.st_dev, st.st_ino, generation);
-    }
-  }
+  if (S_ISDIR(st.st_mode)) note_unmarked_pure(fd, &st, generation);
   *ret = (int)fd;
   return 1;
 }

@@ -55,8 +55,14 @@ SysResult<Target> Call::ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions
     // What this lookup learnt about directories that come from one lower
     // alone, for the preload library's own lookups (docs/design.md).
     if (const PreloadService* preload = PreloadService::Get()) {
-      if (t->parent) preload->NotePureDir(view_, *t->parent, generation);
-      if (t->dir) preload->NotePureDir(view_, *t->dir, generation);
+      for (const ViewDirPtr& dir : {t->parent, t->dir}) {
+        if (!dir) continue;
+        if (dir->merged()) {
+          preload->NoteMergedDir(view_, *dir, generation);
+        } else {
+          preload->NotePureDir(view_, *dir, generation);
+        }
+      }
     }
   }
   return t;

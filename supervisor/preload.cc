@@ -288,6 +288,58 @@ void PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELEASE);
 }
 
+void PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_t seen) const {
+  if (!pure_dirs_ || dir.stack.size() < 2) return;
+  for (const LayerDir& ld : dir.stack) {
+    if (ld.xwhiteouts) return;
+  }
+  uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
+  uint64_t at = seen + 1;  // as in NotePureDir
+  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return;
+  uint64_t h = ovlbox_pure_hash(dev, ino);
+  const ovlbox_merged_slot* first = &shared_->merged[h % OVLBOX_PRELOAD_MERGED_SLOTS];
+  if (__atomic_load_n(&first->dev, __ATOMIC_RELAXED) == dev &&
+      __atomic_load_n(&first->ino, __ATOMIC_RELAXED) == ino &&
+      __atomic_load_n(&first->generation, __ATOMIC_RELAXED) == at) {
+    return;
+  }
+  std::string paths;
+  for (const LayerDir& ld : dir.stack) {
+    std::string real = FdPath(ld.fd.get());
+    if (real.empty() || real[0] != '/' || real.ends_with(" (deleted)")) return;
+    paths += real;
+    paths.push_back('\0');
+  }
+  if (paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return;
+  bool upper_first = view.layers().has_upper() && dir.top_layer() == 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t now = __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE);
+  if (at != now) return;
+  ovlbox_merged_slot* victim = nullptr;
+  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
+    ovlbox_merged_slot* slot = &shared_->merged[(h + i) % OVLBOX_PRELOAD_MERGED_SLOTS];
+    if (slot->dev == dev && slot->ino == ino && slot->generation != 0) {
+      victim = slot;
+      break;
+    }
+    if (victim == nullptr && (slot->generation == 0 || slot->generation != now)) victim = slot;
+  }
+  if (victim == nullptr) victim = &shared_->merged[h % OVLBOX_PRELOAD_MERGED_SLOTS];
+  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return;
+  __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  __atomic_store_n(&victim->dev, dev, __ATOMIC_RELAXED);
+  __atomic_store_n(&victim->ino, ino, __ATOMIC_RELAXED);
+  __atomic_store_n(&victim->generation, at, __ATOMIC_RELAXED);
+  __atomic_store_n(&victim->n_dirs, static_cast<uint32_t>(dir.stack.size()), __ATOMIC_RELAXED);
+  __atomic_store_n(&victim->upper_first, upper_first ? 1u : 0u, __ATOMIC_RELAXED);
+  __atomic_store_n(&victim->paths_len, static_cast<uint32_t>(paths.size()), __ATOMIC_RELAXED);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    __atomic_store_n(&victim->paths[i], paths[i], __ATOMIC_RELAXED);
+  }
+  __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELEASE);
+}
+
 const PreloadService* PreloadService::Get() { return Slot().get(); }
 
 void PreloadService::Install(std::unique_ptr<PreloadService> service) {

@@ -70,6 +70,8 @@ class PreloadService {
   // (Call::ResolveArg). `seen`: view.generation() read before `dir` was
   // looked up.
   void NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const;
+  // The same for a merged directory: lists its real directories.
+  void NoteMergedDir(const View& view, const ViewDir& dir, uint64_t seen) const;
 
  private:
   PreloadService() = default;

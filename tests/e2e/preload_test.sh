@@ -483,6 +483,70 @@ for d in [\"tp/sub\", \"pure/sub\", \"tp/many\"]:
         print(d, sorted((e.name, e.is_dir(follow_symlinks=False), e.inode() == os.lstat(e.path).st_ino) for e in it)[:5])
 "'
 
+setup_merged() {
+  setup_changes
+  mkdir -p "$E2E_VIEW/mg/both" "$E2E_L2/mg/both" "$E2E_L2/mg/only2/deep" "$E2E_VIEW/mg/only1"
+  _put "$E2E_VIEW/mg/top.txt" "top from l1"
+  _put "$E2E_L2/mg/top.txt" "top from l2, shadowed"
+  _put "$E2E_L2/mg/low.txt" "low from l2"
+  _whiteout "$E2E_VIEW/mg/hidden.txt"
+  _put "$E2E_L2/mg/hidden.txt" "hidden by the whiteout above"
+  _whiteout "$E2E_VIEW/mg/hiddendir"
+  _put "$E2E_L2/mg/hiddendir/x.txt" "below a whited-out directory"
+  ln -s low.txt "$E2E_L2/mg/lowlink"
+  ln -s only2 "$E2E_L2/mg/dirlink"
+  _put "$E2E_L2/mg/only2/deep/d.txt" "d from l2"
+  _put "$E2E_VIEW/mg/only1/e.txt" "e from l1"
+  _put "$E2E_VIEW/mg/both/b1.txt" "b1 from l1"
+  _put "$E2E_L2/mg/both/b2.txt" "b2 from l2"
+  _put "$E2E_L2/mg/both/sub/s.txt" "s from l2"
+  _put "$E2E_L2/mg/opq/under.txt" "hidden by the opaque directory above"
+  _opaque "$E2E_VIEW/mg/opq"
+  _put "$E2E_VIEW/mg/opq/shown.txt" "shown"
+  mkfifo "$E2E_L2/mg/fifo"
+}
+
+# Lookups in merged directories (the library reads the directories that
+# make one up, top first): names from each lower, shadowed names,
+# whiteouts in a lower and in the upper, symlinks (followed by the
+# supervisor), directories (the supervisor's), paths walked on through a
+# merged directory into a directory of the lower below, opaque
+# directories, files copied up (the upper's, with their origin's
+# identity), and the same after changes. Each round runs twice: the first
+# lookups record the directories, the second round's are the library's.
+rw_case merged-lookups "" setup_merged 'p() {
+    "$PROBE" stat:mg/top.txt stat:mg/low.txt lstat:mg/low.txt stat:mg/hidden.txt \
+      stat:mg/hiddendir stat:mg/hiddendir/x.txt stat:mg/lowlink lstat:mg/lowlink \
+      stat:mg/dirlink/deep/d.txt stat:mg/only2/deep/d.txt open:mg/only2/deep/d.txt:r \
+      stat:mg/only2/nope/x stat:mg/nope stat:mg/nope/x open:mg/nope/x:r stat:mg/hidden.txt/x \
+      stat:mg/top.txt/x stat:mg/low.txt/x open:mg/low.txt/x:r stat:mg/both/b1.txt \
+      stat:mg/both/b2.txt stat:mg/both/sub/s.txt open:mg/both/b2.txt:r stat:mg/both/new.txt \
+      stat:mg/opq/shown.txt stat:mg/opq/under.txt stat:mg/only1/e.txt stat:mg/fifo \
+      open:mg/top.txt:r open:mg/low.txt:r open:mg/hidden.txt:r open:mg/lowlink:r \
+      fopen:mg/low.txt fopen:mg/hidden.txt statx:mg/low.txt statx:mg/lowlink:nofollow \
+      statx:mg/lowlink statx:mg/hidden.txt statx:mg/both/b2.txt statx:mg/only2/deep/d.txt \
+      eaccess:mg/low.txt:r eaccess:mg/hidden.txt:f stat:mg/new.txt stat:mg/gone/x \
+      stat:mg/both stat:mg/only2 stat:mg/only1 stat:mg/opq stat:mg/both/sub statx:mg/both \
+      statx:mg/only2 open:mg/both:dir open:mg/only2:dir dirstream:mg/both dirstream:mg/only2 \
+      dirstream:mg/both/sub stat:mg/only2/deep
+    (cd mg && "$PROBE" stat:low.txt stat:hidden.txt open:low.txt:r stat:only2/deep/d.txt \
+      statx:top.txt stat:nope stat:both stat:only2 dirstream:only2 dirstream:both &&
+      stat -c "%n %s %h %i" low.txt only2/deep/d.txt 2>&1 && stat -c "%n %h %i" both only2 only1 2>&1)
+    stat -c "%n %s %h %F %a %i" mg/low.txt mg/top.txt mg/both/b2.txt mg/only2/deep/d.txt \
+      mg/lowlink 2>&1
+    stat -c "%n %s %h %F %a" mg/new.txt mg/both/new.txt 2>&1
+  }
+  for round in 1 2; do p; done
+  echo more >> mg/low.txt
+  echo new > mg/new.txt
+  echo new > mg/both/new.txt
+  rm mg/top.txt mg/both/b2.txt
+  mkdir -p mg/gone && rm -r mg/gone
+  echo shadow > mg/hiddendir
+  touch -d @1600000000 mg/low.txt mg/new.txt mg/both/new.txt mg/hiddendir mg mg/both
+  echo "-- after changes"
+  for round in 1 2; do p; done'
+
 setup_cproj() {
   mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
   printf '#include <stdio.h>\n#include <string.h>\n#include <sys/stat.h>\n#include "proj.h"\nint main(void) { printf("%%d\\n", (int)strlen(PROJ)); return 0; }\n' \
