@@ -11,10 +11,11 @@
 // program loads later: the calls that make up most of a build and that the
 // view never changes. Inside the view it answers lookups in directories
 // that come from one lower alone, while the view is unchanged (the shared
-// view state, preload/config.h): a path of several names is walked there
-// natively, one name at a time, up to its last name. Its own directory
-// streams (opendir, readdir...) list such directories, and directories
-// outside the view, with the kernel.
+// view state, preload/config.h), and in merged directories whose real
+// directories the supervisor has listed there: a path of several names is
+// walked natively, one name at a time, up to its last name. Its own
+// directory streams (opendir, readdir...) list directories of one lower
+// alone, and directories outside the view, with the kernel.
 //
 // Everything else, and everything in doubt, goes to the supervisor exactly
 // as before, through the same system call with no cookie: the library
