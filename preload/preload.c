@@ -583,16 +583,17 @@ static void note_walked_pure(long dir, uint64_t generation) {
   close_fd(fd);
 }
 
-// A walk's step from `dir`, the top real directory of a merged directory
-// that lacks `name`: the real directory the view's `name` is topmost in,
-// when a directory below has it (opened O_PATH); -ENOENT when none has it
-// or a whiteout hides it; another error: the supervisor's.
-static long merged_step(int dir, const char* name) {
+// A walk's step from a directory (stat `dst`) that lacks `name`, if it is
+// the top real directory of a recorded merged directory: the real
+// directory the view's `name` is topmost in, when a directory below has it
+// (opened O_PATH); -ENOENT when none has it or a whiteout hides it;
+// -ESRCH when it is no such directory; another error: the supervisor's.
+static long merged_step(const struct stat* dst, const char* name) {
   struct stat st, again;
   struct merged m;
   char path[PATH_MAX];
   uint32_t index;
-  if (!dir_stat(dir, &st) || !merged_dir(st.st_dev, st.st_ino, &m)) return -EAGAIN;
+  if (!merged_dir(dst->st_dev, dst->st_ino, &m)) return -ESRCH;
   int r = merged_lookup(&m, 1, name, path, &st, &index);
   if (r < 0) return r;
   if (r == 0 || !S_ISDIR(st.st_mode)) return -EAGAIN;
@@ -609,15 +610,47 @@ static long merged_step(int dir, const char* name) {
 
 // A path of several names, split for a lookup of its last name in the
 // directory that holds it (docs/design.md, "The preload library").
+#define WALK_HELD 16
 struct walk {
   long dir;   // where the last name is looked up (AT_FDCWD, or a descriptor)
   int owned;  // `dir` was opened here: walk_done closes it
   const char* name;  // the last name, inside the caller's path
+  long start;        // the caller's dirfd the walk started in (not owned), or -1
+  int n_held;
+  long held[WALK_HELD];  // the directories opened on the way, outermost first
 };
 
 static void walk_done(struct walk* w) {
   if (w->owned) close_fd(w->dir);
   w->owned = 0;
+  for (int i = 0; i < w->n_held; ++i) close_fd(w->held[i]);
+  w->n_held = 0;
+}
+
+// The generation at which a directory the walk went through (deepest
+// first, the starting one last) is listed, or 0: every directory below a
+// listed one, reached by plain names, comes from the same lower alone.
+static uint64_t walked_through_pure(const struct walk* w) {
+  for (int i = w->n_held - 1; i >= 0; --i) {
+    uint64_t g = pure_dirfd((int)w->held[i]);
+    if (g != 0) return g;
+  }
+  return w->start != -1 ? pure_dirfd((int)w->start) : 0;
+}
+
+// The generation at which the directory the walk ended in is known to come
+// from one lower alone (recorded, or below a directory it went through
+// that is: then remembered as such), or 0; its stat in *dir (st_mode 0: no
+// directory).
+static uint64_t walk_pure(const struct walk* w, struct stat* dir) {
+  uint64_t g = pure_dirfd_at((int)w->dir, dir);
+  if (g != 0 || !S_ISDIR(dir->st_mode) || !w->owned) return g;
+  struct merged m;
+  if (merged_dir(dir->st_dev, dir->st_ino, &m)) return 0;
+  uint64_t above = walked_through_pure(w);
+  if (above == 0) return 0;
+  note_walked_pure(w->dir, above);
+  return pure_dir(dir->st_dev, dir->st_ino);
 }
 
 // Walks `path` (relative to `dirfd`, or absolute inside a lower's path) up
@@ -638,6 +671,8 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
   w->dir = dirfd;
   w->owned = 0;
   w->name = path;
+  w->start = dirfd;
+  w->n_held = 0;
   if (path == NULL || path[0] == '\0') return 0;
   const char* last = strrchr(path, '/');
   if (last == NULL) return 1;  // a single name: nothing to walk
@@ -654,10 +689,8 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
     if (fd < 0) return 0;
     w->dir = fd;
     w->owned = 1;
+    w->start = -1;
   }
-  // Once the walk passes through a listed directory, every directory it
-  // reaches below it comes from the same lower alone.
-  uint64_t pure_gen = 0;
   const char* p = path + start;
   while (p < last) {
     while (*p == '/') ++p;
@@ -670,20 +703,29 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
     name[n] = '\0';
     if (strcmp(name, "..") == 0) break;
     if (strcmp(name, ".") != 0) {
-      if (pure_gen == 0) pure_gen = pure_dirfd((int)w->dir);
       long fd = cookie_call(SYS_openat, w->dir, (long)name,
                             O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-      if (fd == -ENOENT && pure_gen != 0) {
-        walk_done(w);
-        return -ENOENT;
-      }
-      if (fd == -ENOENT) fd = merged_step((int)w->dir, name);
       if (fd == -ENOENT) {
-        walk_done(w);
-        return -ENOENT;
+        // Missing here: missing in the view too when this directory comes
+        // from one lower alone; else on in a lower below, when it is merged.
+        struct stat dst;
+        if (pure_dirfd_at((int)w->dir, &dst) == 0) {
+          fd = S_ISDIR(dst.st_mode) ? merged_step(&dst, name) : -EAGAIN;
+          if (fd == -ESRCH) fd = walked_through_pure(w) != 0 ? -ENOENT : -EAGAIN;
+        }
+        if (fd == -ENOENT) {
+          walk_done(w);
+          return -ENOENT;
+        }
       }
       if (fd < 0) break;  // not a directory, a symlink: the supervisor's
-      walk_done(w);
+      if (w->owned) {
+        if (w->n_held == WALK_HELD) {
+          close_fd(fd);
+          break;  // deeper than kept track of: the supervisor's
+        }
+        w->held[w->n_held++] = w->dir;
+      }
       w->dir = fd;
       w->owned = 1;
     }
@@ -693,7 +735,6 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
     walk_done(w);
     return 0;
   }
-  if (pure_gen != 0 && w->owned) note_walked_pure(w->dir, pure_gen);
   w->name = last + 1;
   return 1;
 }
@@ -703,11 +744,13 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
 // a whiteout is no entry (a directory there comes from that lower alone
 // too, so the view reports its own stat). Symlinks to follow go to the
 // supervisor.
-static int pure_stat_in(int dirfd, const char* name, struct stat* st, int flags, int* ret) {
+static int pure_stat_in(const struct walk* w, struct stat* st, int flags, int* ret) {
+  int dirfd = (int)w->dir;
+  const char* name = w->name;
   if (!single_name(name)) return 0;
   struct stat tmp;
   struct stat dir;
-  if (pure_dirfd_at(dirfd, &dir) == 0) {
+  if (walk_pure(w, &dir) == 0) {
     // A merged directory: a lower's non-directory, or no entry.
     char path[PATH_MAX];
     int merged_sub;
@@ -749,7 +792,7 @@ static int fast_pure_stat(int dirfd, const char* path, struct stat* st, int flag
     return 1;
   }
   if (walked == 0) return 0;
-  int answered = pure_stat_in((int)w.dir, w.name, st, flags, ret);
+  int answered = pure_stat_in(&w, st, flags, ret);
   walk_done(&w);
   return answered;
 }
@@ -865,7 +908,7 @@ static int fast_statx(int dirfd, const char* path, int flags, unsigned mask, str
   int merged = 0, merged_sub = 0;
   uint64_t generation;
   struct stat dir;
-  uint64_t pure = single_name(w.name) ? pure_dirfd_at((int)w.dir, &dir) : 0;
+  uint64_t pure = single_name(w.name) ? walk_pure(&w, &dir) : 0;
   if (single_name(w.name) && pure == 0) {
     merged = merged_entry(&dir, w.name, real, &found, &merged_sub, &generation);
   }
@@ -1004,10 +1047,12 @@ static int fast_open(const char* path, int flags, int* ret) {
 // by a single name in a directory that comes from one lower alone: the
 // view's object is that directory's entry. A directory opened this way is
 // remembered as coming from that lower alone too.
-static int pure_open_in(int dirfd, const char* name, int flags, int* ret) {
+static int pure_open_in(const struct walk* w, int flags, int* ret) {
+  int dirfd = (int)w->dir;
+  const char* name = w->name;
   if (!single_name(name)) return 0;
   struct stat dir;
-  uint64_t generation = pure_dirfd_at(dirfd, &dir);
+  uint64_t generation = walk_pure(w, &dir);
   struct stat st;
   if (generation == 0) {
     // A merged directory: a lower's regular file, or no entry.
@@ -1064,7 +1109,7 @@ static int fast_pure_open(int dirfd, const char* path, int flags, int* ret) {
     return 1;
   }
   if (walked == 0) return 0;
-  int answered = pure_open_in((int)w.dir, w.name, flags, ret);
+  int answered = pure_open_in(&w, flags, ret);
   walk_done(&w);
   return answered;
 }

@@ -55,13 +55,13 @@ SysResult<Target> Call::ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions
     // What this lookup learnt about directories that come from one lower
     // alone, for the preload library's own lookups (docs/design.md).
     if (const PreloadService* preload = PreloadService::Get()) {
-      for (const ViewDirPtr& dir : {t->parent, t->dir}) {
-        if (!dir) continue;
-        if (dir->merged()) {
-          preload->NoteMergedDir(view_, *dir, generation);
-        } else {
-          preload->NotePureDir(view_, *dir, generation);
-        }
+      if (t->dir) preload->NoteDir(view_, *t->dir, generation);
+      // The parent, and the directories above it up to the first one
+      // listed already: the library's walks pass through them.
+      for (ViewDirPtr dir = t->parent; dir && preload->NoteDir(view_, *dir, generation);) {
+        if (dir->rel.empty()) break;
+        auto up = view_.DirAt(ParentRel(dir->rel));
+        dir = up.ok() ? *up : nullptr;
       }
     }
   }

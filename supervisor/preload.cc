@@ -245,16 +245,16 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   return service;
 }
 
-void PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const {
-  if (!pure_dirs_ || dir.stack.size() != 1) return;
+bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const {
+  if (!pure_dirs_ || dir.stack.size() != 1) return false;
   const LayerDir& only = dir.stack.front();
   const LayerSet& layers = view.layers();
-  if (only.layer < layers.first_lower() || only.xwhiteouts) return;
+  if (only.layer < layers.first_lower() || only.xwhiteouts) return false;
   uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
   // The entry holds at the generation `dir` was judged at: any change
   // since (in flight then or later) has made it stale already.
   uint64_t at = seen + 1;  // the mirror's numbering (View::Changed)
-  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return;
+  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
   uint64_t h = ovlbox_pure_hash(dev, ino);
   {
     // Every lookup in the view comes here: most find their entry listed.
@@ -262,12 +262,12 @@ void PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
     if (__atomic_load_n(&first->dev, __ATOMIC_RELAXED) == dev &&
         __atomic_load_n(&first->ino, __ATOMIC_RELAXED) == ino &&
         __atomic_load_n(&first->generation, __ATOMIC_RELAXED) == at) {
-      return;
+      return false;
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t now = __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE);
-  if (at != now) return;
+  if (at != now) return false;
   ovlbox_pure_slot* victim = nullptr;
   for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
     ovlbox_pure_slot* slot = &shared_->slots[(h + i) % OVLBOX_PRELOAD_STATE_SLOTS];
@@ -278,7 +278,7 @@ void PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
     if (victim == nullptr && (slot->generation == 0 || slot->generation != now)) victim = slot;
   }
   if (victim == nullptr) victim = &shared_->slots[h % OVLBOX_PRELOAD_STATE_SLOTS];
-  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return;
+  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return false;
   // A seqlock write: readers retry or give up while seq is odd.
   __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELAXED);
   __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -286,35 +286,36 @@ void PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   __atomic_store_n(&victim->ino, ino, __ATOMIC_RELAXED);
   __atomic_store_n(&victim->generation, at, __ATOMIC_RELAXED);
   __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELEASE);
+  return true;
 }
 
-void PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_t seen) const {
-  if (!pure_dirs_ || dir.stack.size() < 2) return;
+bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_t seen) const {
+  if (!pure_dirs_ || dir.stack.size() < 2) return false;
   for (const LayerDir& ld : dir.stack) {
-    if (ld.xwhiteouts) return;
+    if (ld.xwhiteouts) return false;
   }
   uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
   uint64_t at = seen + 1;  // as in NotePureDir
-  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return;
+  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
   uint64_t h = ovlbox_pure_hash(dev, ino);
   const ovlbox_merged_slot* first = &shared_->merged[h % OVLBOX_PRELOAD_MERGED_SLOTS];
   if (__atomic_load_n(&first->dev, __ATOMIC_RELAXED) == dev &&
       __atomic_load_n(&first->ino, __ATOMIC_RELAXED) == ino &&
       __atomic_load_n(&first->generation, __ATOMIC_RELAXED) == at) {
-    return;
+    return false;
   }
   std::string paths;
   for (const LayerDir& ld : dir.stack) {
     std::string real = FdPath(ld.fd.get());
-    if (real.empty() || real[0] != '/' || real.ends_with(" (deleted)")) return;
+    if (real.empty() || real[0] != '/' || real.ends_with(" (deleted)")) return false;
     paths += real;
     paths.push_back('\0');
   }
-  if (paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return;
+  if (paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return false;
   bool upper_first = view.layers().has_upper() && dir.top_layer() == 0;
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t now = __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE);
-  if (at != now) return;
+  if (at != now) return false;
   ovlbox_merged_slot* victim = nullptr;
   for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
     ovlbox_merged_slot* slot = &shared_->merged[(h + i) % OVLBOX_PRELOAD_MERGED_SLOTS];
@@ -325,7 +326,7 @@ void PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
     if (victim == nullptr && (slot->generation == 0 || slot->generation != now)) victim = slot;
   }
   if (victim == nullptr) victim = &shared_->merged[h % OVLBOX_PRELOAD_MERGED_SLOTS];
-  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return;
+  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return false;
   __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELAXED);
   __atomic_thread_fence(__ATOMIC_RELEASE);
   __atomic_store_n(&victim->dev, dev, __ATOMIC_RELAXED);
@@ -338,6 +339,11 @@ void PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
     __atomic_store_n(&victim->paths[i], paths[i], __ATOMIC_RELAXED);
   }
   __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELEASE);
+  return true;
+}
+
+bool PreloadService::NoteDir(const View& view, const ViewDir& dir, uint64_t seen) const {
+  return dir.merged() ? NoteMergedDir(view, dir, seen) : NotePureDir(view, dir, seen);
 }
 
 const PreloadService* PreloadService::Get() { return Slot().get(); }

@@ -66,14 +66,18 @@ class PreloadService {
 
   // Lists `dir` in the shared view state (preload/config.h) when the
   // library may answer lookups in it by itself: called for the parent of
-  // every lookup's last name, and for a directory a lookup ends at
-  // (Call::ResolveArg). `seen`: view.generation() read before `dir` was
-  // looked up.
-  void NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const;
-  // The same for a merged directory: lists its real directories.
-  void NoteMergedDir(const View& view, const ViewDir& dir, uint64_t seen) const;
+  // every lookup's last name and the directories above it, and for a
+  // directory a lookup ends at (Call::ResolveArg). `seen`:
+  // view.generation() read before `dir` was looked up. True when it was
+  // listed just now (not when it was listed already, or cannot be).
+  bool NoteDir(const View& view, const ViewDir& dir, uint64_t seen) const;
 
  private:
+  // NoteDir for a directory of one layer, and for a merged one (which
+  // lists its real directories).
+  bool NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const;
+  bool NoteMergedDir(const View& view, const ViewDir& dir, uint64_t seen) const;
+
   PreloadService() = default;
   UniqueFd list_;
   UniqueFd library_;
