@@ -245,6 +245,54 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   return service;
 }
 
+namespace {
+
+// The shared tables' slots (ovlbox_pure_slot, ovlbox_merged_slot) are
+// found by hashing a directory's device and inode, probing a few slots.
+
+// Whether the first slot for (dev, ino) already lists it at `at`: the
+// check without a lock that most lookups end at.
+template <typename Slot>
+bool ListedAt(const Slot* slots, size_t n, uint64_t h, uint64_t dev, uint64_t ino, uint64_t at) {
+  const Slot* first = &slots[h % n];
+  return __atomic_load_n(&first->dev, __ATOMIC_RELAXED) == dev &&
+         __atomic_load_n(&first->ino, __ATOMIC_RELAXED) == ino &&
+         __atomic_load_n(&first->generation, __ATOMIC_RELAXED) == at;
+}
+
+// The slot to write (dev, ino) to: its own, else an empty or stale one
+// among the probes, else the first. Null when it lists it at `at` already.
+template <typename Slot>
+Slot* SlotFor(Slot* slots, size_t n, uint64_t h, uint64_t dev, uint64_t ino, uint64_t at) {
+  Slot* victim = nullptr;
+  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
+    Slot* slot = &slots[(h + i) % n];
+    if (slot->dev == dev && slot->ino == ino && slot->generation != 0) {
+      victim = slot;
+      break;
+    }
+    if (victim == nullptr && (slot->generation == 0 || slot->generation != at)) victim = slot;
+  }
+  if (victim == nullptr) victim = &slots[h % n];
+  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return nullptr;
+  return victim;
+}
+
+// A seqlock write of `slot` (readers retry or give up while seq is odd):
+// its identity, then whatever `fill` writes.
+template <typename Slot, typename Fill>
+void WriteSlot(Slot* slot, uint64_t dev, uint64_t ino, uint64_t at, Fill fill) {
+  __atomic_store_n(&slot->seq, slot->seq + 1, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  __atomic_store_n(&slot->dev, dev, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->ino, ino, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->generation, at, __ATOMIC_RELAXED);
+  fill(slot);
+  __atomic_store_n(&slot->seq, slot->seq + 1, __ATOMIC_RELEASE);
+}
+
+}  // namespace
+
 bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const {
   if (!pure_dirs_ || dir.stack.size() != 1) return false;
   const LayerDir& only = dir.stack.front();
@@ -256,36 +304,12 @@ bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   uint64_t at = seen + 1;  // the mirror's numbering (View::Changed)
   if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
   uint64_t h = ovlbox_pure_hash(dev, ino);
-  {
-    // Every lookup in the view comes here: most find their entry listed.
-    const ovlbox_pure_slot* first = &shared_->slots[h % OVLBOX_PRELOAD_STATE_SLOTS];
-    if (__atomic_load_n(&first->dev, __ATOMIC_RELAXED) == dev &&
-        __atomic_load_n(&first->ino, __ATOMIC_RELAXED) == ino &&
-        __atomic_load_n(&first->generation, __ATOMIC_RELAXED) == at) {
-      return false;
-    }
-  }
+  if (ListedAt(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, at)) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  uint64_t now = __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE);
-  if (at != now) return false;
-  ovlbox_pure_slot* victim = nullptr;
-  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
-    ovlbox_pure_slot* slot = &shared_->slots[(h + i) % OVLBOX_PRELOAD_STATE_SLOTS];
-    if (slot->dev == dev && slot->ino == ino && slot->generation != 0) {
-      victim = slot;
-      break;
-    }
-    if (victim == nullptr && (slot->generation == 0 || slot->generation != now)) victim = slot;
-  }
-  if (victim == nullptr) victim = &shared_->slots[h % OVLBOX_PRELOAD_STATE_SLOTS];
-  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return false;
-  // A seqlock write: readers retry or give up while seq is odd.
-  __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-  __atomic_store_n(&victim->dev, dev, __ATOMIC_RELAXED);
-  __atomic_store_n(&victim->ino, ino, __ATOMIC_RELAXED);
-  __atomic_store_n(&victim->generation, at, __ATOMIC_RELAXED);
-  __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELEASE);
+  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
+  ovlbox_pure_slot* slot = SlotFor(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, at);
+  if (slot == nullptr) return false;
+  WriteSlot(slot, dev, ino, at, [](ovlbox_pure_slot*) {});
   return true;
 }
 
@@ -298,12 +322,7 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
   uint64_t at = seen + 1;  // as in NotePureDir
   if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
   uint64_t h = ovlbox_pure_hash(dev, ino);
-  const ovlbox_merged_slot* first = &shared_->merged[h % OVLBOX_PRELOAD_MERGED_SLOTS];
-  if (__atomic_load_n(&first->dev, __ATOMIC_RELAXED) == dev &&
-      __atomic_load_n(&first->ino, __ATOMIC_RELAXED) == ino &&
-      __atomic_load_n(&first->generation, __ATOMIC_RELAXED) == at) {
-    return false;
-  }
+  if (ListedAt(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at)) return false;
   std::string paths;
   for (const LayerDir& ld : dir.stack) {
     std::string real = FdPath(ld.fd.get());
@@ -312,33 +331,18 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
     paths.push_back('\0');
   }
   if (paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return false;
-  bool upper_first = view.layers().has_upper() && dir.top_layer() == 0;
+  uint32_t upper_first = view.layers().has_upper() && dir.top_layer() == 0 ? 1 : 0;
+  uint32_t n_dirs = static_cast<uint32_t>(dir.stack.size());
   std::lock_guard<std::mutex> lock(mu_);
-  uint64_t now = __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE);
-  if (at != now) return false;
-  ovlbox_merged_slot* victim = nullptr;
-  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
-    ovlbox_merged_slot* slot = &shared_->merged[(h + i) % OVLBOX_PRELOAD_MERGED_SLOTS];
-    if (slot->dev == dev && slot->ino == ino && slot->generation != 0) {
-      victim = slot;
-      break;
-    }
-    if (victim == nullptr && (slot->generation == 0 || slot->generation != now)) victim = slot;
-  }
-  if (victim == nullptr) victim = &shared_->merged[h % OVLBOX_PRELOAD_MERGED_SLOTS];
-  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return false;
-  __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-  __atomic_store_n(&victim->dev, dev, __ATOMIC_RELAXED);
-  __atomic_store_n(&victim->ino, ino, __ATOMIC_RELAXED);
-  __atomic_store_n(&victim->generation, at, __ATOMIC_RELAXED);
-  __atomic_store_n(&victim->n_dirs, static_cast<uint32_t>(dir.stack.size()), __ATOMIC_RELAXED);
-  __atomic_store_n(&victim->upper_first, upper_first ? 1u : 0u, __ATOMIC_RELAXED);
-  __atomic_store_n(&victim->paths_len, static_cast<uint32_t>(paths.size()), __ATOMIC_RELAXED);
-  for (size_t i = 0; i < paths.size(); ++i) {
-    __atomic_store_n(&victim->paths[i], paths[i], __ATOMIC_RELAXED);
-  }
-  __atomic_store_n(&victim->seq, victim->seq + 1, __ATOMIC_RELEASE);
+  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
+  ovlbox_merged_slot* slot = SlotFor(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at);
+  if (slot == nullptr) return false;
+  WriteSlot(slot, dev, ino, at, [&](ovlbox_merged_slot* s) {
+    __atomic_store_n(&s->n_dirs, n_dirs, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->upper_first, upper_first, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->paths_len, static_cast<uint32_t>(paths.size()), __ATOMIC_RELAXED);
+    for (size_t i = 0; i < paths.size(); ++i) __atomic_store_n(&s->paths[i], paths[i], __ATOMIC_RELAXED);
+  });
   return true;
 }
 
