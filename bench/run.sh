@@ -550,9 +550,10 @@ report() {
     echo "| ${WL_TITLE[$wl]} | $(kb_to_mib "${RSS_HWM[$wl]}") | $(kb_to_mib "${RSS_TIME[$wl]}") |"
   done
   echo
-  echo "A million intercepted calls: \`stat_loop\` calls \`stat(\"probe/file\")\`"
-  echo "$stat_calls times, pausing at checkpoints where the supervisor's"
-  echo "\`VmRSS\` and \`VmHWM\` are read from /proc."
+  echo "A million intercepted calls: \`stat_loop\` makes the \`newfstatat\` system"
+  echo "call on \"probe/file\" itself (glibc's \`stat()\` would be answered by the"
+  echo "preload library) $stat_calls times, pausing at checkpoints where the"
+  echo "supervisor's \`VmRSS\` and \`VmHWM\` are read from /proc."
   echo
   echo "| peer | stat calls done | µs per call since previous | VmRSS | VmHWM |"
   echo "|---|---|---|---|---|"

@@ -1,16 +1,20 @@
 // The "million intercepted calls" memory check: stat() one path a million
 // times, pausing at checkpoints so that a driver can sample the memory of
 // the process serving the calls (the ovlbox supervisor, this program's
-// parent) while nothing is in flight.
+// parent) while nothing is in flight. The calls are the newfstatat system
+// call made directly, not glibc's stat(): ovlbox's preload library would
+// answer those in this process, and the check is of the supervisor.
 //
 // Usage: stat_loop PATH [CALLS] [CHECKPOINTS]
 //
 // Prints "ppid P" first, then at each of CHECKPOINTS+1 evenly spaced points
 // (0 and CALLS included) one line "at N ELAPSED_SECONDS" and waits for a
 // line on stdin before going on. ELAPSED_SECONDS is the wall time spent in
-// stat() since the previous checkpoint.
+// the calls since the previous checkpoint.
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,6 +32,11 @@ void Checkpoint(long done, double seconds) {
   if (std::fgets(line, sizeof line, stdin) == nullptr) std::exit(0);
 }
 
+// stat(path, st) as the system call itself.
+int RawStat(const char* path, struct stat* st) {
+  return static_cast<int>(syscall(SYS_newfstatat, AT_FDCWD, path, st, 0));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,7 +50,7 @@ int main(int argc, char** argv) {
 
   std::printf("ppid %ld\n", static_cast<long>(getppid()));
   struct stat st;
-  if (stat(path, &st) != 0) {
+  if (RawStat(path, &st) != 0) {
     std::fprintf(stderr, "stat_loop: %s: %s\n", path, std::strerror(errno));
     return 1;
   }
@@ -51,7 +60,7 @@ int main(int argc, char** argv) {
     const long until = calls * k / checkpoints;
     auto start = std::chrono::steady_clock::now();
     for (; done < until; ++done) {
-      if (stat(path, &st) != 0) {
+      if (RawStat(path, &st) != 0) {
         std::fprintf(stderr, "stat_loop: %s: %s\n", path, std::strerror(errno));
         return 1;
       }
