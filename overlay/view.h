@@ -53,6 +53,11 @@ struct ViewDir {
   // is copied up (tree walkers compare it before and after entering).
   dev_t stable_dev = 0;
   ino_t stable_ino = 0;
+  // The real paths of `stack`'s directories, each ending in a NUL, read
+  // once on first use (the preload service lists them); empty when one
+  // could not be read.
+  mutable std::once_flag real_paths_once;
+  mutable std::string real_paths;
   bool merged() const { return stack.size() > 1; }
   int top_fd() const { return stack.front().fd.get(); }
   int top_layer() const { return stack.front().layer; }

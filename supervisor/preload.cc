@@ -323,14 +323,18 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
   if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
   uint64_t h = ovlbox_pure_hash(dev, ino);
   if (ListedAt(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at)) return false;
-  std::string paths;
-  for (const LayerDir& ld : dir.stack) {
-    std::string real = FdPath(ld.fd.get());
-    if (real.empty() || real[0] != '/' || real.ends_with(" (deleted)")) return false;
-    paths += real;
-    paths.push_back('\0');
-  }
-  if (paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return false;
+  std::call_once(dir.real_paths_once, [&dir] {
+    std::string paths;
+    for (const LayerDir& ld : dir.stack) {
+      std::string real = FdPath(ld.fd.get());
+      if (real.empty() || real[0] != '/' || real.ends_with(" (deleted)")) return;
+      paths += real;
+      paths.push_back('\0');
+    }
+    dir.real_paths = std::move(paths);
+  });
+  const std::string& paths = dir.real_paths;
+  if (paths.empty() || paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return false;
   uint32_t upper_first = view.layers().has_upper() && dir.top_layer() == 0 ? 1 : 0;
   uint32_t n_dirs = static_cast<uint32_t>(dir.stack.size());
   std::lock_guard<std::mutex> lock(mu_);
