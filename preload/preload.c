@@ -1043,6 +1043,27 @@ static int fast_open(const char* path, int flags, int* ret) {
   return 1;
 }
 
+// openat(dirfd, "..") for reading, of a directory that comes from one
+// lower alone whose real parent does too: the view's parent is then that
+// real directory (tree walkers climb back up this way).
+static int pure_open_parent(const struct walk* w, int flags, int* ret) {
+  struct stat dir, parent, again;
+  if (walk_pure(w, &dir) == 0 ||
+      cookie_call(SYS_newfstatat, w->dir, (long)"..", (long)&parent, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISDIR(parent.st_mode) || pure_dir(parent.st_dev, parent.st_ino) == 0) {
+    return 0;
+  }
+  long fd = cookie_call(SYS_openat, w->dir, (long)"..", flags, 0);
+  if (fd < 0) return 0;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
+      again.st_dev != parent.st_dev || again.st_ino != parent.st_ino) {
+    close_fd(fd);
+    return 0;
+  }
+  *ret = (int)fd;
+  return 1;
+}
+
 // openat(dirfd, name) for reading, of a regular file or a directory named
 // by a single name in a directory that comes from one lower alone: the
 // view's object is that directory's entry. A directory opened this way is
@@ -1050,6 +1071,7 @@ static int fast_open(const char* path, int flags, int* ret) {
 static int pure_open_in(const struct walk* w, int flags, int* ret) {
   int dirfd = (int)w->dir;
   const char* name = w->name;
+  if (name != NULL && strcmp(name, "..") == 0) return pure_open_parent(w, flags, ret);
   if (!single_name(name)) return 0;
   struct stat dir;
   uint64_t generation = walk_pure(w, &dir);

@@ -469,13 +469,28 @@ rw_case dir-streams "" setup_streams 'l() {
       dirstream:mixed/only2 dirstream:opq dirstream:. "dirstream:$OUT/hostdir" \
       dirstream:/usr/include/linux/netfilter dirstream:tp/sub/../sub dirstream:nope
   }
+  u() {
+    python3 -c "
+import os
+# Climbing back up with openat(fd, \"..\"), as tree walkers do.
+for round in [1, 2]:
+    for d in [\"pure/sub/deeper\", \"pure/sub\", \"pure\", \"tp/sub\", \"tp\", \"mixed/only2\", \"opq\"]:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+        up = os.open(\"..\", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        st = os.fstat(up)
+        print(d, \"..\", sorted(os.listdir(up)), st.st_ino == os.stat(d + \"/..\").st_ino, st.st_nlink)
+        os.close(up); os.close(fd)
+"
+  }
   for round in 1 2; do l; done
+  u
   "$PROBE" dirchange:tp/sub:new1 dirchange:pure/sub/deeper:new2 dirchange:mixed:new3 \
     dirchange:tp/many:new4
   rm tp/sub/g.txt pure/sub/deeper/h.txt tp/many/entry-with-a-long-name-7
   mkdir pure/sub/made
   echo "-- after changes"
   for round in 1 2; do l; done
+  u
   python3 -c "
 import os
 for d in [\"tp/sub\", \"pure/sub\", \"tp/many\"]:
