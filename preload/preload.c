@@ -416,6 +416,24 @@ static uint64_t pure_dirfd(int dirfd) {
   return pure_dirfd_at(dirfd, &dir);
 }
 
+// A whiteout: a character device 0:0.
+static int is_whiteout(const struct stat* st) { return S_ISCHR(st->st_mode) && st->st_rdev == 0; }
+
+// openat(dir, name, flags) with the cookie, of the object whose lstat is
+// `st`: the descriptor, or -errno when the open fails, or -EAGAIN when
+// what it opened is not that object (the caller then asks the supervisor).
+static long open_checked(long dir, const char* name, int flags, const struct stat* st) {
+  long fd = cookie_call(SYS_openat, dir, (long)name, flags, 0);
+  if (fd < 0) return fd;
+  struct stat again;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
+      again.st_dev != st->st_dev || again.st_ino != st->st_ino) {
+    close_fd(fd);
+    return -EAGAIN;
+  }
+  return fd;
+}
+
 // ---- lookups in merged directories ----
 
 // A merged directory's real directories, top first (preload/config.h).
@@ -476,7 +494,7 @@ static int merged_lookup(const struct merged* m, uint32_t from, const char* name
       memcpy(path + len + 1, name, nlen + 1);
       long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, AT_SYMLINK_NOFOLLOW);
       if (r == 0) {
-        if (S_ISCHR(st->st_mode) && st->st_rdev == 0) return -ENOENT;  // a whiteout
+        if (is_whiteout(st)) return -ENOENT;
         *index = i;
         return 1;
       }
@@ -589,7 +607,7 @@ static void note_walked_pure(long dir, uint64_t generation) {
 // (opened O_PATH); -ENOENT when none has it or a whiteout hides it;
 // -ESRCH when it is no such directory; another error: the supervisor's.
 static long merged_step(const struct stat* dst, const char* name) {
-  struct stat st, again;
+  struct stat st;
   struct merged m;
   char path[PATH_MAX];
   uint32_t index;
@@ -597,15 +615,8 @@ static long merged_step(const struct stat* dst, const char* name) {
   int r = merged_lookup(&m, 1, name, path, &st, &index);
   if (r < 0) return r;
   if (r == 0 || !S_ISDIR(st.st_mode)) return -EAGAIN;
-  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
-                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-  if (fd < 0) return -EAGAIN;
-  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
-      again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-    close_fd(fd);
-    return -EAGAIN;
-  }
-  return fd;
+  long fd = open_checked(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &st);
+  return fd < 0 ? -EAGAIN : fd;
 }
 
 // A path of several names, split for a lookup of its last name in the
@@ -739,52 +750,73 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
   return 1;
 }
 
-// fstatat(dir, name) for a single name in a directory that comes from
-// one lower alone: the view's entry is that directory's entry, except that
-// a whiteout is no entry (a directory there comes from that lower alone
-// too, so the view reports its own stat). Symlinks to follow go to the
-// supervisor.
-static int pure_stat_in(const struct walk* w, struct stat* st, int flags, int* ret) {
-  int dirfd = (int)w->dir;
-  const char* name = w->name;
-  if (!single_name(name)) return 0;
-  struct stat tmp;
-  struct stat dir;
-  if (walk_pure(w, &dir) == 0) {
-    // A merged directory: a lower's non-directory, or no entry.
-    char path[PATH_MAX];
-    int merged_sub;
-    uint64_t generation;
-    int r = merged_entry(&dir, name, path, &tmp, &merged_sub, &generation);
-    if (r == 0 || (r > 0 && S_ISLNK(tmp.st_mode) && !(flags & AT_SYMLINK_NOFOLLOW))) return 0;
-    if (r < 0) {
-      *ret = set_errno(r);
-    } else {
-      if (merged_sub) tmp.st_nlink = 1;
-      *st = tmp;
-      *ret = 0;
-    }
-    return 1;
-  }
-  long r = cookie_call(SYS_newfstatat, dirfd, (long)name, (long)&tmp, AT_SYMLINK_NOFOLLOW);
-  if (r == -ENOENT) {
-    *ret = set_errno(r);
-    return 1;
-  }
-  if (r != 0) return 0;
-  if (S_ISLNK(tmp.st_mode) && !(flags & AT_SYMLINK_NOFOLLOW)) return 0;
-  if (S_ISCHR(tmp.st_mode) && tmp.st_rdev == 0) {
-    *ret = set_errno(-ENOENT);  // a whiteout
-    return 1;
-  }
-  *st = tmp;
-  *ret = 0;
-  return 1;
+// The identity checks read the device, inode and type of a statx result
+// (always filled in by the filesystems that hold layers).
+static void identity_of(const struct statx* x, struct stat* st) {
+  memset(st, 0, sizeof(*st));
+  st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+  st->st_ino = x->stx_ino;
+  st->st_mode = x->stx_mode;
+  st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
 }
 
-// fstatat(dirfd, path) in a listed directory, after the walk to it.
-static int fast_pure_stat(int dirfd, const char* path, struct stat* st, int flags, int* ret) {
-  if (!enabled || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0) return 0;
+#define STATX_LOOKUP_FLAGS (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)
+#define STATX_IDENTITY (STATX_TYPE | STATX_MODE | STATX_INO)
+
+// The view's entry for a walk's last name, as the library finds it.
+struct entry {
+  long dir;          // the entry is (dir, name): the walk's directory and
+  const char* name;  // last name, or AT_FDCWD and `path`, its real path
+  char path[PATH_MAX];
+  struct stat st;       // its lstat (with a statx: identity and type only)
+  int merged_sub;       // a merged directory: the view reports one link
+  uint64_t generation;  // the view's, for what is learnt from it
+};
+
+// Looks the walk's last name up where the view's answer is a real object
+// the library can name: in a directory that comes from one lower alone,
+// that directory's entry (a whiteout is none; a directory there comes from
+// that lower alone too); in a recorded merged directory, a lower's object
+// (merged_entry). With `sx`, the lookup is a statx for `mask` (flags
+// `sx_flags`) into *sx. 1: found (*e); -ENOENT: no such entry; 0: the
+// supervisor's.
+static int walk_entry(const struct walk* w, struct entry* e, struct statx* sx, int sx_flags,
+                      unsigned mask) {
+  if (!single_name(w->name)) return 0;
+  struct stat dir;
+  e->generation = walk_pure(w, &dir);
+  e->merged_sub = 0;
+  e->dir = w->dir;
+  e->name = w->name;
+  int merged = e->generation == 0;
+  if (merged) {
+    int r = merged_entry(&dir, w->name, e->path, &e->st, &e->merged_sub, &e->generation);
+    if (r <= 0) return r;
+    e->dir = AT_FDCWD;
+    e->name = e->path;
+    if (sx == NULL) return 1;
+  }
+  long r = sx != NULL ? cookie_call5(SYS_statx, e->dir, (long)e->name,
+                                     sx_flags | AT_SYMLINK_NOFOLLOW, mask | STATX_IDENTITY,
+                                     (long)sx)
+                      : cookie_call(SYS_newfstatat, e->dir, (long)e->name, (long)&e->st,
+                                    AT_SYMLINK_NOFOLLOW);
+  if (merged) {
+    // The real path merged_entry found: still the object it found there.
+    struct stat id;
+    if (r == 0) identity_of(sx, &id);
+    return r == 0 && id.st_dev == e->st.st_dev && id.st_ino == e->st.st_ino;
+  }
+  if (r == -ENOENT) return -ENOENT;
+  if (r != 0) return 0;
+  if (sx != NULL) identity_of(sx, &e->st);
+  return is_whiteout(&e->st) ? -ENOENT : 1;
+}
+
+// Walks `path` from `dirfd` up to its last name and lets `answer` answer
+// the call there. 1 when answered (result in *ret), 0 to ask the supervisor.
+typedef int (*walk_answer)(const struct walk* w, void* arg, int* ret);
+static int answer_walked(int dirfd, const char* path, walk_answer answer, void* arg, int* ret) {
   struct walk w;
   int walked = walk_to_last(dirfd, path, &w);
   if (walked < 0) {
@@ -792,9 +824,39 @@ static int fast_pure_stat(int dirfd, const char* path, struct stat* st, int flag
     return 1;
   }
   if (walked == 0) return 0;
-  int answered = pure_stat_in(&w, st, flags, ret);
+  int answered = answer(&w, arg, ret);
   walk_done(&w);
   return answered;
+}
+
+// fstatat's arguments, for walked_stat.
+struct stat_call {
+  struct stat* st;
+  int flags;
+};
+
+// fstatat of the walk's last name: the entry's own stat (a symlink to
+// follow goes to the supervisor).
+static int walked_stat(const struct walk* w, void* arg, int* ret) {
+  const struct stat_call* c = arg;
+  struct entry e;
+  int r = walk_entry(w, &e, NULL, 0, 0);
+  if (r == 0 || (r > 0 && S_ISLNK(e.st.st_mode) && !(c->flags & AT_SYMLINK_NOFOLLOW))) return 0;
+  if (r < 0) {
+    *ret = set_errno(r);
+    return 1;
+  }
+  if (e.merged_sub) e.st.st_nlink = 1;
+  *c->st = e.st;
+  *ret = 0;
+  return 1;
+}
+
+// fstatat(dirfd, path) in a listed directory, after the walk to it.
+static int fast_pure_stat(int dirfd, const char* path, struct stat* st, int flags, int* ret) {
+  if (!enabled || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0) return 0;
+  struct stat_call c = {st, flags};
+  return answer_walked(dirfd, path, walked_stat, &c, ret);
 }
 
 // ---- stat ----
@@ -863,18 +925,31 @@ EXPORT int fstat64(int fd, struct stat64* st) { return fstat(fd, (struct stat*)s
 
 // statx: what coreutils and Rust's standard library use. The same answers
 // as stat's, made with statx itself so that every field the caller asks
-// for is the kernel's. The identity checks read the device, inode and type
-// (always filled in by the filesystems that hold layers).
-static void identity_of(const struct statx* x, struct stat* st) {
-  memset(st, 0, sizeof(*st));
-  st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
-  st->st_ino = x->stx_ino;
-  st->st_mode = x->stx_mode;
-  st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
-}
+// for is the kernel's.
 
-#define STATX_LOOKUP_FLAGS (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)
-#define STATX_IDENTITY (STATX_TYPE | STATX_MODE | STATX_INO)
+// statx's arguments, for walked_statx.
+struct statx_call {
+  struct statx* buf;
+  int flags;
+  unsigned mask;
+};
+
+// statx of the walk's last name, as walked_stat.
+static int walked_statx(const struct walk* w, void* arg, int* ret) {
+  const struct statx_call* c = arg;
+  struct entry e;
+  struct statx tmp;
+  int r = walk_entry(w, &e, &tmp, c->flags, c->mask);
+  if (r == 0 || (r > 0 && S_ISLNK(e.st.st_mode) && !(c->flags & AT_SYMLINK_NOFOLLOW))) return 0;
+  if (r < 0) {
+    *ret = set_errno(r);
+    return 1;
+  }
+  if (e.merged_sub) tmp.stx_nlink = 1;
+  *c->buf = tmp;
+  *ret = 0;
+  return 1;
+}
 
 static int fast_statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* buf,
                       int* ret) {
@@ -895,55 +970,8 @@ static int fast_statx(int dirfd, const char* path, int flags, unsigned mask, str
     *ret = 0;
     return 1;
   }
-  struct walk w;
-  int walked = walk_to_last(dirfd, path, &w);
-  if (walked < 0) {
-    *ret = set_errno(walked);
-    return 1;
-  }
-  if (walked == 0) return 0;
-  int answered = 0;
-  char real[PATH_MAX];
-  struct stat found;
-  int merged = 0, merged_sub = 0;
-  uint64_t generation;
-  struct stat dir;
-  uint64_t pure = single_name(w.name) ? walk_pure(&w, &dir) : 0;
-  if (single_name(w.name) && pure == 0) {
-    merged = merged_entry(&dir, w.name, real, &found, &merged_sub, &generation);
-  }
-  if (merged < 0) {
-    *ret = set_errno(merged);
-    answered = 1;
-  } else if (merged > 0 && !(S_ISLNK(found.st_mode) && !(flags & AT_SYMLINK_NOFOLLOW))) {
-    // A lower's non-directory: statx of its real path, checked to be it.
-    long r = cookie_call5(SYS_statx, AT_FDCWD, (long)real, flags | AT_SYMLINK_NOFOLLOW, mask,
-                          (long)&tmp);
-    if (r == 0) identity_of(&tmp, &id);
-    if (r == 0 && id.st_dev == found.st_dev && id.st_ino == found.st_ino) {
-      if (merged_sub) tmp.stx_nlink = 1;
-      *buf = tmp;
-      *ret = 0;
-      answered = 1;
-    }
-  } else if (pure != 0) {
-    long r = cookie_call5(SYS_statx, w.dir, (long)w.name, flags | AT_SYMLINK_NOFOLLOW, mask,
-                          (long)&tmp);
-    if (r == -ENOENT) {
-      *ret = set_errno(r);
-      answered = 1;
-    } else if (r == 0 && !(S_ISLNK(tmp.stx_mode) && !(flags & AT_SYMLINK_NOFOLLOW))) {
-      if (S_ISCHR(tmp.stx_mode) && tmp.stx_rdev_major == 0 && tmp.stx_rdev_minor == 0) {
-        *ret = set_errno(-ENOENT);  // a whiteout
-      } else {
-        *buf = tmp;
-        *ret = 0;
-      }
-      answered = 1;
-    }
-  }
-  walk_done(&w);
-  return answered;
+  struct statx_call c = {buf, flags, mask};
+  return answer_walked(dirfd, path, walked_statx, &c, ret);
 }
 
 EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* buf) {
@@ -1026,94 +1054,48 @@ static int fast_open(const char* path, int flags, int* ret) {
   // Opening has no side effect on a regular file or a directory; anything
   // else on a layer's filesystem is left to the supervisor unopened.
   if (on_layer_fs && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 0;
-  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, flags, 0);
-  if (fd < 0) {
-    if (on_layer_fs) return 0;
-    *ret = set_errno(fd);
-    return 1;
-  }
-  struct stat again;
-  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
-      again.st_dev != st.st_dev || again.st_ino != st.st_ino ||
-      (on_layer_fs && !fd_outside(fd, &again))) {
+  long fd = open_checked(AT_FDCWD, path, flags, &st);
+  if (fd == -EAGAIN || (fd < 0 && on_layer_fs)) return 0;
+  if (fd >= 0 && on_layer_fs && !fd_outside(fd, &st)) {
     close_fd(fd);
     return 0;
   }
-  *ret = (int)fd;
+  *ret = fd < 0 ? set_errno(fd) : (int)fd;
   return 1;
 }
 
 // openat(dirfd, "..") for reading, of a directory that comes from one
 // lower alone whose real parent does too: the view's parent is then that
 // real directory (tree walkers climb back up this way).
-static int pure_open_parent(const struct walk* w, int flags, int* ret) {
-  struct stat dir, parent, again;
+static int walked_open_parent(const struct walk* w, int flags, int* ret) {
+  struct stat dir, parent;
   if (walk_pure(w, &dir) == 0 ||
       cookie_call(SYS_newfstatat, w->dir, (long)"..", (long)&parent, AT_SYMLINK_NOFOLLOW) != 0 ||
       !S_ISDIR(parent.st_mode) || pure_dir(parent.st_dev, parent.st_ino) == 0) {
     return 0;
   }
-  long fd = cookie_call(SYS_openat, w->dir, (long)"..", flags, 0);
+  long fd = open_checked(w->dir, "..", flags, &parent);
   if (fd < 0) return 0;
-  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
-      again.st_dev != parent.st_dev || again.st_ino != parent.st_ino) {
-    close_fd(fd);
-    return 0;
-  }
   *ret = (int)fd;
   return 1;
 }
 
-// openat(dirfd, name) for reading, of a regular file or a directory named
-// by a single name in a directory that comes from one lower alone: the
-// view's object is that directory's entry. A directory opened this way is
-// remembered as coming from that lower alone too.
-static int pure_open_in(const struct walk* w, int flags, int* ret) {
-  int dirfd = (int)w->dir;
-  const char* name = w->name;
-  if (name != NULL && strcmp(name, "..") == 0) return pure_open_parent(w, flags, ret);
-  if (!single_name(name)) return 0;
-  struct stat dir;
-  uint64_t generation = walk_pure(w, &dir);
-  struct stat st;
-  if (generation == 0) {
-    // A merged directory: a lower's regular file, or no entry.
-    char path[PATH_MAX];
-    int merged_sub;
-    int r = merged_entry(&dir, name, path, &st, &merged_sub, &generation);
-    if (r < 0) {
-      *ret = set_errno(r);
-      return 1;
-    }
-    if (r == 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return 0;
-    long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, flags | O_NOFOLLOW, 0);
-    if (fd < 0) return 0;
-    struct stat again;
-    if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
-        again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-      close_fd(fd);
-      return 0;
-    }
-    // A directory of that lower alone is remembered as such.
-    if (S_ISDIR(st.st_mode) && !merged_sub) note_unmarked_pure(fd, &st, generation);
-    *ret = (int)fd;
-    return 1;
-  }
-  long r = cookie_call(SYS_newfstatat, dirfd, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
-  if (r == -ENOENT) {
+// openat of the walk's last name for reading, of a regular file or a
+// directory (walk_entry): the view's object is that real object. A
+// directory of one lower alone opened this way is remembered as such.
+static int walked_open(const struct walk* w, void* arg, int* ret) {
+  int flags = *(const int*)arg;
+  if (w->name != NULL && strcmp(w->name, "..") == 0) return walked_open_parent(w, flags, ret);
+  struct entry e;
+  int r = walk_entry(w, &e, NULL, 0, 0);
+  if (r < 0) {
     *ret = set_errno(r);
     return 1;
   }
-  if (r != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return 0;
-  long fd = cookie_call(SYS_openat, dirfd, (long)name, flags | O_NOFOLLOW, 0);
+  if (r == 0 || !(S_ISREG(e.st.st_mode) || S_ISDIR(e.st.st_mode))) return 0;
+  long fd = open_checked(e.dir, e.name, flags | O_NOFOLLOW, &e.st);
   if (fd < 0) return 0;
-  struct stat again;
-  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) != 0 ||
-      again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-    close_fd(fd);
-    return 0;
-  }
-  if (S_ISDIR(st.st_mode)) note_unmarked_pure(fd, &st, generation);
+  if (S_ISDIR(e.st.st_mode) && !e.merged_sub) note_unmarked_pure(fd, &e.st, e.generation);
   *ret = (int)fd;
   return 1;
 }
@@ -1124,16 +1106,7 @@ static int fast_pure_open(int dirfd, const char* path, int flags, int* ret) {
       (flags & (O_CREAT | O_TRUNC | O_PATH | TMPFILE_BIT)) != 0) {
     return 0;
   }
-  struct walk w;
-  int walked = walk_to_last(dirfd, path, &w);
-  if (walked < 0) {
-    *ret = set_errno(walked);
-    return 1;
-  }
-  if (walked == 0) return 0;
-  int answered = pure_open_in(&w, flags, ret);
-  walk_done(&w);
-  return answered;
+  return answer_walked(dirfd, path, walked_open, &flags, ret);
 }
 
 static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
@@ -1450,10 +1423,9 @@ static enum dir_source dir_source_of(int fd) {
   if (!enabled) return DIR_SUPERVISOR;
   struct stat st;
   if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
-      !S_ISDIR(st.st_mode) || in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev)) {
+      !S_ISDIR(st.st_mode)) {
     return DIR_SUPERVISOR;
   }
-  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st.st_dev)) return DIR_KERNEL;
   if (pure_dir(st.st_dev, st.st_ino) != 0) {
     struct stat parent;
     if (cookie_call(SYS_newfstatat, fd, (long)"..", (long)&parent, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -1462,7 +1434,7 @@ static enum dir_source dir_source_of(int fd) {
     }
     return DIR_SUPERVISOR;
   }
-  return real_path_clear(fd, 0) ? DIR_KERNEL : DIR_SUPERVISOR;
+  return fd_outside(fd, &st) ? DIR_KERNEL : DIR_SUPERVISOR;
 }
 
 static DIR* new_stream(int fd, int check_offset) {

@@ -605,17 +605,18 @@ SysResult<ListingCache::Entries> CachedListing(const View& view, const ViewDir& 
 // has an upper and a lower directory (overlayfs' "origin" type), and
 // otherwise the real ".." of its own top directory.
 ino_t DotDotIno(const View& view, const ViewDir& dir) {
+  if (!dir.rel.empty()) {
+    if (auto p = view.DirAt(ParentRel(dir.rel)); p.ok()) {
+      const ViewDir& parent = **p;
+      bool reported = dir.merged() ? !parent.rel.empty() && parent.merged() &&
+                                         view.layers().has_upper() && parent.top_layer() == 0
+                                   : parent.merged();
+      if (reported) return view.layers().has_upper() ? parent.stable_ino : parent.st.st_ino;
+    }
+  }
   struct stat real {};
   fstatat(dir.top_fd(), "..", &real, 0);
-  if (dir.rel.empty()) return real.st_ino;
-  auto p = view.DirAt(ParentRel(dir.rel));
-  if (!p.ok()) return real.st_ino;
-  const ViewDir& parent = **p;
-  bool reported = dir.merged() ? !parent.rel.empty() && parent.merged() &&
-                                     view.layers().has_upper() && parent.top_layer() == 0
-                               : parent.merged();
-  if (!reported) return real.st_ino;
-  return view.layers().has_upper() ? parent.stable_ino : parent.st.st_ino;
+  return real.st_ino;
 }
 
 Response HandleGetdents(Call& c) {
