@@ -440,10 +440,12 @@ int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd
   auto up = CopyUpDirLocked(t.parent);
   if (!up.ok()) return up.error();
   int parent = UpperFd(**up);
+  // Made in place at once; only a name that is taken (EEXIST, or
+  // EADDRINUSE for a socket's bind) can be a whiteout to replace.
+  int err = make(parent, t.name.c_str(), fd_out);
   struct stat st;
-  int err;
-  if (fstatat(parent, t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (!IsWhiteout(st)) return EEXIST;
+  if ((err == EEXIST || err == EADDRINUSE) &&
+      fstatat(parent, t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && IsWhiteout(st)) {
     // Over a whiteout: build it in the work dir and swap it in; a
     // directory becomes opaque so the lower one stays hidden. The work dir
     // is the mounter's; the new object is the caller's, as if made in place.
@@ -473,11 +475,11 @@ int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd
         if (fd_out) fd_out->reset();
       }
     }
-  } else {
-    err = make(parent, t.name.c_str(), fd_out);
   }
-  // A name that did not exist had no cached directory.
-  view_->InvalidateDir(t.rel, true);
+  // A name that did not exist had no cached directory, nor any below it
+  // (removals and renames drop whole subtrees): only its own entry, in
+  // case a racing lookup cached it.
+  view_->InvalidateDir(t.rel, false);
   return err;
 }
 
@@ -531,7 +533,8 @@ int Writer::Remove(const Target& t, bool is_dir) {
   } else {
     err = unlinkat(parent, t.name.c_str(), 0) == 0 ? 0 : errno;
   }
-  view_->InvalidateDir(t.rel, true);
+  // Only a directory has cached directories below it.
+  view_->InvalidateDir(t.rel, dir);
   return err;
 }
 

@@ -93,27 +93,41 @@ std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
   // then depends on the architecture and number alone, so the kernel's
   // action cache still lets the calls ovlbox allows run without the filter.
   constexpr uint32_t kArgsOffset = offsetof(seccomp_data, args);
-  // O_TMPFILE's own bit (the flag also holds O_DIRECTORY).
-  constexpr uint32_t kWrites = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | 020000000;
   std::vector<sock_filter> p = {
       /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 15),
+      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 25),
       /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 8, 0),
-      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_statx, 7, 0),
-      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_readlinkat, 6, 0),
-      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_faccessat2, 5, 0),
-      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fgetxattr, 4, 0),
-      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getdents64, 3, 0),
-      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 7),
-      /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 2 * 8),
-      /* 11 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kWrites, 5, 0),
-      /* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8),
-      /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie), 0, 3),
-      /* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8 + 4),
-      /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie >> 32), 0, 1),
-      /* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      // 17: libseccomp's program.
+      // The lookups, and the changes the library makes in the upper
+      // (docs/design.md): the cookie alone decides.
+      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 18, 0),
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_statx, 17, 0),
+      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_readlinkat, 16, 0),
+      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_faccessat2, 15, 0),
+      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fgetxattr, 14, 0),
+      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getdents64, 13, 0),
+      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fchmod, 12, 0),
+      /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fchown, 11, 0),
+      /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 10, 0),
+      /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 9, 0),
+      /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mkdirat, 8, 0),
+      /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_utimensat, 1, 0),
+      /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unlinkat, 4, 11),
+      // utimensat: only with a NULL path (futimens: the descriptor's file).
+      /* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 1 * 8),
+      /* 17 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 9),
+      /* 18 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 1 * 8 + 4),
+      /* 19 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 7),
+      // unlinkat: only with no flags (a name that is not a directory; the
+      // kernel reads the flags as an int).
+      /* 20 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 2 * 8),
+      /* 21 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 5),
+      // The cookie, in the sixth argument.
+      /* 22 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8),
+      /* 23 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie), 0, 3),
+      /* 24 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8 + 4),
+      /* 25 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie >> 32), 0, 1),
+      /* 26 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      // 27: libseccomp's program.
   };
   return p;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -175,9 +176,9 @@ TEST(FilterTest, TracedCallsFailWithoutATracer) {
 }
 
 // The preload library's calls: with the cookie in the sixth argument
-// register, read-only calls run in the kernel unseen; anything that could
-// write, and any call without the right cookie, still reaches the
-// supervisor (which answers EXDEV here).
+// register, its calls run in the kernel unseen; any other call, and any
+// call without the right cookie, still reaches the supervisor (which
+// answers EXDEV here).
 constexpr uint64_t kCookie = 0x5eed1234abcd9876ULL;
 
 int CookieOpen(int flags, uint64_t cookie) {
@@ -198,15 +199,21 @@ TEST(CookieFilterTest, ReadOnlyOpensWithTheCookieRunInTheKernel) {
   EXPECT_EQ(nr, -1);
 }
 
-TEST(CookieFilterTest, OpensThatMayWriteOrCreateReachTheSupervisor) {
-  for (int (*body)() : {+[] { return CookieOpen(O_WRONLY, kCookie); },
-                        +[] { return CookieOpen(O_RDWR, kCookie); },
-                        +[] { return CookieOpen(O_RDONLY | O_TRUNC, kCookie); },
-                        +[] { return CookieOpen(O_RDONLY | O_CREAT, kCookie); },
-                        +[] { return CookieOpen(O_TMPFILE | O_RDWR, kCookie); },
-                        +[] { return CookieOpen(O_WRONLY | 3, kCookie); }}) {
+// The library also opens and makes files in the upper (docs/design.md,
+// "Changes in the upper"): with the cookie, opens run in the kernel
+// whatever their flags (the kernel's answer: EISDIR for a directory opened
+// to write); without it, every one of them reaches the supervisor.
+TEST(CookieFilterTest, OpensForWritingRunInTheKernelOnlyWithTheCookie) {
+  for (int flags : {O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC, O_RDONLY | O_CREAT, O_TMPFILE | O_RDWR}) {
+    static int g_flags;
+    g_flags = flags;
     int nr = -1;
-    EXPECT_EQ(RunUnderFilter(body, EXDEV, &nr, kCookie), EXDEV);
+    int with = RunUnderFilter([] { return CookieOpen(g_flags, kCookie); }, EXDEV, &nr, kCookie);
+    EXPECT_NE(with, EXDEV) << "flags " << flags;
+    EXPECT_EQ(nr, -1) << "flags " << flags;
+    EXPECT_EQ(RunUnderFilter([] { return CookieOpen(g_flags, kCookie ^ 4); }, EXDEV, &nr, kCookie),
+              EXDEV)
+        << "flags " << flags;
     EXPECT_EQ(nr, SYS_openat);
   }
 }
@@ -254,18 +261,18 @@ bool PrefixIgnoresArguments(const std::vector<sock_filter>& prefix, uint32_t nr)
 
 TEST(CookieFilterTest, OtherCallsKeepTheKernelsActionCache) {
   std::vector<sock_filter> prefix = CookiePrefix(kCookie);
-  for (uint32_t nr : {SYS_read, SYS_write, SYS_mmap, SYS_close, SYS_getppid, SYS_unlinkat,
-                      SYS_open, SYS_stat, SYS_getdents}) {
+  for (uint32_t nr : {SYS_read, SYS_write, SYS_mmap, SYS_close, SYS_getppid, SYS_unlink,
+                      SYS_open, SYS_stat, SYS_getdents, SYS_mkdir, SYS_renameat2}) {
     EXPECT_TRUE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
   }
   for (uint32_t nr :
        {SYS_newfstatat, SYS_statx, SYS_openat, SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr,
-        SYS_getdents64}) {
+        SYS_getdents64, SYS_fchmod, SYS_fchown, SYS_utimensat, SYS_unlinkat, SYS_mkdirat, SYS_openat2}) {
     EXPECT_FALSE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
   }
 }
 
-TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {
+TEST(CookieFilterTest, OnlyTheLibrarysCallsPass) {
   int nr = -1;
   EXPECT_EQ(RunUnderFilter(
                 [] {
@@ -301,13 +308,26 @@ TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {
   EXPECT_EQ(nr, -1);
   for (int (*body)() :
        {+[] {
-          return syscall(SYS_unlinkat, AT_FDCWD, "/nonexistent-ovlbox", 0, 0L, 0L, kCookie) == -1
+          return syscall(SYS_unlinkat, AT_FDCWD, "/nonexistent-ovlbox", AT_REMOVEDIR, 0L, 0L,
+                         kCookie) == -1
                      ? errno
                      : 0;
         },
         +[] {
-          return syscall(SYS_mkdirat, AT_FDCWD, "/nonexistent-ovlbox", 0700, 0L, 0L, kCookie) ==
+          return syscall(SYS_unlinkat, AT_FDCWD, "/nonexistent-ovlbox", 0, 0L, 0L, kCookie ^ 2) ==
                          -1
+                     ? errno
+                     : 0;
+        },
+        +[] {
+          return syscall(SYS_mkdirat, AT_FDCWD, "/nonexistent-ovlbox/x", 0700, 0L, 0L,
+                         kCookie ^ 8) == -1
+                     ? errno
+                     : 0;
+        },
+        +[] {
+          return syscall(SYS_renameat2, AT_FDCWD, "/nonexistent-ovlbox", AT_FDCWD,
+                         "/nonexistent-ovlbox2", 0L, kCookie) == -1
                      ? errno
                      : 0;
         },
@@ -325,6 +345,84 @@ TEST(CookieFilterTest, OnlyTheReadOnlyCallsPass) {
           return syscall(SYS_getdents64, dir, ents, sizeof(ents), 0L, 0L, kCookie ^ 1) == -1
                      ? errno
                      : 0;
+        }}) {
+    nr = -1;
+    EXPECT_EQ(RunUnderFilter(body, EXDEV, &nr, kCookie), EXDEV);
+    EXPECT_NE(nr, -1);
+  }
+}
+
+// The library's changes in the upper: fchmod, fchown, utimensat with a
+// NULL path, mkdirat and unlinkat without flags pass with the cookie;
+// utimensat with a path, unlinkat of a directory, and any of them without
+// the cookie, reach the supervisor.
+char g_attr_file[] = "/tmp/ovlbox-filter-test.XXXXXX";
+
+TEST(CookieFilterTest, DescriptorAttributeChangesPassWithTheCookie) {
+  int made = mkstemp(g_attr_file);
+  ASSERT_GE(made, 0);
+  close(made);
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter(
+                [] {
+                  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, g_attr_file,
+                                                    O_RDONLY | O_CLOEXEC, 0, 0L, kCookie));
+                  if (fd < 0) return 1;
+                  struct stat st;
+                  if (fstat(fd, &st) != 0) return 2;
+                  if (syscall(SYS_fchmod, fd, 0640, 0L, 0L, 0L, kCookie) != 0) return 3;
+                  if (syscall(SYS_fchown, fd, st.st_uid, st.st_gid, 0L, 0L, kCookie) != 0) return 4;
+                  struct timespec ts[2] = {{1500000000, 0}, {1500000001, 0}};
+                  if (syscall(SYS_utimensat, fd, 0L, ts, 0, 0L, kCookie) != 0) return 5;
+                  // mkdirat, unlinkat without flags: the kernel's own answers.
+                  if (syscall(SYS_mkdirat, AT_FDCWD, "/nonexistent-ovlbox/x", 0700, 0L, 0L,
+                              kCookie) != -1 ||
+                      errno != ENOENT) {
+                    return 8;
+                  }
+                  if (syscall(SYS_unlinkat, AT_FDCWD, "/nonexistent-ovlbox", 0, 0L, 0L,
+                              kCookie) != -1 ||
+                      errno != ENOENT) {
+                    return 7;
+                  }
+                  if (fstat(fd, &st) != 0 || (st.st_mode & 07777) != 0640 ||
+                      st.st_mtim.tv_sec != 1500000001) {
+                    return 6;
+                  }
+                  close(fd);
+                  return 0;
+                },
+                EXDEV, &nr, kCookie),
+            0);
+  EXPECT_EQ(nr, -1);
+  unlink(g_attr_file);
+  for (int (*body)() :
+       {+[] {
+          struct timespec ts[2] = {{1, 0}, {1, 0}};
+          return syscall(SYS_utimensat, AT_FDCWD, "/nonexistent-ovlbox", ts, 0, 0L, kCookie) == -1
+                     ? errno
+                     : 0;
+        },
+        +[] {
+          // A path whose pointer has a zero low half is still a path.
+          struct timespec ts[2] = {{1, 0}, {1, 0}};
+          return syscall(SYS_utimensat, AT_FDCWD, 1L << 32, ts, 0, 0L, kCookie) == -1 ? errno
+                                                                                     : 0;
+        },
+        +[] {
+          // ...and so is one whose high half is zero.
+          void* low = mmap(reinterpret_cast<void*>(0x20000000), 4096, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+          if (low == MAP_FAILED) return 0;
+          strcpy(static_cast<char*>(low), "/nonexistent-ovlbox");
+          struct timespec ts[2] = {{1, 0}, {1, 0}};
+          return syscall(SYS_utimensat, AT_FDCWD, low, ts, 0, 0L, kCookie) == -1 ? errno : 0;
+        },
+        +[] { return syscall(SYS_fchmod, 0, 0600, 0L, 0L, 0L, kCookie ^ 1) == -1 ? errno : 0; },
+        +[] { return syscall(SYS_fchown, 0, -1, -1, 0L, 0L, 0L) == -1 ? errno : 0; },
+        +[] {
+          return syscall(SYS_utimensat, 0, 0L, 0L, 0, 0L, kCookie ^ (1ULL << 63)) == -1 ? errno
+                                                                                      : 0;
         }}) {
     nr = -1;
     EXPECT_EQ(RunUnderFilter(body, EXDEV, &nr, kCookie), EXDEV);

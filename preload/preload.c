@@ -17,15 +17,22 @@
 // directory streams (opendir, readdir...) list directories of one lower
 // alone, and directories outside the view, with the kernel.
 //
+// Two kinds of change it makes itself, where they land in the upper as
+// they are: attribute changes through a descriptor of an upper file
+// (fchmod, fchown, futimens, futimes), and removals of a name in an upper
+// directory that no lower has (unlink, unlinkat).
+//
 // Everything else, and everything in doubt, goes to the supervisor exactly
 // as before, through the same system call with no cookie: the library
-// never decides anything about the view itself.
+// answers only where the view cannot differ from what the kernel finds.
 //
 // How it stays outside the view: the supervisor's seccomp filter lets a
 // call through without a notification only when its sixth argument
-// register carries this run's cookie and the call cannot change anything
-// (newfstatat, statx, readlinkat, faccessat2, fgetxattr, getdents64, and
-// openat without a write access mode, O_CREAT, O_TRUNC or O_TMPFILE). The library makes such a call, then
+// register carries this run's cookie and the call is one of the library's
+// (newfstatat, statx, readlinkat, faccessat2, fgetxattr, getdents64,
+// openat without a write access mode, O_CREAT, O_TRUNC or O_TMPFILE,
+// fchmod, fchown, utimensat with a NULL path, unlinkat without flags).
+// For a lookup, the library makes such a call, then
 // checks where the object it reached lies: on a filesystem that holds no
 // layer (st_dev), or, on a layer's filesystem, at a real path
 // (/proc/self/fd/N) below no layer root. Objects of a proc filesystem and
@@ -39,6 +46,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -49,6 +57,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -183,6 +192,7 @@ static int candidate(const char* path) {
 
 // The real path of `fd` in `out` (PATH_MAX bytes), as /proc/self/fd/N
 // names it: 1 when it is an absolute path of an object not deleted.
+static int real_path_at(const char* link, char* out);
 static int real_path_of(long fd, char* out) {
   char link[32] = "/proc/self/fd/";
   char digits[16];
@@ -194,6 +204,11 @@ static int real_path_of(long fd, char* out) {
   } while (v != 0 && n < 15);
   for (int i = 0; i < n; ++i) link[14 + i] = digits[n - 1 - i];
   link[14 + n] = '\0';
+  return real_path_at(link, out);
+}
+
+// The same for the magic link `link` (/proc/self/fd/N, /proc/self/cwd).
+static int real_path_at(const char* link, char* out) {
   long len = cookie_call(SYS_readlinkat, AT_FDCWD, (long)link, (long)out, PATH_MAX - 1);
   if (len <= 0 || len >= PATH_MAX - 1) return 0;
   out[len] = '\0';
@@ -923,6 +938,371 @@ EXPORT int fstat(int fd, struct stat* st) {
 }
 EXPORT int fstat64(int fd, struct stat64* st) { return fstat(fd, (struct stat*)st); }
 
+// The layer whose root the real path `real` lies below, by the longest
+// root the configuration lists (layers, work dir, runtime dirs), as the
+// supervisor's LayerSet::Locate places it: 0 for the upper (in a writable
+// view), 1 for a lower, -1 for anything else (the work dir, a runtime dir,
+// outside every root); *len: the length of its root in `real`.
+static int layer_of(const char* real, size_t* len) {
+  const char* p = cfg.prefixes;
+  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
+  int index = 0, lowers = 1, best = -1;
+  size_t best_len = 0;
+  while (p < end && *p) {
+    size_t n = strnlen(p, (size_t)(end - p));
+    if (n < 2 || p + n >= end) return -1;
+    const char* root = p + 1;
+    size_t rlen = n - 1;
+    int within = p[0] == 'R' ? strncmp(real, root, rlen) == 0
+                             : (rlen == 1 && root[0] == '/') ||
+                                   (strncmp(real, root, rlen) == 0 &&
+                                    (real[rlen] == '\0' || real[rlen] == '/'));
+    // The layers come first (the upper first when writable), then the
+    // work dir ('U'), the runtime dirs ('R') and the served files.
+    int kind = -1;
+    if (index == 0 && cfg.writable) {
+      kind = p[0] == 'U' ? 0 : -1;
+    } else if (lowers && p[0] == 'D') {
+      kind = 1;
+    } else {
+      lowers = 0;
+    }
+    if (within && (best_len == 0 || rlen > best_len)) {
+      best = kind;
+      best_len = rlen;
+    }
+    ++index;
+    p += n + 1;
+  }
+  *len = best_len;
+  return best;
+}
+
+// The length of the upper's root in the real path `real` when it lies in
+// the upper layer (0: it does not).
+static size_t upper_prefix(const char* real) {
+  size_t len;
+  return layer_of(real, &len) == 0 ? len : 0;
+}
+
+static int in_upper(const char* real) { return upper_prefix(real) != 0; }
+
+// The length of the upper's root, the first root the configuration lists
+// (0 in a view with no upper).
+static size_t upper_root_len(void) {
+  if (!cfg.writable || cfg.prefixes[0] != 'U') return 0;
+  return strnlen(cfg.prefixes + 1, sizeof(cfg.prefixes) - 1);
+}
+
+// An attribute change through a descriptor (fchmod, fchown, futimens) of a
+// file of the upper that is not a directory or a fifo: the supervisor
+// would make it in place on that file, as the kernel's overlayfs does
+// (UpperFileOf, supervisor/handlers_write.cc), so the library makes it
+// itself, with the program's own credentials. It works on a private
+// duplicate of `fd`: the file it checked is the file it changes, even if
+// another thread reuses the number meanwhile. Returns 1 with *ret set when
+// answered here; anything else (a lower file to copy up first, a
+// directory whose cached attributes must follow, a stand-in, a file
+// outside the upper) goes to the supervisor.
+static int fast_fd_change(long nr, int fd, long a2, long a3, long a4, int* ret) {
+  if (!enabled || !cfg.writable || fd < 0) return 0;
+  long dup = plain_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0, 0);
+  if (dup < 0) return 0;
+  struct stat st;
+  char real[PATH_MAX];
+  int mine = cookie_call(SYS_newfstatat, dup, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
+             st.st_dev == cfg.upper_dev && !S_ISDIR(st.st_mode) && !S_ISFIFO(st.st_mode) &&
+             !in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev) && real_path_of(dup, real) &&
+             in_upper(real);
+  if (mine) *ret = set_errno(cookie_call(nr, dup, a2, a3, a4));
+  close_fd(dup);
+  return mine;
+}
+
+EXPORT int fchmod(int fd, mode_t mode) {
+  int ret;
+  if (fast_fd_change(SYS_fchmod, fd, mode, 0, 0, &ret)) return ret;
+  return set_errno(plain_call(SYS_fchmod, fd, mode, 0, 0));
+}
+
+EXPORT int fchown(int fd, uid_t uid, gid_t gid) {
+  int ret;
+  if (fast_fd_change(SYS_fchown, fd, uid, gid, 0, &ret)) return ret;
+  return set_errno(plain_call(SYS_fchown, fd, uid, gid, 0));
+}
+
+EXPORT int futimens(int fd, const struct timespec times[2]) {
+  times = UNTRUSTED(times);
+  // As glibc's: a negative descriptor is EBADF (utimensat would take
+  // AT_FDCWD with a NULL path as the cwd).
+  if (fd < 0) return set_errno(-EBADF);
+  int ret;
+  if (fast_fd_change(SYS_utimensat, fd, 0, (long)times, 0, &ret)) return ret;
+  return set_errno(plain_call(SYS_utimensat, fd, 0, (long)times, 0));
+}
+
+// Whether no lower has a directory at `rel` (relative to the layer roots,
+// "" for the root): an upper directory there is then all the view shows
+// at `rel`, with no lower entry to hide and so no whiteout to make. A
+// lower's answer other than "missing" (a directory, a symlink on the way
+// that leads to one, a refusal) counts as a directory: the supervisor
+// decides then.
+static int upper_alone(const char* rel) {
+  const char* p = cfg.prefixes;
+  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
+  int index = 0;
+  while (p < end && *p) {
+    size_t len = strnlen(p, (size_t)(end - p));
+    if (len < 2 || p + len >= end) return 0;
+    // The lowers: the 'D' roots right after the upper.
+    if (index > 0) {
+      if (p[0] != 'D') break;
+      char path[PATH_MAX];
+      size_t rlen = len - 1, relen = strlen(rel);
+      if (relen == 0 || rlen + 1 + relen >= sizeof(path)) return 0;
+      memcpy(path, p + 1, rlen);
+      path[rlen] = '/';
+      memcpy(path + rlen + 1, rel, relen + 1);
+      long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
+                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+      if (fd >= 0) {
+        close_fd(fd);
+        return 0;
+      }
+      if (fd != -ENOENT && fd != -ENOTDIR) return 0;
+    }
+    ++index;
+    p += len + 1;
+  }
+  return index > 0;
+}
+
+// The directory part of the relative `path` with every name in it plain
+// (no "", "." or ".."): 1 with `out` (PATH_MAX) holding it, "" when the
+// path is a single name; 0 otherwise.
+static int plain_dir_part(const char* path, const char* last, char* out) {
+  size_t n = (size_t)(last - path);
+  if (n == 0) {
+    out[0] = '\0';
+    return 1;
+  }
+  if (n >= PATH_MAX) return 0;
+  memcpy(out, path, n - 1);  // without the slash before the last name
+  out[n - 1] = '\0';
+  for (char* p = out;;) {
+    char* e = strchr(p, '/');
+    size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+    if (len == 0 || len > NAME_MAX || (len == 1 && p[0] == '.') ||
+        (len == 2 && p[0] == '.' && p[1] == '.')) {
+      return 0;
+    }
+    if (e == NULL) return 1;
+    p = e + 1;
+  }
+}
+
+// Directories of the upper that no lower has, by their path relative to
+// the layer roots: once found so, always so (the lowers do not change
+// while the view is in use). A few, most recent first; a thread that finds
+// the table busy (another thread, or a signal handler interrupting this
+// one) goes without it.
+#define UPPER_ALONE_CACHE 8
+static struct {
+  int lock;
+  int used;
+  char rel[UPPER_ALONE_CACHE][PATH_MAX];
+} upper_alone_cache;
+
+static int upper_alone_cached(const char* rel) {
+  int found = 0;
+  if (__atomic_exchange_n(&upper_alone_cache.lock, 1, __ATOMIC_ACQUIRE) != 0) {
+    return upper_alone(rel);
+  }
+  for (int i = 0; i < upper_alone_cache.used && !found; ++i) {
+    found = strcmp(upper_alone_cache.rel[i], rel) == 0;
+  }
+  __atomic_store_n(&upper_alone_cache.lock, 0, __ATOMIC_RELEASE);
+  if (found) return 1;
+  if (!upper_alone(rel) || strlen(rel) >= PATH_MAX) return 0;
+  if (__atomic_exchange_n(&upper_alone_cache.lock, 1, __ATOMIC_ACQUIRE) == 0) {
+    int n = upper_alone_cache.used < UPPER_ALONE_CACHE ? upper_alone_cache.used + 1
+                                                       : UPPER_ALONE_CACHE;
+    memmove(upper_alone_cache.rel[1], upper_alone_cache.rel[0], (size_t)(n - 1) * PATH_MAX);
+    strcpy(upper_alone_cache.rel[0], rel);
+    upper_alone_cache.used = n;
+    __atomic_store_n(&upper_alone_cache.lock, 0, __ATOMIC_RELEASE);
+  }
+  return 1;
+}
+
+// openat2(dirfd, path, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS), natively.
+static long open_dir_nofollow(long dirfd, const char* path) {
+  struct open_how how;
+  memset(&how, 0, sizeof(how));
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS;
+  return cookie_call(SYS_openat2, dirfd, (long)path, (long)&how, sizeof(how));
+}
+
+// The directory part of the relative `path`, opened natively from `dirfd`
+// (AT_FDCWD: the cwd) without following a symlink, when it is a directory
+// of the upper that no lower has: such a directory is all the view shows
+// at its path, with no lower entry to hide, so a name made or removed
+// there is made or removed as it is. A start in a lower stands for the
+// view's directory at its path, whose top is the upper's directory there
+// when there is one. Returns a private descriptor of the directory (the
+// caller closes it; the directory checked is the directory changed even
+// if another thread reuses the program's number meanwhile) with *name set
+// to the last name, or -1.
+static long upper_alone_parent(int dirfd, const char* path, const char** name) {
+  if (!enabled || !cfg.writable || path == NULL || path[0] == '/') return -1;
+  const char* slash = strrchr(path, '/');
+  const char* last = slash != NULL ? slash + 1 : path;
+  char part[PATH_MAX];
+  if (!single_name(last) || !plain_dir_part(path, last, part)) return -1;
+  long start = dirfd == AT_FDCWD ? cookie_call(SYS_openat, AT_FDCWD, (long)".",
+                                               O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
+                                 : plain_call(SYS_fcntl, dirfd, F_DUPFD_CLOEXEC, 0, 0);
+  if (start < 0) return -1;
+  char real[PATH_MAX];
+  size_t at;
+  int layer = real_path_of(start, real) ? layer_of(real, &at) : -1;
+  if (layer == 1) {
+    // The upper's directory at the same path (the root's path holds no
+    // symlink; none may be on the way below it).
+    size_t ulen = upper_root_len(), rest = strlen(real + at);
+    long up = -1;
+    if (ulen != 0 && ulen + rest < sizeof(real)) {
+      memmove(real + ulen, real + at, rest + 1);
+      memcpy(real, cfg.prefixes + 1, ulen);
+      at = ulen;
+      up = open_dir_nofollow(AT_FDCWD, real);
+    }
+    close_fd(start);
+    start = up;
+  } else if (layer != 0) {
+    close_fd(start);
+    start = -1;
+  }
+  if (start < 0) return -1;
+  long dir = start;
+  if (part[0] != '\0') {
+    // Plain names and no symlink: the real path is the one joined.
+    size_t rlen = strlen(real), plen = strlen(part);
+    dir = rlen + 1 + plen < sizeof(real) ? open_dir_nofollow(start, part) : -1;
+    close_fd(start);
+    if (dir >= 0) {
+      real[rlen] = '/';
+      memcpy(real + rlen + 1, part, plen + 1);
+    }
+  }
+  if (dir < 0) return -1;
+  if (real[at] != '/' || !upper_alone_cached(real + at + 1)) {
+    close_fd(dir);
+    return -1;
+  }
+  *name = last;
+  return dir;
+}
+
+// unlink/unlinkat(dirfd, path, 0) of a name in a directory of the upper
+// that no lower has: the supervisor would unlink it in place, with no
+// whiteout (Writer::Remove, overlay/writer.cc), so the library does, with
+// the program's own credentials. A whiteout device found there (an
+// earlier run's, under a lower directory that has gone since) is not the
+// view's to remove: the supervisor answers.
+static int fast_unlink(int dirfd, const char* path, int* ret) {
+  const char* name;
+  long dir = upper_alone_parent(dirfd, path, &name);
+  if (dir < 0) return 0;
+  struct stat st;
+  int mine = !(cookie_call(SYS_newfstatat, dir, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISCHR(st.st_mode) && st.st_rdev == 0);
+  if (mine) *ret = set_errno(cookie_call(SYS_unlinkat, dir, (long)name, 0, 0));
+  close_fd(dir);
+  return mine;
+}
+
+// open/openat in a directory of the upper that no lower has, of a regular
+// file or a directory there, or of a new name with O_CREAT: the object the
+// view gives is the real one, opened or made as the kernel makes it (the
+// program's umask and credentials). Symlinks (which the view follows its
+// own way), fifos (which get stand-ins), devices and whiteouts go to the
+// supervisor.
+static int fast_upper_open(int dirfd, const char* path, int flags, mode_t mode, int* ret) {
+  if ((flags & (O_PATH | TMPFILE_BIT)) || ((flags & O_CREAT) && (flags & O_DIRECTORY))) return 0;
+  const char* name;
+  long dir = upper_alone_parent(dirfd, path, &name);
+  if (dir < 0) return 0;
+  struct stat st;
+  long r = cookie_call(SYS_newfstatat, dir, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
+  int mine = r == -ENOENT || (r == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)));
+  if (mine) {
+    long fd = cookie_call(SYS_openat, dir, (long)name, flags | O_NOFOLLOW, mode);
+    if (fd == -ELOOP || fd == -EEXIST) {
+      mine = 0;  // made meanwhile (a symlink the view follows, a whiteout): the supervisor's
+    } else {
+      *ret = set_errno(fd);
+    }
+  }
+  close_fd(dir);
+  return mine;
+}
+
+// mkdir/mkdirat in a directory of the upper that no lower has. A name
+// taken there (possibly by a whiteout, which the view does not show) goes
+// to the supervisor.
+static int fast_upper_mkdir(int dirfd, const char* path, mode_t mode, int* ret) {
+  const char* name;
+  long dir = upper_alone_parent(dirfd, path, &name);
+  if (dir < 0) return 0;
+  long r = cookie_call(SYS_mkdirat, dir, (long)name, mode, 0);
+  close_fd(dir);
+  if (r == -EEXIST) return 0;
+  *ret = set_errno(r);
+  return 1;
+}
+
+EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
+  path = UNTRUSTED(path);
+  int ret;
+  if (fast_upper_mkdir(dirfd, path, mode, &ret)) return ret;
+  return set_errno(plain_call(SYS_mkdirat, dirfd, (long)path, mode, 0));
+}
+
+EXPORT int mkdir(const char* path, mode_t mode) {
+  path = UNTRUSTED(path);
+  int ret;
+  if (fast_upper_mkdir(AT_FDCWD, path, mode, &ret)) return ret;
+  return set_errno(plain_call(SYS_mkdir, (long)path, mode, 0, 0));
+}
+
+EXPORT int unlinkat(int dirfd, const char* path, int flags) {
+  path = UNTRUSTED(path);
+  int ret;
+  if (flags == 0 && fast_unlink(dirfd, path, &ret)) return ret;
+  return set_errno(plain_call(SYS_unlinkat, dirfd, (long)path, flags, 0));
+}
+
+EXPORT int unlink(const char* path) {
+  path = UNTRUSTED(path);
+  int ret;
+  if (fast_unlink(AT_FDCWD, path, &ret)) return ret;
+  return set_errno(plain_call(SYS_unlink, (long)path, 0, 0, 0));
+}
+
+EXPORT int futimes(int fd, const struct timeval tv[2]) {
+  tv = UNTRUSTED(tv);
+  if (tv == NULL) return futimens(fd, NULL);
+  struct timespec ts[2];
+  for (int i = 0; i < 2; ++i) {
+    if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000) return set_errno(-EINVAL);
+    ts[i].tv_sec = tv[i].tv_sec;
+    ts[i].tv_nsec = tv[i].tv_usec * 1000;
+  }
+  return futimens(fd, ts);
+}
+
 // statx: what coreutils and Rust's standard library use. The same answers
 // as stat's, made with statx itself so that every field the caller asks
 // for is the kernel's.
@@ -1114,6 +1494,7 @@ static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   path = UNTRUSTED(path);
   if (fast_open(path, flags, &ret)) return ret;
   if (fast_pure_open(dirfd, path, flags, &ret)) return ret;
+  if (fast_upper_open(dirfd, path, flags, mode, &ret)) return ret;
   return set_errno(plain_call(SYS_openat, dirfd, (long)path, flags, mode));
 }
 

@@ -304,6 +304,10 @@ SysResult<UniqueFd> OpenTarget(const Target& t, int flags) {
     fd = fcntl(t.fd.get(), F_DUPFD_CLOEXEC, 0);
   } else if (S_ISDIR(t.st.st_mode)) {
     fd = openat(t.fd.get(), ".", flags | O_CLOEXEC);
+    // Looking up "." needs search permission on the directory, which
+    // opening it does not: one its caller may read but not search opens
+    // through the descriptor's own link, as the kernel opens it.
+    if (fd < 0 && errno == EACCES) fd = open(SelfFdPath(t.fd.get()).c_str(), flags | O_CLOEXEC);
   } else if (int parent = ParentFdOf(t); parent >= 0) {
     fd = openat(parent, t.name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
   } else {
@@ -546,12 +550,19 @@ Response HandleGetcwd(Call& c) {
 
 // Merged listings, kept while the view does not change: a program reads a
 // directory with several getdents calls (the last one finds the end), and
-// often lists the same directory again.
+// often lists the same directory again. A directory of the upper alone is
+// listed afresh each time: the preload library creates and removes names
+// there itself, without the view's generation moving (docs/design.md,
+// "Changes in the upper").
 class ListingCache {
  public:
   using Entries = std::shared_ptr<const std::vector<DirEntry>>;
 
   SysResult<Entries> Get(const View& view, const ViewDir& dir, ino_t parent_ino) {
+    if (!dir.merged() && dir.top_layer() == 0 && view.layers().has_upper()) {
+      OVL_ASSIGN_OR_RETURN(std::vector<DirEntry> list, ListMerged(view, dir, parent_ino, true));
+      return std::make_shared<const std::vector<DirEntry>>(std::move(list));
+    }
     uint64_t gen = view.generation();
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -562,6 +562,168 @@ rw_case merged-lookups "" setup_merged 'p() {
   echo "-- after changes"
   for round in 1 2; do p; done'
 
+setup_fdattr() {
+  mkdir -p "$E2E_VIEW/fa/dir" "$E2E_L2/fa" "$E2E_L2/fa/dir2"
+  _put "$E2E_VIEW/fa/l1.txt" "from l1"
+  _put "$E2E_L2/fa/l2.txt" "from l2"
+  _put "$E2E_L2/fa/grown.txt" "copied up by an append"
+  mkfifo "$E2E_L2/fa/fifo"
+  chmod 0604 "$E2E_VIEW/fa/l1.txt" "$E2E_L2/fa/l2.txt"
+}
+
+# Attribute changes through a descriptor (fchmod, fchown, futimens,
+# futimes): the library makes them itself on files of the upper (new
+# files, files copied up, opened for reading or writing); files of a lower
+# are copied up first, and directories and fifos keep their attributes in
+# the supervisor's hands. Each round runs twice, then again after the
+# files changed by path. What the library changes itself must be what the
+# supervisor, and the kernel, change.
+rw_case fd-attributes "" setup_fdattr 'echo new > fa/new.txt && mkdir fa/newdir &&
+  echo more >> fa/grown.txt && mkfifo fa/newfifo &&
+  rm -f "$OUT/fdattr-host.txt" && echo host > "$OUT/fdattr-host.txt" &&
+  p() {
+    "$PROBE" fdattr:fa/new.txt fdattr:fa/new.txt:rw fdattr:fa/grown.txt fdattr:fa/grown.txt:w \
+      fdattr:fa/l2.txt:rw fdattr:fa/dir:dir fdattr:fa/dir2:dir \
+      fdattr:fa/newdir:dir fdattr:fa/fifo:rw fdattr:fa/newfifo:rw \
+      "fdattr:$OUT/fdattr-host.txt" stat:fa/new.txt
+    # A lower file opened for reading: the changes land in its copy (the
+    # descriptor itself goes on showing the lower file: docs/design.md).
+    "$PROBE" fdattr:fa/l1.txt | sed "s/ mode=.*//"
+    "$PROBE" stat:fa/l1.txt
+    stat -c "%n %a %s %h %X %Y" fa/new.txt fa/grown.txt fa/l1.txt fa/l2.txt fa/dir fa/dir2 \
+      fa/newdir fa/fifo fa/newfifo "$OUT/fdattr-host.txt" 2>&1
+  }
+  for round in 1 2; do p; done
+  chmod 0600 fa/new.txt fa/l1.txt fa/dir && touch -d @1300000000 fa/grown.txt fa/dir2
+  echo "-- after changes"
+  for round in 1 2; do p; done'
+
+setup_fdattr_nobody() {
+  mkdir -p "$E2E_VIEW/fa" "$E2E_L2/fa/low"
+  chmod 0777 "$E2E_VIEW/fa" "$E2E_L2/fa" "$E2E_L2/fa/low"
+  _put "$E2E_L2/fa/low/f.txt" "in a lower directory"
+  _put "$E2E_L2/fa/low/sub/f.txt" "below it"
+}
+
+# A directory's mode changed through a descriptor is the supervisor's to
+# make (its directory cache answers permission checks): an unprivileged
+# caller that takes the search bit off its own directory, new or copied
+# up, can no longer look names up in it.
+rw_case fd-attributes-dirs "setpriv python3" setup_fdattr_nobody 'mkdir -p fa/mine/sub &&
+  touch fa/mine/f.txt fa/mine/sub/f.txt &&
+  chown -R 65534:65534 fa/mine && ls fa/low >/dev/null &&
+  setpriv --reuid=65534 --regid=65534 --clear-groups python3 -c "
+import os
+def look(d):
+    for name in (\"f.txt\", \"nope\", \"sub/f.txt\"):
+        try:
+            os.stat(d + \"/\" + name)
+            print(\" \", name, \"found\")
+        except OSError as e:
+            print(\" \", name, e.strerror)
+for d in [\"fa/mine\", \"fa/low\"]:
+    look(d)
+    for mode in (0o640, 0o750, 0o640):
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fchmod(fd, mode)
+            print(d, oct(mode), \"fchmod ok\")
+        except OSError as e:
+            print(d, oct(mode), \"fchmod\", e.strerror)
+        os.close(fd)
+        look(d)
+"'
+
+setup_unlinks() {
+  mkdir -p "$E2E_VIEW/ul/both" "$E2E_L2/ul/both" "$E2E_L2/ul/low"
+  _put "$E2E_VIEW/ul/both/a.txt" "a from l1"
+  _put "$E2E_L2/ul/both/b.txt" "b from l2"
+  _put "$E2E_L2/ul/low/c.txt" "c from l2"
+  _put "$E2E_L2/ul/low/d.txt" "d from l2"
+}
+
+# Removals the library makes itself: names in directories of the upper
+# that no lower has (made by the program), through a directory descriptor
+# (rm -r) and in the cwd, each directory listed before and after (a
+# listing the supervisor kept would miss them). Around them, removals that
+# need a whiteout (a lower's name, in a directory copied up or merged) stay
+# the supervisor's.
+rw_case upper-unlinks "python3" setup_unlinks 'mkdir -p new/x/y && echo 1 > new/f1 &&
+  echo 2 > new/x/f2 && echo 3 > new/x/y/f3 && ln -s f1 new/link && mkfifo new/x/fifo &&
+  echo more >> ul/low/c.txt && echo new > ul/low/new.txt && echo new > ul/both/new.txt &&
+  ls -a new new/x ul/low ul/both && python3 -c "
+import os
+def rm(d, name):
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.unlink(name, dir_fd=fd)
+        print(\"unlink\", d, name, \"ok\")
+    except OSError as e:
+        print(\"unlink\", d, name, e.strerror)
+    os.close(fd)
+for d, name in [(\"new\", \"f1\"), (\"new\", \"f1\"), (\"new\", \"x\"), (\"new\", \"link\"),
+                (\"new/x\", \"fifo\"), (\"new/x\", \"nope\"), (\"ul/low\", \"c.txt\"),
+                (\"ul/low\", \"d.txt\"), (\"ul/low\", \"new.txt\"), (\"ul/both\", \"a.txt\"),
+                (\"ul/both\", \"b.txt\"), (\"ul/both\", \"new.txt\"), (\"ul\", \"low\")]:
+    rm(d, name)
+" && (cd new/x && rm f2 && rm -f nope && ls -a) && ls -a new new/x ul/low ul/both &&
+  cat ul/low/c.txt ul/low/d.txt 2>&1; rm -r new && ls new 2>&1; mkdir new && ls -a new'
+
+setup_creates() {
+  mkdir -p "$E2E_VIEW/uc/both" "$E2E_L2/uc/both" "$E2E_L2/uc/low"
+  _put "$E2E_VIEW/uc/both/a.txt" "a from l1"
+  _put "$E2E_L2/uc/low/c.txt" "c from l2"
+  chmod 0777 "$E2E_VIEW/uc"
+}
+
+# Files and directories the library makes and opens itself: in
+# directories of the upper that no lower has, reached from the cwd or a
+# directory descriptor through several names, with the program's umask and
+# credentials (an unprivileged caller refused where the kernel refuses
+# it). Names that are symlinks, fifos, or in directories a lower also has
+# stay the supervisor's. Every directory is listed before and after.
+rw_case upper-creates "python3 setpriv" setup_creates 'umask 027 && mkdir -p new/a/b &&
+  ls -a new new/a new/a/b && python3 -c "
+import os
+def op(what, f):
+    try:
+        r = f()
+        if isinstance(r, int) and r > 2:
+            st = os.fstat(r)
+            os.write(r, what.encode() + b\"\\n\") if (os.get_blocking(r) or True) and what.startswith(\"w\") else None
+            os.close(r)
+            r = \"fd mode=%o size=%d\" % (st.st_mode & 0o7777, st.st_size)
+        print(what, r)
+    except OSError as e:
+        print(what, e.strerror)
+d = os.open(\"new/a\", os.O_RDONLY | os.O_DIRECTORY)
+op(\"w creat\", lambda: os.open(\"new/a/b/f1\", os.O_WRONLY | os.O_CREAT, 0o666))
+op(\"w excl again\", lambda: os.open(\"new/a/b/f1\", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+op(\"w append\", lambda: os.open(\"new/a/b/f1\", os.O_WRONLY | os.O_APPEND))
+op(\"r read\", lambda: os.open(\"new/a/b/f1\", os.O_RDONLY))
+op(\"w trunc dirfd\", lambda: os.open(\"b/f1\", os.O_WRONLY | os.O_TRUNC, dir_fd=d))
+op(\"w creat dirfd\", lambda: os.open(\"b/f2\", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640, dir_fd=d))
+op(\"r missing\", lambda: os.open(\"b/nope\", os.O_RDONLY, dir_fd=d))
+op(\"r dir\", lambda: os.open(\"b\", os.O_RDONLY | os.O_DIRECTORY, dir_fd=d))
+op(\"w dir\", lambda: os.open(\"b\", os.O_WRONLY, dir_fd=d))
+op(\"w notdir\", lambda: os.open(\"b/f1/x\", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=d))
+op(\"mkdir\", lambda: os.mkdir(\"c\", 0o777, dir_fd=d))
+op(\"mkdir again\", lambda: os.mkdir(\"c\", 0o777, dir_fd=d))
+op(\"mkdir deep\", lambda: os.mkdir(\"new/a/c/d\", 0o700))
+os.symlink(\"f1\", \"new/a/b/link\")
+os.mkfifo(\"new/a/b/fifo\")
+op(\"w via symlink\", lambda: os.open(\"new/a/b/link\", os.O_WRONLY | os.O_APPEND))
+op(\"w fifo\", lambda: os.open(\"new/a/b/fifo\", os.O_RDWR))
+op(\"w lower dir\", lambda: os.open(\"uc/low/new.txt\", os.O_WRONLY | os.O_CREAT, 0o644))
+op(\"w lower name, copied-up dir\", lambda: os.open(\"uc/low/c.txt\", os.O_WRONLY | os.O_APPEND))
+op(\"r lower name, copied-up dir\", lambda: os.open(\"uc/low/c.txt\", os.O_RDONLY))
+op(\"w merged dir\", lambda: os.open(\"uc/both/a.txt\", os.O_WRONLY | os.O_APPEND))
+op(\"mkdir lower dir\", lambda: os.mkdir(\"uc/low/sub\"))
+os.close(d)
+" && ls -a new new/a new/a/b new/a/c uc/low uc/both && cat new/a/b/f1 uc/both/a.txt &&
+  mkdir new/locked && chmod 0755 new/locked &&
+  setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "umask 022; touch new/locked/x 2>/dev/null; echo \$?; mkdir new/locked/y 2>/dev/null; echo \$?; mkdir uc/nb && touch uc/nb/f && mkdir uc/nb/g && ls -la uc/nb | tail -n +2 | cut -c1-10" 2>&1'
+
 setup_cproj() {
   mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
   printf '#include <stdio.h>\n#include <string.h>\n#include <sys/stat.h>\n#include "proj.h"\nint main(void) { printf("%%d\\n", (int)strlen(PROJ)); return 0; }\n' \
