@@ -19,6 +19,7 @@ struct ovlbox_preload_config {
   uint32_t writable;  // the view has an upper (its regular files report origins)
   uint64_t upper_dev;  // the upper's filesystem
   uint64_t proc_devs[OVLBOX_PRELOAD_MAX_DEVS];  // proc filesystems: never answered
+  uint64_t runtime_dev;  // the supervisor's runtime dirs' filesystem (fifo stand-ins)
   // Entries "D/path\0" (a directory and everything below it), "U/path\0"
   // (the same, for the upper and work dirs) and "R/prefix\0" (every path
   // that starts with it), then an empty entry.

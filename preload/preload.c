@@ -224,10 +224,20 @@ static int real_path_clear(long fd, int upper_only) {
   return real_path_of(fd, real) && !excluded_by(real, upper_only);
 }
 
+// Whether an object (real stat `st`) may lie in the view or be the
+// supervisor's: on a filesystem that holds a layer, or a fifo on the
+// supervisor's runtime dirs' filesystem (a stand-in). Anything else lies
+// outside the view by its device alone (when no filesystem is mounted
+// below a layer root).
+static int on_layer_fs(const struct stat* st) {
+  return !cfg.dev_check || in_list(cfg.devs, cfg.n_devs, st->st_dev) ||
+         (S_ISFIFO(st->st_mode) && (uint64_t)st->st_dev == cfg.runtime_dev);
+}
+
 // Whether the object open as `fd` (real stat `st`) lies outside the view.
 static int fd_outside(long fd, const struct stat* st) {
   if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
-  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st->st_dev)) return 1;
+  if (!on_layer_fs(st)) return 1;
   return real_path_clear(fd, 0);
 }
 
@@ -238,7 +248,7 @@ static int fd_outside(long fd, const struct stat* st) {
 // of a lower reports its own stat, as on overlayfs.
 static int fstat_unchanged(long fd, const struct stat* st) {
   if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
-  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st->st_dev)) return 1;
+  if (!on_layer_fs(st)) return 1;
   if (S_ISDIR(st->st_mode) && pure_dir(st->st_dev, st->st_ino) != 0) return 1;
   if (S_ISREG(st->st_mode) && (!cfg.writable || st->st_dev != cfg.upper_dev)) return 1;
   // On a layer's filesystem: by its real path (read once), outside every
@@ -250,7 +260,7 @@ static int fstat_unchanged(long fd, const struct stat* st) {
 // unless `nofollow`) lies outside the view.
 static int path_outside(const char* path, const struct stat* st, int nofollow) {
   if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
-  if (cfg.dev_check && !in_list(cfg.devs, cfg.n_devs, st->st_dev)) return 1;
+  if (!on_layer_fs(st)) return 1;
   long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
                         O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), 0);
   if (fd < 0) return 0;
@@ -1224,13 +1234,13 @@ static int fast_unlink(int dirfd, const char* path, int* ret) {
 }
 
 // open/openat in a directory of the upper that no lower has, of a regular
-// file or a directory there, or of a new name with O_CREAT: the object the
+// file or a directory there (O_PATH too), or of a new name with O_CREAT: the object the
 // view gives is the real one, opened or made as the kernel makes it (the
 // program's umask and credentials). Symlinks (which the view follows its
 // own way), fifos (which get stand-ins), devices and whiteouts go to the
 // supervisor.
 static int fast_upper_open(int dirfd, const char* path, int flags, mode_t mode, int* ret) {
-  if ((flags & (O_PATH | TMPFILE_BIT)) || ((flags & O_CREAT) && (flags & O_DIRECTORY))) return 0;
+  if ((flags & TMPFILE_BIT) || ((flags & O_CREAT) && (flags & O_DIRECTORY))) return 0;
   const char* name;
   long dir = upper_alone_parent(dirfd, path, &name);
   if (dir < 0) return 0;
@@ -1416,7 +1426,8 @@ EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* st,
 
 static int fast_open(const char* path, int flags, int* ret) {
   if (!candidate(path)) return 0;
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_PATH | TMPFILE_BIT))) {
+  // (O_PATH too: the tracer would have the kernel open the same object.)
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | TMPFILE_BIT))) {
     return 0;
   }
   int nofollow = (flags & O_NOFOLLOW) != 0;
@@ -1430,13 +1441,13 @@ static int fast_open(const char* path, int flags, int* ret) {
   }
   if (r != 0 || S_ISLNK(st.st_mode)) return 0;
   if (in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev)) return 0;
-  int on_layer_fs = !cfg.dev_check || in_list(cfg.devs, cfg.n_devs, st.st_dev);
+  int layer_fs = on_layer_fs(&st);
   // Opening has no side effect on a regular file or a directory; anything
   // else on a layer's filesystem is left to the supervisor unopened.
-  if (on_layer_fs && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 0;
+  if (layer_fs && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 0;
   long fd = open_checked(AT_FDCWD, path, flags, &st);
-  if (fd == -EAGAIN || (fd < 0 && on_layer_fs)) return 0;
-  if (fd >= 0 && on_layer_fs && !fd_outside(fd, &st)) {
+  if (fd == -EAGAIN || (fd < 0 && layer_fs)) return 0;
+  if (fd >= 0 && layer_fs && !fd_outside(fd, &st)) {
     close_fd(fd);
     return 0;
   }
@@ -1483,7 +1494,7 @@ static int walked_open(const struct walk* w, void* arg, int* ret) {
 // openat(dirfd, path) for reading in a listed directory, after the walk.
 static int fast_pure_open(int dirfd, const char* path, int flags, int* ret) {
   if (!enabled || (flags & O_ACCMODE) != O_RDONLY ||
-      (flags & (O_CREAT | O_TRUNC | O_PATH | TMPFILE_BIT)) != 0) {
+      (flags & (O_CREAT | O_TRUNC | TMPFILE_BIT)) != 0) {
     return 0;
   }
   return answer_walked(dirfd, path, walked_open, &flags, ret);

@@ -188,7 +188,9 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   const char* tmp = getenv("TMPDIR");
   std::string base = tmp && *tmp ? tmp : "/tmp";
   fits = fits && AddPrefix(&cfg, &used, 'R', base + "/ovlbox-run.");
-  if (struct stat st; stat(base.c_str(), &st) == 0) AddDev(cfg.devs, &cfg.n_devs, st.st_dev);
+  // Only fifos there are the supervisor's (stand-ins): other objects on
+  // that filesystem (often the host's root) are placed by device alone.
+  if (struct stat st; stat(base.c_str(), &st) == 0) cfg.runtime_dev = st.st_dev;
   // The two files served here always come from the supervisor.
   fits = fits && AddPrefix(&cfg, &used, 'D', kListPath);
   fits = fits && AddPrefix(&cfg, &used, 'D', kLibraryPath);
