@@ -58,6 +58,9 @@ struct ViewDir {
   // could not be read.
   mutable std::once_flag real_paths_once;
   mutable std::string real_paths;
+  // The device and inode of each real directory, top first (with
+  // real_paths).
+  mutable std::vector<std::pair<uint64_t, uint64_t>> real_ids;
   bool merged() const { return stack.size() > 1; }
   int top_fd() const { return stack.front().fd.get(); }
   int top_layer() const { return stack.front().layer; }

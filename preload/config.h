@@ -54,9 +54,10 @@ struct ovlbox_pure_slot {
   uint64_t generation;  // recorded at; 0: empty
 };
 
-// Merged directories, by the device and inode of their top real
-// directory (the one the view gives a program for them): the real
-// directories that make up the view directory, top first, when none of
+// Merged directories, by the device and inode of each of their real
+// directories (one slot each: the view gives a program the top one, but a
+// cwd at the view root, or one entered before a copy-up, is a lower's): the
+// real directories that make up the view directory, top first, when none of
 // them marks xattr whiteouts. The view's entry for a name is then the
 // first of those directories' entries for it, a whiteout device there
 // meaning none. Valid, as above, while `generation` is unchanged.
@@ -71,7 +72,7 @@ struct ovlbox_merged_slot {
   uint32_t n_dirs;      // real directories in `paths`
   uint32_t upper_first; // 1: the first one is the upper's
   uint32_t paths_len;   // bytes used in `paths`
-  uint32_t pad;
+  uint32_t key_index;   // which of the directories (dev, ino) names
   // n_dirs absolute paths, each ending in a NUL
   char paths[OVLBOX_PRELOAD_MERGED_BYTES];
 };

@@ -466,10 +466,11 @@ struct merged {
   uint64_t generation;  // recorded at (the view's current one)
   uint32_t n_dirs;
   uint32_t upper_first;
+  uint32_t key_index;  // which real directory the record was found by
   char paths[OVLBOX_PRELOAD_MERGED_BYTES];
 };
 
-// Whether the real directory (dev, ino) is the top of a merged directory
+// Whether the real directory (dev, ino) is one of a merged directory's
 // recorded at the view's current generation; *m gets its directories.
 static int merged_dir(dev_t dev, ino_t ino, struct merged* m) {
   const struct ovlbox_view_state* st = view_state();
@@ -487,6 +488,7 @@ static int merged_dir(dev_t dev, ino_t ino, struct merged* m) {
     uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
     m->n_dirs = __atomic_load_n(&slot->n_dirs, __ATOMIC_RELAXED);
     m->upper_first = __atomic_load_n(&slot->upper_first, __ATOMIC_RELAXED);
+    m->key_index = __atomic_load_n(&slot->key_index, __ATOMIC_RELAXED);
     uint32_t len = __atomic_load_n(&slot->paths_len, __ATOMIC_RELAXED);
     if (len > sizeof(m->paths)) len = sizeof(m->paths);
     for (uint32_t j = 0; j < len; ++j) m->paths[j] = __atomic_load_n(&slot->paths[j], __ATOMIC_RELAXED);
@@ -627,19 +629,21 @@ static void note_walked_pure(long dir, uint64_t generation) {
 }
 
 // A walk's step from a directory (stat `dst`) that lacks `name`, if it is
-// the top real directory of a recorded merged directory: the real
-// directory the view's `name` is topmost in, when a directory below has it
-// (opened O_PATH); -ENOENT when none has it or a whiteout hides it;
-// -ESRCH when it is no such directory; another error: the supervisor's.
+// one of the real directories of a recorded merged directory: the real
+// directory the view's `name` is topmost in, when another one has it
+// (opened O_PATH; one of the upper's is the supervisor's); -ENOENT when
+// none has it or a whiteout hides it; -ESRCH when it is no such
+// directory; another error: the supervisor's. (The walk may stand in a
+// lower's directory of it: a cwd at the view root is one.)
 static long merged_step(const struct stat* dst, const char* name) {
   struct stat st;
   struct merged m;
   char path[PATH_MAX];
   uint32_t index;
   if (!merged_dir(dst->st_dev, dst->st_ino, &m)) return -ESRCH;
-  int r = merged_lookup(&m, 1, name, path, &st, &index);
+  int r = merged_lookup(&m, m.key_index == 0 ? 1 : 0, name, path, &st, &index);
   if (r < 0) return r;
-  if (r == 0 || !S_ISDIR(st.st_mode)) return -EAGAIN;
+  if (r == 0 || !S_ISDIR(st.st_mode) || (index == 0 && m.upper_first)) return -EAGAIN;
   long fd = open_checked(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &st);
   return fd < 0 ? -EAGAIN : fd;
 }
@@ -882,6 +886,37 @@ static int fast_pure_stat(int dirfd, const char* path, struct stat* st, int flag
   if (!enabled || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0) return 0;
   struct stat_call c = {st, flags};
   return answer_walked(dirfd, path, walked_stat, &c, ret);
+}
+
+// readlinkat's arguments, for walked_readlink.
+struct readlink_call {
+  char* buf;
+  size_t size;
+};
+
+// readlinkat of the walk's last name: a lower's symlink is the view's, its
+// target as it is (overlayfs shows a layer's symlink unchanged); anything
+// else found there is no symlink (EINVAL).
+static int walked_readlink(const struct walk* w, void* arg, int* ret) {
+  const struct readlink_call* c = arg;
+  struct entry e;
+  int r = walk_entry(w, &e, NULL, 0, 0);
+  if (r == 0) return 0;
+  if (r < 0 || !S_ISLNK(e.st.st_mode)) {
+    *ret = set_errno(r < 0 ? r : -EINVAL);
+    return 1;
+  }
+  long n = cookie_call(SYS_readlinkat, e.dir, (long)e.name, (long)c->buf, (long)c->size);
+  if (n < 0) return 0;
+  *ret = (int)n;
+  return 1;
+}
+
+// readlinkat(dirfd, path) in a listed directory, after the walk to it.
+static int fast_pure_readlink(int dirfd, const char* path, char* buf, size_t size, int* ret) {
+  if (!enabled || buf == NULL || size == 0 || size > INT_MAX) return 0;
+  struct readlink_call c = {buf, size};
+  return answer_walked(dirfd, path, walked_readlink, &c, ret);
 }
 
 // ---- stat ----
@@ -1608,6 +1643,9 @@ static ssize_t do_readlinkat(int dirfd, const char* path, char* buf, size_t size
       if (n >= 0) return n;
     }
   }
+  int ret;
+  buf = UNTRUSTED(buf);
+  if (fast_pure_readlink(dirfd, path, buf, size, &ret)) return ret;
   long n = plain_call(SYS_readlinkat, dirfd, (long)path, (long)buf, (long)size);
   if (n < 0 && n > -4096) {
     errno = (int)-n;

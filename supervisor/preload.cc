@@ -320,20 +320,29 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
   for (const LayerDir& ld : dir.stack) {
     if (ld.xwhiteouts) return false;
   }
-  uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
   uint64_t at = seen + 1;  // as in NotePureDir
   if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
-  uint64_t h = ovlbox_pure_hash(dev, ino);
-  if (ListedAt(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at)) return false;
+  {
+    uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
+    uint64_t h = ovlbox_pure_hash(dev, ino);
+    if (ListedAt(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at)) return false;
+  }
   std::call_once(dir.real_paths_once, [&dir] {
     std::string paths;
+    std::vector<std::pair<uint64_t, uint64_t>> ids;
     for (const LayerDir& ld : dir.stack) {
       std::string real = FdPath(ld.fd.get());
-      if (real.empty() || real[0] != '/' || real.ends_with(" (deleted)")) return;
+      struct stat st;
+      if (real.empty() || real[0] != '/' || real.ends_with(" (deleted)") ||
+          fstat(ld.fd.get(), &st) != 0) {
+        return;
+      }
       paths += real;
       paths.push_back('\0');
+      ids.emplace_back(st.st_dev, st.st_ino);
     }
     dir.real_paths = std::move(paths);
+    dir.real_ids = std::move(ids);
   });
   const std::string& paths = dir.real_paths;
   if (paths.empty() || paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return false;
@@ -341,15 +350,29 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
   uint32_t n_dirs = static_cast<uint32_t>(dir.stack.size());
   std::lock_guard<std::mutex> lock(mu_);
   if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
-  ovlbox_merged_slot* slot = SlotFor(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at);
-  if (slot == nullptr) return false;
-  WriteSlot(slot, dev, ino, at, [&](ovlbox_merged_slot* s) {
-    __atomic_store_n(&s->n_dirs, n_dirs, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->upper_first, upper_first, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->paths_len, static_cast<uint32_t>(paths.size()), __ATOMIC_RELAXED);
-    for (size_t i = 0; i < paths.size(); ++i) __atomic_store_n(&s->paths[i], paths[i], __ATOMIC_RELAXED);
-  });
-  return true;
+  // The same record under each of its real directories: a program holds
+  // whichever one it was given (its cwd at the view root is a lower's
+  // directory; a directory copied up after it went there stays the
+  // lower's), and each stands for the whole merged directory.
+  bool written = false;
+  for (uint32_t key = 0; key < dir.real_ids.size(); ++key) {
+    const auto& [dev, ino] = dir.real_ids[key];
+    uint64_t h = ovlbox_pure_hash(dev, ino);
+    ovlbox_merged_slot* slot =
+        SlotFor(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at);
+    if (slot == nullptr) break;
+    WriteSlot(slot, dev, ino, at, [&](ovlbox_merged_slot* s) {
+      __atomic_store_n(&s->n_dirs, n_dirs, __ATOMIC_RELAXED);
+      __atomic_store_n(&s->upper_first, upper_first, __ATOMIC_RELAXED);
+      __atomic_store_n(&s->paths_len, static_cast<uint32_t>(paths.size()), __ATOMIC_RELAXED);
+      __atomic_store_n(&s->key_index, key, __ATOMIC_RELAXED);
+      for (size_t i = 0; i < paths.size(); ++i) {
+        __atomic_store_n(&s->paths[i], paths[i], __ATOMIC_RELAXED);
+      }
+    });
+    written = true;
+  }
+  return written;
 }
 
 bool PreloadService::NoteDir(const View& view, const ViewDir& dir, uint64_t seen) const {

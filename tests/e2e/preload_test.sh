@@ -445,7 +445,9 @@ rw_case pure-dir-paths "" setup_pure_paths 'p() {
       fopen:$d/sub/g.txt fopen:$d/nope/x "fopen:$PWD/$d/f.txt:e" fopen:$d/sub/new.txt \
       eaccess:$d/sub/g.txt:r eaccess:$d/sub/g.txt:x eaccess:$d/wh:f \
       statx:$d/sub/g.txt statx:$d/link:nofollow statx:$d/link statx:$d/wh statx:$d/nope/x \
-      "statx:$PWD/$d/sub/deeper/h.txt" statx:$d/sub/new.txt statx:$d/sub/deeper/h.txt
+      "statx:$PWD/$d/sub/deeper/h.txt" statx:$d/sub/new.txt statx:$d/sub/deeper/h.txt \
+      readlink:$d/link readlink:$d/sublink readlink:$d/f.txt readlink:$d/wh readlink:$d/nope/x \
+      "readlink:$PWD/$d/link" readlink:$d/sublink/g.txt
     stat -c "%n %s %h %F %a" $d/f.txt $d/sub $d/link 2>&1
   }
   q() {
@@ -568,7 +570,9 @@ rw_case merged-lookups "" setup_merged 'p() {
       statx:mg/only2 open:mg/both:dir open:mg/only2:dir dirstream:mg/both dirstream:mg/only2 \
       dirstream:mg/both/sub stat:mg/only2/deep open:mg/low.txt:path open:mg/only2/deep/d.txt:path \
       open:mg/lowlink:path+nofollow open:mg/lowlink:path open:mg/both:path open:mg/hidden.txt:path \
-      open:mg/only2/deep:path+dir
+      open:mg/only2/deep:path+dir readlink:mg/lowlink readlink:mg/dirlink readlink:mg/low.txt \
+      readlink:mg/hidden.txt readlink:mg/nope readlink:mg/only2 readlink:mg/dirlink/deep \
+      readlink:mg/only2/deep/d.txt readlink:mg/lowlink/x
     (cd mg && "$PROBE" stat:low.txt stat:hidden.txt open:low.txt:r stat:only2/deep/d.txt \
       statx:top.txt stat:nope stat:both stat:only2 dirstream:only2 dirstream:both &&
       stat -c "%n %s %h %i" low.txt only2/deep/d.txt 2>&1 && stat -c "%n %h %i" both only2 only1 2>&1)
@@ -751,6 +755,32 @@ os.close(d)
 " && ls -a new new/a new/a/b new/a/c uc/low uc/both && cat new/a/b/f1 uc/both/a.txt &&
   mkdir new/locked && chmod 0755 new/locked &&
   setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "umask 022; touch new/locked/x 2>/dev/null; echo \$?; mkdir new/locked/y 2>/dev/null; echo \$?; mkdir uc/nb && touch uc/nb/f && mkdir uc/nb/g && ls -la uc/nb | tail -n +2 | cut -c1-10" 2>&1'
+
+setup_root_walks() {
+  mkdir -p "$E2E_VIEW/rw/wd/sub" "$E2E_L2/rw/wd/sub" "$E2E_L2/rw/wd2/x" "$E2E_L2/rw/keep/deep"
+  _put "$E2E_VIEW/rw/wd/sub/f.txt" "f from l1"
+  _put "$E2E_L2/rw/wd/sub/g.txt" "g from l2"
+  _put "$E2E_L2/rw/wd2/x/h.txt" "h from l2"
+  _put "$E2E_L2/rw/keep/deep/k.txt" "k from l2"
+}
+
+# Walks from the cwd at the view root, whose real directory is the top
+# lower's while the view root is merged with the upper (the supervisor
+# records a merged directory under each of its real directories): names
+# made in the upper, directories removed (whiteouts) or replaced by files
+# in the upper over a lower's directories, and names only a lower below
+# has. Each round runs twice.
+rw_case root-walks "" setup_root_walks 'p() {
+    "$PROBE" stat:rw/wd/sub/f.txt stat:rw/wd/sub/g.txt stat:rw/wd2/x/h.txt open:rw/wd2/x/h.txt:r \
+      stat:rw/keep/deep/k.txt readlink:rw/keep/deep/k.txt stat:rw/new/a/n.txt open:rw/new/a/n.txt:r \
+      stat:rw/nope/x stat:rw stat:rw/keep
+  }
+  for round in 1 2; do p; done
+  rm -r rw/wd && rm -r rw/wd2 && echo file > rw/wd2 && mkdir -p rw/new/a && echo n > rw/new/a/n.txt
+  touch -d @1600000000 rw/new/a/n.txt rw/new/a rw/new rw/wd2 rw
+  echo "-- after changes"
+  for round in 1 2; do p; done
+  cd rw && "$PROBE" stat:wd/sub/g.txt stat:wd2/x/h.txt stat:keep/deep/k.txt stat:new/a/n.txt'
 
 setup_cproj() {
   mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
