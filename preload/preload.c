@@ -158,28 +158,48 @@ static int in_list(const uint64_t* list, uint32_t n, dev_t dev) {
   return 0;
 }
 
+// The roots the configuration lists, in order: the layers (the upper
+// first when the view is writable), the work dir, the runtime dirs' name
+// prefix, the served files; each with its kind ('U': the upper or the work
+// dir, 'D': a lower or a served file, 'R': runtime dirs).
+struct root {
+  char kind;
+  const char* path;
+  size_t len;
+};
+
+// The root after *p (cfg.prefixes to start): 1 with *r set, 0 at the end,
+// -1 when the list is malformed.
+static int next_root(const char** p, struct root* r) {
+  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
+  if (*p >= end || **p == '\0') return 0;
+  size_t n = strnlen(*p, (size_t)(end - *p));
+  if (n < 2 || *p + n >= end) return -1;
+  r->kind = (*p)[0];
+  r->path = *p + 1;
+  r->len = n - 1;
+  *p += n + 1;
+  return 1;
+}
+
+// Whether `path` (absolute) lies at or below the root `r` (runtime dirs:
+// whose name starts with its prefix).
+static int below_root(const char* path, const struct root* r) {
+  if (r->kind == 'R') return strncmp(path, r->path, r->len) == 0;
+  if (r->len == 1 && r->path[0] == '/') return 1;  // the root itself is a layer
+  return strncmp(path, r->path, r->len) == 0 && (path[r->len] == '\0' || path[r->len] == '/');
+}
+
 // Whether `path` (absolute) names something at or below an excluded root
 // (with `upper_only`, only the upper and work dirs and the runtime dirs).
 static int excluded_by(const char* path, int upper_only) {
   const char* p = cfg.prefixes;
-  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
-  while (p < end && *p) {
-    size_t len = strnlen(p, (size_t)(end - p));
-    if (len < 2 || p + len >= end) return 1;
-    const char* prefix = p + 1;
-    size_t plen = len - 1;
-    if (upper_only && p[0] == 'D') {
-      // a lower: not asked about
-    } else if (p[0] == 'R') {
-      if (strncmp(path, prefix, plen) == 0) return 1;
-    } else if (plen == 1 && prefix[0] == '/') {
-      return 1;  // the root itself is a layer
-    } else if (strncmp(path, prefix, plen) == 0 && (path[plen] == '\0' || path[plen] == '/')) {
-      return 1;
-    }
-    p += len + 1;
+  struct root r;
+  int k;
+  while ((k = next_root(&p, &r)) > 0) {
+    if (!(upper_only && r.kind == 'D') && below_root(path, &r)) return 1;
   }
-  return 0;
+  return k < 0;
 }
 
 static int excluded(const char* path) { return excluded_by(path, 0); }
@@ -590,15 +610,11 @@ static int listing(void) {
 // below, or 0.
 static size_t lower_prefix(const char* path) {
   const char* p = cfg.prefixes;
-  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
-  while (p < end && *p) {
-    size_t len = strnlen(p, (size_t)(end - p));
-    if (len < 2 || p + len >= end) return 0;
-    size_t plen = len - 1;
-    if (p[0] == 'D' && plen > 1 && strncmp(path, p + 1, plen) == 0 && path[plen] == '/') {
-      return plen;
+  struct root r;
+  while (next_root(&p, &r) > 0) {
+    if (r.kind == 'D' && r.len > 1 && strncmp(path, r.path, r.len) == 0 && path[r.len] == '/') {
+      return r.len;
     }
-    p += len + 1;
   }
   return 0;
 }
@@ -990,37 +1006,27 @@ EXPORT int fstat64(int fd, struct stat64* st) { return fstat(fd, (struct stat*)s
 // outside every root); *len: the length of its root in `real`.
 static int layer_of(const char* real, size_t* len) {
   const char* p = cfg.prefixes;
-  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
-  int index = 0, lowers = 1, best = -1;
+  struct root r;
+  int k, index = 0, lowers = 1, best = -1;
   size_t best_len = 0;
-  while (p < end && *p) {
-    size_t n = strnlen(p, (size_t)(end - p));
-    if (n < 2 || p + n >= end) return -1;
-    const char* root = p + 1;
-    size_t rlen = n - 1;
-    int within = p[0] == 'R' ? strncmp(real, root, rlen) == 0
-                             : (rlen == 1 && root[0] == '/') ||
-                                   (strncmp(real, root, rlen) == 0 &&
-                                    (real[rlen] == '\0' || real[rlen] == '/'));
+  while ((k = next_root(&p, &r)) > 0) {
     // The layers come first (the upper first when writable), then the
     // work dir ('U'), the runtime dirs ('R') and the served files.
     int kind = -1;
-    if (index == 0 && cfg.writable) {
-      kind = p[0] == 'U' ? 0 : -1;
-    } else if (lowers && p[0] == 'D') {
+    if (index++ == 0 && cfg.writable) {
+      kind = r.kind == 'U' ? 0 : -1;
+    } else if (lowers && r.kind == 'D') {
       kind = 1;
     } else {
       lowers = 0;
     }
-    if (within && (best_len == 0 || rlen > best_len)) {
+    if (below_root(real, &r) && (best_len == 0 || r.len > best_len)) {
       best = kind;
-      best_len = rlen;
+      best_len = r.len;
     }
-    ++index;
-    p += n + 1;
   }
   *len = best_len;
-  return best;
+  return k < 0 ? -1 : best;
 }
 
 // The length of the upper's root in the real path `real` when it lies in
@@ -1088,38 +1094,33 @@ EXPORT int futimens(int fd, const struct timespec times[2]) {
 
 // Whether no lower has a directory at `rel` (relative to the layer roots,
 // "" for the root): an upper directory there is then all the view shows
-// at `rel`, with no lower entry to hide and so no whiteout to make. A
-// lower's answer other than "missing" (a directory, a symlink on the way
-// that leads to one, a refusal) counts as a directory: the supervisor
+// at `rel`, with no lower entry to hide and so no whiteout to make. 1: no
+// lower has one; 0: a lower has one (or a symlink on the way that leads to
+// one); -1: a lower's answer was neither (a refusal): the supervisor
 // decides then.
 static int upper_alone(const char* rel) {
+  size_t relen = strlen(rel);
+  if (relen == 0) return 0;  // the root: merged
   const char* p = cfg.prefixes;
-  const char* end = cfg.prefixes + sizeof(cfg.prefixes);
-  int index = 0;
-  while (p < end && *p) {
-    size_t len = strnlen(p, (size_t)(end - p));
-    if (len < 2 || p + len >= end) return 0;
-    // The lowers: the 'D' roots right after the upper.
-    if (index > 0) {
-      if (p[0] != 'D') break;
-      char path[PATH_MAX];
-      size_t rlen = len - 1, relen = strlen(rel);
-      if (relen == 0 || rlen + 1 + relen >= sizeof(path)) return 0;
-      memcpy(path, p + 1, rlen);
-      path[rlen] = '/';
-      memcpy(path + rlen + 1, rel, relen + 1);
-      long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
-                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-      if (fd >= 0) {
-        close_fd(fd);
-        return 0;
-      }
-      if (fd != -ENOENT && fd != -ENOTDIR) return 0;
+  struct root r;
+  int k;
+  // The lowers: the 'D' roots right after the upper.
+  if (next_root(&p, &r) <= 0) return 0;
+  while ((k = next_root(&p, &r)) > 0 && r.kind == 'D') {
+    char path[PATH_MAX];
+    if (r.len + 1 + relen >= sizeof(path)) return 0;
+    memcpy(path, r.path, r.len);
+    path[r.len] = '/';
+    memcpy(path + r.len + 1, rel, relen + 1);
+    long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
+                          O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd >= 0) {
+      close_fd(fd);
+      return 0;
     }
-    ++index;
-    p += len + 1;
+    if (fd != -ENOENT && fd != -ENOTDIR) return -1;
   }
-  return index > 0;
+  return k >= 0 ? 1 : -1;
 }
 
 // The directory part of the relative `path` with every name in it plain
@@ -1146,38 +1147,42 @@ static int plain_dir_part(const char* path, const char* last, char* out) {
   }
 }
 
-// Directories of the upper that no lower has, by their path relative to
-// the layer roots: once found so, always so (the lowers do not change
-// while the view is in use). A few, most recent first; a thread that finds
-// the table busy (another thread, or a signal handler interrupting this
-// one) goes without it.
+// What upper_alone found for a few paths relative to the layer roots,
+// most recent first: the lowers do not change while the view is in use,
+// so an answer holds for good. A thread that finds the table busy
+// (another thread, or a signal handler interrupting this one) goes
+// without it.
 #define UPPER_ALONE_CACHE 8
 static struct {
   int lock;
   int used;
+  char alone[UPPER_ALONE_CACHE];
   char rel[UPPER_ALONE_CACHE][PATH_MAX];
 } upper_alone_cache;
 
 static int upper_alone_cached(const char* rel) {
-  int found = 0;
+  int answer = -1;
   if (__atomic_exchange_n(&upper_alone_cache.lock, 1, __ATOMIC_ACQUIRE) != 0) {
-    return upper_alone(rel);
+    return upper_alone(rel) == 1;
   }
-  for (int i = 0; i < upper_alone_cache.used && !found; ++i) {
-    found = strcmp(upper_alone_cache.rel[i], rel) == 0;
+  for (int i = 0; i < upper_alone_cache.used && answer < 0; ++i) {
+    if (strcmp(upper_alone_cache.rel[i], rel) == 0) answer = upper_alone_cache.alone[i];
   }
   __atomic_store_n(&upper_alone_cache.lock, 0, __ATOMIC_RELEASE);
-  if (found) return 1;
-  if (!upper_alone(rel) || strlen(rel) >= PATH_MAX) return 0;
+  if (answer >= 0) return answer;
+  answer = upper_alone(rel);
+  if (answer < 0 || strlen(rel) >= PATH_MAX) return 0;
   if (__atomic_exchange_n(&upper_alone_cache.lock, 1, __ATOMIC_ACQUIRE) == 0) {
     int n = upper_alone_cache.used < UPPER_ALONE_CACHE ? upper_alone_cache.used + 1
                                                        : UPPER_ALONE_CACHE;
     memmove(upper_alone_cache.rel[1], upper_alone_cache.rel[0], (size_t)(n - 1) * PATH_MAX);
+    memmove(upper_alone_cache.alone + 1, upper_alone_cache.alone, (size_t)(n - 1));
     strcpy(upper_alone_cache.rel[0], rel);
+    upper_alone_cache.alone[0] = (char)answer;
     upper_alone_cache.used = n;
     __atomic_store_n(&upper_alone_cache.lock, 0, __ATOMIC_RELEASE);
   }
-  return 1;
+  return answer;
 }
 
 // openat2(dirfd, path, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS), natively.
