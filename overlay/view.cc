@@ -809,7 +809,10 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     }
 
     if (!child.exists) {
-      if (!last) return Errno{ENOENT};
+      if (!last) {
+        if (view && options.missing_in != nullptr) *options.missing_in = view;
+        return Errno{ENOENT};
+      }
       child.trailing_slash = trailing;
       return child;
     }

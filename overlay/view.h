@@ -169,6 +169,9 @@ struct ResolveOptions {
   // to create or remove (mkdir, unlink, rename...) look the final component
   // up as it is and judge the slash themselves: set false.
   bool trailing_follows = true;
+  // When set: a lookup that fails because a name on the way (not the last)
+  // is missing in a view directory stores that directory here.
+  ViewDirPtr* missing_in = nullptr;
 };
 
 class View {

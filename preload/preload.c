@@ -210,6 +210,40 @@ static int candidate(const char* path) {
   return enabled && path != NULL && path[0] == '/' && !excluded(path);
 }
 
+// A host path the kernel may resolve for the view on its own: a candidate
+// (absolute, lexically below no excluded root) with no ".." and outside
+// /proc. Resolved with RESOLVE_NO_SYMLINKS (host_open), its lookup then
+// goes from "/" through plain names only, so it never enters a layer: what
+// the kernel finds, creates or misses there is what the view shows.
+static int plain_host_path(const char* path) {
+  if (!candidate(path)) return 0;
+  if (strncmp(path, "/proc", 5) == 0 && (path[5] == '\0' || path[5] == '/')) return 0;
+  for (const char* p = path; (p = strstr(p, "..")) != NULL; p += 2) {
+    if (p[-1] == '/' && (p[2] == '\0' || p[2] == '/')) return 0;
+  }
+  return 1;
+}
+
+// openat2(AT_FDCWD, path, flags, mode, RESOLVE_NO_SYMLINKS) with the
+// cookie: a descriptor or -errno. -ELOOP (a symlink on the way, which the
+// view may resolve its own way) and the errors openat2 alone gives
+// (EINVAL for a mode without O_CREAT, ENOSYS, E2BIG) are the caller's to
+// leave to the supervisor (host_answer).
+static long host_open(const char* path, int flags, mode_t mode) {
+  struct open_how how;
+  memset(&how, 0, sizeof(how));
+  how.flags = (uint64_t)(unsigned)flags;
+  how.mode = (flags & O_CREAT) || (flags & TMPFILE_BIT) ? (mode & 07777) : 0;
+  how.resolve = RESOLVE_NO_SYMLINKS;
+  return cookie_call(SYS_openat2, AT_FDCWD, (long)path, (long)&how, sizeof(how));
+}
+
+// Whether host_open's result `r` is the view's answer.
+static int host_answer(long r) {
+  return r >= 0 || (r != -ELOOP && r != -EINVAL && r != -ENOSYS && r != -E2BIG &&
+                    r != -EXDEV && r != -EAGAIN);
+}
+
 // The real path of `fd` in `out` (PATH_MAX bytes), as /proc/self/fd/N
 // names it: 1 when it is an absolute path of an object not deleted.
 static int real_path_at(const char* link, char* out);
@@ -346,7 +380,19 @@ static int missing_outside_at(const char* path, size_t* split) {
   return 0;
 }
 
-static int missing_outside(const char* path) { return missing_outside_at(path, NULL); }
+// The same, first by one lookup of plain names (plain_host_path), which
+// answers for the usual case: a name missing in a host directory.
+static int missing_outside(const char* path) {
+  if (plain_host_path(path)) {
+    long fd = host_open(path, O_PATH | O_CLOEXEC, 0);
+    if (fd == -ENOENT) return 1;
+    if (fd >= 0) {
+      close_fd(fd);
+      return 0;  // there now
+    }
+  }
+  return missing_outside_at(path, NULL);
+}
 
 // ---- lookups in directories that come from one lower alone ----
 
@@ -1261,7 +1307,33 @@ static long upper_alone_parent(int dirfd, const char* path, const char** name) {
 // the program's own credentials. A whiteout device found there (an
 // earlier run's, under a lower directory that has gone since) is not the
 // view's to remove: the supervisor answers.
+// unlink of a host path outside the view by plain names: in its directory,
+// opened without following a symlink.
+static int fast_host_unlink(const char* path, int* ret) {
+  if (!plain_host_path(path)) return 0;
+  const char* last = strrchr(path, '/');
+  const char* name = last + 1;
+  if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
+  char dir_path[PATH_MAX];
+  size_t n = (size_t)(last - path);
+  if (n >= sizeof(dir_path)) return 0;
+  memcpy(dir_path, path, n);
+  dir_path[n] = '\0';
+  long dir = n == 0 ? open_dir_nofollow(AT_FDCWD, "/") : open_dir_nofollow(AT_FDCWD, dir_path);
+  if (dir < 0) {
+    if (dir != -ENOENT && dir != -ENOTDIR && dir != -EACCES) return 0;
+    *ret = set_errno(dir);
+    return 1;
+  }
+  *ret = set_errno(cookie_call(SYS_unlinkat, dir, (long)name, 0, 0));
+  close_fd(dir);
+  return 1;
+}
+
 static int fast_unlink(int dirfd, const char* path, int* ret) {
+  if ((dirfd == AT_FDCWD || (path != NULL && path[0] == '/')) && fast_host_unlink(path, ret)) {
+    return 1;
+  }
   const char* name;
   long dir = upper_alone_parent(dirfd, path, &name);
   if (dir < 0) return 0;
@@ -1540,10 +1612,23 @@ static int fast_pure_open(int dirfd, const char* path, int flags, int* ret) {
   return answer_walked(dirfd, path, walked_open, &flags, ret);
 }
 
+// open/openat of a host path for writing, creating or truncating: made
+// by the kernel as it is, when it lies outside the view by plain names
+// (plain_host_path). Reading opens are fast_open's.
+static int fast_host_open(const char* path, int flags, mode_t mode, int* ret) {
+  if ((flags & O_ACCMODE) == O_RDONLY && !(flags & (O_CREAT | O_TRUNC | TMPFILE_BIT))) return 0;
+  if (!plain_host_path(path)) return 0;
+  long fd = host_open(path, flags, mode);
+  if (!host_answer(fd)) return 0;
+  *ret = set_errno(fd);
+  return 1;
+}
+
 static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   int ret;
   path = UNTRUSTED(path);
   if (fast_open(path, flags, &ret)) return ret;
+  if (fast_host_open(path, flags, mode, &ret)) return ret;
   if (fast_pure_open(dirfd, path, flags, &ret)) return ret;
   if (fast_upper_open(dirfd, path, flags, mode, &ret)) return ret;
   return set_errno(plain_call(SYS_openat, dirfd, (long)path, flags, mode));
@@ -1594,21 +1679,61 @@ EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
   return do_openat(dirfd, path, flags | O_LARGEFILE, 0);
 }
 
-// fopen for reading: glibc's fopen opens from inside libc, where nothing
-// can interpose the open. Other modes (writing, ",ccs=") stay glibc's.
+// fopen: glibc's fopen opens from inside libc, where nothing can
+// interpose the open, so the library opens (for reading: as open does;
+// for writing: a host path, or a name in a directory of the upper alone)
+// and hands the descriptor to fdopen. Modes it does not know (",ccs=")
+// and everything else stay glibc's.
 typedef FILE* (*fopen_fn)(const char*, const char*);
+
+// fopen's open flags for `mode` ("r", "w", "a", then "+", "b", "c", "e",
+// "m", "x"), and in `fd_mode` the mode for fdopen; 0 for a mode it does
+// not know.
+static int fopen_flags(const char* mode, int* flags, char* fd_mode) {
+  int acc;
+  switch (mode[0]) {
+    case 'r': acc = 0; *flags = O_RDONLY; break;
+    case 'w': acc = 1; *flags = O_WRONLY | O_CREAT | O_TRUNC; break;
+    case 'a': acc = 1; *flags = O_WRONLY | O_CREAT | O_APPEND; break;
+    default: return 0;
+  }
+  int n = 0;
+  fd_mode[n++] = mode[0];
+  for (const char* m = mode + 1; *m != '\0'; ++m) {
+    switch (*m) {
+      case '+':
+        *flags = (*flags & ~O_ACCMODE) | O_RDWR;
+        if (n < 2) fd_mode[n++] = '+';
+        break;
+      case 'x':
+        if (!acc) return 0;
+        *flags |= O_EXCL;
+        break;
+      case 'e': *flags |= O_CLOEXEC; break;
+      case 'b': case 'c': case 'm': break;
+      default: return 0;  // ",ccs=" and anything new
+    }
+  }
+  fd_mode[n] = '\0';
+  return 1;
+}
 
 static FILE* do_fopen(const char* path, const char* mode, int large, fopen_fn* next,
                       const char* next_name) {
   path = UNTRUSTED(path);
   mode = UNTRUSTED(mode);
-  if (enabled && path != NULL && mode != NULL && mode[0] == 'r' &&
-      strspn(mode + 1, "bcem") == strlen(mode + 1)) {
-    int flags = O_RDONLY | (strchr(mode, 'e') != NULL ? O_CLOEXEC : 0) | (large ? O_LARGEFILE : 0);
+  int flags;
+  char fd_mode[4];
+  if (enabled && path != NULL && mode != NULL && fopen_flags(mode, &flags, fd_mode)) {
+    if (large) flags |= O_LARGEFILE;
     int fd;
-    if (fast_open(path, flags, &fd) || fast_pure_open(AT_FDCWD, path, flags, &fd)) {
+    int mine = (flags & O_ACCMODE) == O_RDONLY
+                   ? fast_open(path, flags, &fd) || fast_pure_open(AT_FDCWD, path, flags, &fd)
+                   : fast_host_open(path, flags, 0666, &fd) ||
+                         fast_upper_open(AT_FDCWD, path, flags, 0666, &fd);
+    if (mine) {
       if (fd < 0) return NULL;  // errno is set
-      FILE* f = fdopen(fd, "r");
+      FILE* f = fdopen(fd, fd_mode);
       if (f == NULL) {
         int err = errno;
         close_fd(fd);

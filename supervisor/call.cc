@@ -50,20 +50,28 @@ SysResult<Target> Call::ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions
     OVL_ASSIGN_OR_RETURN(path, ReadPath(path_addr));
   }
   uint64_t generation = view_.generation();
+  ViewDirPtr missing_in;
+  options.missing_in = &missing_in;
   SysResult<Target> t = tracee_.Resolve(view_, dirfd, path, options, empty_path);
-  if (t.ok() && t->in_view) {
-    // What this lookup learnt about directories that come from one lower
-    // alone, for the preload library's own lookups (docs/design.md).
-    if (const PreloadService* preload = PreloadService::Get()) {
-      if (t->dir) preload->NoteDir(view_, *t->dir, generation);
-      // The parent, and the directories above it up to the first one
-      // listed already: the library's walks pass through them.
-      for (ViewDirPtr dir = t->parent; dir && preload->NoteDir(view_, *dir, generation);) {
-        if (dir->rel.empty()) break;
-        auto up = view_.DirAt(ParentRel(dir->rel));
-        dir = up.ok() ? *up : nullptr;
-      }
+  // What this lookup learnt about directories that come from one lower
+  // alone, for the preload library's own lookups (docs/design.md): the
+  // directory it ended in, its parent, and the directories above them up to
+  // the first one listed already (the library's walks pass through them).
+  // A lookup that failed on the way, at a name missing in a directory,
+  // teaches that directory, where the library's walk stops too.
+  const PreloadService* preload = PreloadService::Get();
+  if (preload == nullptr) return t;
+  auto note_up = [&](ViewDirPtr dir) {
+    while (dir && preload->NoteDir(view_, *dir, generation) && !dir->rel.empty()) {
+      auto up = view_.DirAt(ParentRel(dir->rel));
+      dir = up.ok() ? *up : nullptr;
     }
+  };
+  if (t.ok() && t->in_view) {
+    if (t->dir) preload->NoteDir(view_, *t->dir, generation);
+    note_up(t->parent);
+  } else if (!t.ok() && t.error() == ENOENT && missing_in) {
+    note_up(std::move(missing_in));
   }
   return t;
 }

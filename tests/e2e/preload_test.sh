@@ -782,6 +782,66 @@ rw_case root-walks "" setup_root_walks 'p() {
   for round in 1 2; do p; done
   cd rw && "$PROBE" stat:wd/sub/g.txt stat:wd2/x/h.txt stat:keep/deep/k.txt stat:new/a/n.txt'
 
+# Writes to host paths: made by the kernel in the program when the path
+# reaches its directory through plain names; through a host symlink into
+# the view (or a ".."), the view's, with copy-up and whiteouts in the
+# upper and the lowers untouched. fopen for writing too (glibc opens from
+# inside libc; the library opens and hands the descriptor to fdopen).
+# (The host dir is made afresh by the case itself: each side writes it.)
+setup_host_writes() {
+  mkdir -p "$E2E_VIEW/merged" "$E2E_L2/merged"
+  _put "$E2E_VIEW/merged/a.txt" "a from l1"
+  _put "$E2E_VIEW/merged/d.txt" "d from l1"
+  _put "$E2E_VIEW/merged/e.txt" "e from l1"
+  _put "$E2E_L2/merged/b.txt" "b from l2"
+  _put "$E2E_L2/merged/c.txt" "c from l2"
+}
+
+rw_case host-writes "python3" setup_host_writes 'H=$OUT/hw
+  rm -rf "$H" && mkdir -p "$H/sub" && echo "host file" > "$H/old.txt" &&
+  ln -s "$VIEW/merged" "$H/into" && ln -s "$H/sub" "$H/sublink"
+  echo one > "$H/new.txt" && echo two >> "$H/new.txt" && cat "$H/new.txt"
+  echo trunc > "$H/old.txt" && cat "$H/old.txt"
+  echo via-link > "$H/sublink/s.txt" && cat "$H/sub/s.txt"
+  echo into-view > "$H/into/hw-new.txt"
+  echo appended >> "$H/into/a.txt"
+  echo dotdot > "$H/sub/../into/hw-dotdot.txt"
+  echo dotdot2 > "$OUT/../view/merged/hw-dotdot2.txt" && rm "$OUT/../view/merged/e.txt"
+  rm "$H/into/b.txt" && rm "$H/new.txt" && rm "$H/sublink/s.txt"
+  rm "$H/missing.txt" 2>/dev/null || echo "rm missing: $?"
+  rm "$H/into/missing.txt" 2>/dev/null || echo "rm missing in view: $?"
+  python3 -c "
+import os, sys
+H = sys.argv[1]
+def op(what, f):
+    try:
+        r = f()
+        print(what, \"ok\" if r is None or isinstance(r, int) else r)
+    except OSError as e:
+        print(what, e.strerror)
+def fo(path, mode, data=None):
+    f = open(path, mode)
+    if data is not None: f.write(data)
+    pos = f.tell()
+    f.close()
+    return \"pos %d\" % pos
+op(\"fopen w\", lambda: fo(H + \"/f.txt\", \"w\", \"abc\"))
+op(\"fopen a\", lambda: fo(H + \"/f.txt\", \"a\", \"def\"))
+op(\"fopen r+\", lambda: fo(H + \"/f.txt\", \"r+\", \"X\"))
+op(\"fopen x\", lambda: fo(H + \"/f.txt\", \"x\"))
+op(\"fopen w in view\", lambda: fo(H + \"/into/c.txt\", \"w\", \"replaced\"))
+op(\"fopen a in view\", lambda: fo(H + \"/into/hw-new.txt\", \"a\", \"more\"))
+op(\"fopen w dir\", lambda: fo(H + \"/sub\", \"w\"))
+op(\"fopen w nodir\", lambda: fo(H + \"/nodir/x\", \"w\"))
+op(\"open excl\", lambda: os.close(os.open(H + \"/f.txt\", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)))
+op(\"open notdir\", lambda: os.open(H + \"/old.txt/x\", os.O_WRONLY | os.O_CREAT, 0o600))
+op(\"open trunc view\", lambda: os.close(os.open(H + \"/into/d.txt\", os.O_WRONLY | os.O_TRUNC)))
+op(\"unlink dir\", lambda: os.unlink(H + \"/sub\"))
+op(\"unlink root name\", lambda: os.unlink(\"/no-such-name-here\"))
+print(open(H + \"/f.txt\").read())
+" "$H"
+  ls "$H" "$H/sub" && ls merged && cat merged/a.txt merged/c.txt merged/hw-new.txt merged/hw-dotdot.txt merged/hw-dotdot2.txt'
+
 setup_cproj() {
   mkdir -p "$E2E_VIEW/src" "$E2E_L2/include"
   printf '#include <stdio.h>\n#include <string.h>\n#include <sys/stat.h>\n#include "proj.h"\nint main(void) { printf("%%d\\n", (int)strlen(PROJ)); return 0; }\n' \
