@@ -165,6 +165,27 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
   return out;
 }
 
+// The d_ino of ".." in the view's listing of `dir`, as overlayfs gives it.
+// A directory of one layer lists its parent's number as stat reports it
+// when the parent is merged, and its real ".." otherwise. A merged
+// directory lists the number stat reports for a parent below the root that
+// has an upper and a lower directory (overlayfs' "origin" type), and
+// otherwise the real ".." of its own top directory.
+ino_t DotDotIno(const View& view, const ViewDir& dir) {
+  if (!dir.rel.empty()) {
+    if (auto p = view.DirAt(ParentRel(dir.rel)); p.ok()) {
+      const ViewDir& parent = **p;
+      bool reported = dir.merged() ? !parent.rel.empty() && parent.merged() &&
+                                         view.layers().has_upper() && parent.top_layer() == 0
+                                   : parent.merged();
+      if (reported) return view.layers().has_upper() ? parent.stable_ino : parent.st.st_ino;
+    }
+  }
+  struct stat real {};
+  fstatat(dir.top_fd(), "..", &real, 0);
+  return real.st_ino;
+}
+
 SysResult<size_t> FillDirents(const std::vector<DirEntry>& entries, uint64_t pos, bool legacy,
                               char* buf, size_t size, uint64_t* new_pos) {
   *new_pos = pos;

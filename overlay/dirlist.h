@@ -48,6 +48,9 @@ bool NeedsMergedListing(const View& view, const ViewDir& dir);
 SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir,
                                             ino_t parent_ino, bool as_readdir = false);
 
+// The d_ino of ".." in the view's listing of `dir`, as overlayfs gives it.
+ino_t DotDotIno(const View& view, const ViewDir& dir);
+
 // Serialises entries with cookie > pos as linux_dirent64 records (or the
 // legacy linux_dirent when `legacy`) into buf. Returns the bytes written
 // (0 at the end) and sets *new_pos to the cookie of the last entry written;

@@ -20,9 +20,11 @@
 
 #include <cstring>
 #include <set>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "policy/prebuilt_filter.h"
 #include "policy/syscall_table.h"
 
 namespace ovlbox {
@@ -74,15 +76,15 @@ TEST(SyscallTableTest, NoNumberIsListedTwice) {
 
 // Runs `body` in a child under the filter; the parent answers every
 // notification with `answer_errno` and returns the child's exit code.
+// The filter is the one ovlbox installs (PrebuiltFilter).
 int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr, uint64_t cookie = 0) {
-  auto program = BuildFilter(cookie);
-  EXPECT_TRUE(program.ok()) << program.status();
+  std::vector<sock_filter> program = PrebuiltFilter(cookie);
   int socks[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, socks), 0);
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    int listener = InstallFilter(*program);
+    int listener = InstallFilter(program);
     if (listener < 0) _exit(200);
     char b = 'x';
     iovec iov{&b, 1};
@@ -129,6 +131,22 @@ int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr, uint64_t c
   int status;
   waitpid(pid, &status, 0);
   return WEXITSTATUS(status);
+}
+
+// The program embedded at build time is the one libseccomp makes from the
+// syscall table now, with and without a cookie's prefix.
+TEST(FilterTest, PrebuiltFilterIsWhatLibseccompBuilds) {
+  for (uint64_t cookie : {uint64_t{0}, uint64_t{0x0123456789abcdefULL}}) {
+    auto built = BuildFilter(cookie);
+    ASSERT_TRUE(built.ok()) << built.status();
+    std::vector<sock_filter> prebuilt = PrebuiltFilter(cookie);
+    ASSERT_EQ(prebuilt.size(), built->size()) << "cookie " << cookie;
+    for (size_t i = 0; i < prebuilt.size(); ++i) {
+      const sock_filter &a = prebuilt[i], &b = (*built)[i];
+      EXPECT_TRUE(a.code == b.code && a.jt == b.jt && a.jf == b.jf && a.k == b.k)
+          << "instruction " << i << ", cookie " << cookie;
+    }
+  }
 }
 
 TEST(FilterTest, OpenatIsAnsweredByTheSupervisor) {

@@ -62,7 +62,7 @@ struct ovlbox_pure_slot {
 // first of those directories' entries for it, a whiteout device there
 // meaning none. Valid, as above, while `generation` is unchanged.
 #define OVLBOX_PRELOAD_MERGED_SLOTS 1024
-#define OVLBOX_PRELOAD_MERGED_BYTES 1968
+#define OVLBOX_PRELOAD_MERGED_BYTES 1952
 
 struct ovlbox_merged_slot {
   uint64_t seq;  // odd while the supervisor rewrites the slot
@@ -73,6 +73,8 @@ struct ovlbox_merged_slot {
   uint32_t upper_first; // 1: the first one is the upper's
   uint32_t paths_len;   // bytes used in `paths`
   uint32_t key_index;   // which of the directories (dev, ino) names
+  uint64_t self_ino;    // the view's d_ino for "." and "..": what its
+  uint64_t dotdot_ino;  // listing shows (the supervisor's DotDotIno)
   // n_dirs absolute paths, each ending in a NUL
   char paths[OVLBOX_PRELOAD_MERGED_BYTES];
 };

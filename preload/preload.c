@@ -50,6 +50,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,12 +534,14 @@ struct merged {
   uint32_t n_dirs;
   uint32_t upper_first;
   uint32_t key_index;  // which real directory the record was found by
+  uint64_t self_ino;    // the view's listing's d_ino for "."
+  uint64_t dotdot_ino;  // and for ".."
   char paths[OVLBOX_PRELOAD_MERGED_BYTES];
 };
 
 // Whether the real directory (dev, ino) is one of a merged directory's
 // recorded at the view's current generation; *m gets its directories.
-static int merged_dir(dev_t dev, ino_t ino, struct merged* m) {
+static int shared_merged_dir(dev_t dev, ino_t ino, struct merged* m) {
   const struct ovlbox_view_state* st = view_state();
   if (st == NULL || st->listing == 0) return 0;
   uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
@@ -555,6 +558,8 @@ static int merged_dir(dev_t dev, ino_t ino, struct merged* m) {
     m->n_dirs = __atomic_load_n(&slot->n_dirs, __ATOMIC_RELAXED);
     m->upper_first = __atomic_load_n(&slot->upper_first, __ATOMIC_RELAXED);
     m->key_index = __atomic_load_n(&slot->key_index, __ATOMIC_RELAXED);
+    m->self_ino = __atomic_load_n(&slot->self_ino, __ATOMIC_RELAXED);
+    m->dotdot_ino = __atomic_load_n(&slot->dotdot_ino, __ATOMIC_RELAXED);
     uint32_t len = __atomic_load_n(&slot->paths_len, __ATOMIC_RELAXED);
     if (len > sizeof(m->paths)) len = sizeof(m->paths);
     for (uint32_t j = 0; j < len; ++j) m->paths[j] = __atomic_load_n(&slot->paths[j], __ATOMIC_RELAXED);
@@ -566,6 +571,49 @@ static int merged_dir(dev_t dev, ino_t ino, struct merged* m) {
     return 1;
   }
   return 0;
+}
+
+// Merged directories the library worked out itself from their parent's
+// record (derive_from_parent), for this process: the last few, each
+// under the real directory it was worked out for, at the view's
+// generation then. A thread that finds the table busy goes without it.
+#define LOCAL_MERGED 8
+static struct {
+  int lock;
+  int next;
+  uint64_t dev[LOCAL_MERGED], ino[LOCAL_MERGED];
+  struct merged m[LOCAL_MERGED];
+} local_merged;
+
+static void note_local_merged(dev_t dev, ino_t ino, const struct merged* m) {
+  if (__atomic_exchange_n(&local_merged.lock, 1, __ATOMIC_ACQUIRE) != 0) return;
+  int i = local_merged.next;
+  local_merged.next = (i + 1) % LOCAL_MERGED;
+  local_merged.dev[i] = (uint64_t)dev;
+  local_merged.ino[i] = (uint64_t)ino;
+  local_merged.m[i] = *m;
+  __atomic_store_n(&local_merged.lock, 0, __ATOMIC_RELEASE);
+}
+
+// Whether the real directory (dev, ino) is one of a merged directory's,
+// recorded by the supervisor or worked out here, at the view's current
+// generation; *m gets its directories.
+static int merged_dir(dev_t dev, ino_t ino, struct merged* m) {
+  if (shared_merged_dir(dev, ino, m)) return 1;
+  const struct ovlbox_view_state* st = view_state();
+  if (st == NULL || st->listing == 0) return 0;
+  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  if (__atomic_exchange_n(&local_merged.lock, 1, __ATOMIC_ACQUIRE) != 0) return 0;
+  int found = 0;
+  for (int i = 0; i < LOCAL_MERGED && !found; ++i) {
+    if (local_merged.dev[i] == (uint64_t)dev && local_merged.ino[i] == (uint64_t)ino &&
+        local_merged.m[i].generation == now && local_merged.m[i].n_dirs >= 2) {
+      *m = local_merged.m[i];
+      found = 1;
+    }
+  }
+  __atomic_store_n(&local_merged.lock, 0, __ATOMIC_RELEASE);
+  return found;
 }
 
 // Looks `name` up in the real directories of `m`, from the `from`th down:
@@ -1031,12 +1079,41 @@ EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st, int flags) 
   return fstatat(dirfd, path, (struct stat*)st, flags);
 }
 
+static int derive_from_parent(int fd, const struct stat* st, struct merged* plan,
+                              uint64_t* dotdot_ino);
+
+// The stat of a directory of lowers alone open as `fd` (real stat `st`,
+// which it becomes), by its own record or its parent's: the top real
+// directory of a merged one reports its own stat with one link, as
+// overlayfs reports a merged directory (View::FixStat), and a directory
+// of one lower alone its own. A lower's directory below the top, and a
+// directory with an upper directory, are the supervisor's.
+static int lower_dir_stat(int fd, struct stat* st) {
+  struct merged m;
+  if (!S_ISDIR(st->st_mode)) return 0;
+  if (merged_dir(st->st_dev, st->st_ino, &m)) {
+    if (m.upper_first || m.key_index != 0 || m.self_ino != (uint64_t)st->st_ino) return 0;
+    st->st_nlink = 1;
+    return 1;
+  }
+  uint64_t dotdot;
+  switch (derive_from_parent(fd, st, &m, &dotdot)) {
+    case 1:
+      return 1;
+    case 2:
+      if (m.key_index != 0) return 0;
+      st->st_nlink = 1;
+      return 1;
+  }
+  return 0;
+}
+
 EXPORT int fstat(int fd, struct stat* st) {
   st = UNTRUSTED(st);
   if (enabled && fd >= 0 && st != NULL) {
     struct stat tmp;
     if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&tmp, AT_EMPTY_PATH) == 0 &&
-        fstat_unchanged(fd, &tmp)) {
+        (fstat_unchanged(fd, &tmp) || lower_dir_stat(fd, &tmp))) {
       *st = tmp;
       return 0;
     }
@@ -1934,7 +2011,7 @@ EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NU
 // the change, as POSIX allows. Every other directory is listed by the
 // supervisor, through the same getdents64 without the cookie. In an image
 // with no configuration every call goes to glibc's own functions.
-enum dir_source { DIR_SUPERVISOR, DIR_KERNEL, DIR_KERNEL_PURE };
+enum dir_source { DIR_SUPERVISOR, DIR_KERNEL, DIR_KERNEL_PURE, DIR_MERGED };
 
 #define DIR_BUF_SIZE 32768
 
@@ -1945,6 +2022,8 @@ struct ovl_dir {
   size_t size;    // bytes of listing in buf
   size_t offset;  // the next entry in buf
   long filepos;   // telldir: the position after the entry returned last
+  char* list;     // DIR_MERGED: the whole listing (size bytes), else NULL
+  uint64_t dotdot_ino;  // DIR_KERNEL_PURE: the view's d_ino for "..", or 0
   _Alignas(8) char buf[DIR_BUF_SIZE];
 };
 
@@ -1979,7 +2058,11 @@ static void* libc_next(void** slot, const char* name) {
 static int own_streams(void) { return cfg.cookie != 0; }
 
 // Who lists the directory open as `fd` for the view.
-static enum dir_source dir_source_of(int fd) {
+// Who lists the directory open as `fd` for the view; for DIR_MERGED, the
+// real directories in *plan; for DIR_KERNEL_PURE, in *dotdot_ino the
+// view's number for ".." when it is not the real one (0: it is).
+static enum dir_source dir_source_of(int fd, struct merged* plan, uint64_t* dotdot_ino) {
+  *dotdot_ino = 0;
   if (!enabled) return DIR_SUPERVISOR;
   struct stat st;
   if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
@@ -1992,25 +2075,339 @@ static enum dir_source dir_source_of(int fd) {
         pure_dir(parent.st_dev, parent.st_ino) != 0) {
       return DIR_KERNEL_PURE;
     }
-    return DIR_SUPERVISOR;
+  }
+  if (merged_dir(st.st_dev, st.st_ino, plan)) {
+    return plan->upper_first ? DIR_SUPERVISOR : DIR_MERGED;
+  }
+  switch (derive_from_parent(fd, &st, plan, dotdot_ino)) {
+    case 1:
+      return DIR_KERNEL_PURE;
+    case 2:
+      return DIR_MERGED;
   }
   return fd_outside(fd, &st) ? DIR_KERNEL : DIR_SUPERVISOR;
+}
+
+// ---- merged listings ----
+//
+// A merged directory whose real directories are all lowers' (recorded at
+// the view's current generation) is listed here as the supervisor lists
+// it (overlay/dirlist.cc, ListMerged): every real directory's names, top
+// first, each name once, a whiteout device hiding the name below it; "."
+// and ".." with the numbers the record gives; each entry's d_off its name's
+// cookie (NameCookie), in cookie order. The positions are then the
+// supervisor's, so telldir and seekdir mean the same on either listing.
+
+// overlay/dirlist.cc's NameCookie.
+static uint64_t name_cookie(const char* name, size_t len) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (size_t i = 0; i < len; ++i) {
+    h ^= (unsigned char)name[i];
+    h *= 1099511628211ULL;
+  }
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 32;
+  h &= 0x7fffffffffffffffULL;
+  if (h < 3) h += 3;
+  if (h == 0x7fffffffffffffffULL) h -= 1;
+  return h;
+}
+
+struct mentry {
+  uint64_t cookie;
+  uint64_t ino;
+  uint32_t name_off;
+  uint16_t name_len;
+  unsigned char type;
+  unsigned char hidden;  // a whiteout: the name is taken, not listed
+};
+
+struct mlist {
+  struct mentry* e;
+  size_t n, cap;
+  char* names;
+  size_t names_len, names_cap;
+  uint32_t* table;  // open addressing: index + 1 into e, 0 empty
+  size_t table_cap;  // a power of two, at least twice n
+};
+
+static void mlist_free(struct mlist* l) {
+  free(l->e);
+  free(l->names);
+  free(l->table);
+}
+
+static int mlist_rehash(struct mlist* l, size_t cap) {
+  uint32_t* t = calloc(cap, sizeof(*t));
+  if (t == NULL) return 0;
+  for (size_t i = 0; i < l->n; ++i) {
+    size_t k = l->e[i].cookie & (cap - 1);
+    while (t[k] != 0) k = (k + 1) & (cap - 1);
+    t[k] = (uint32_t)(i + 1);
+  }
+  free(l->table);
+  l->table = t;
+  l->table_cap = cap;
+  return 1;
+}
+
+// Adds `name` unless it is there already: 1 added, 0 there, -1 no memory.
+static int mlist_add(struct mlist* l, const char* name, size_t len, uint64_t ino,
+                     unsigned char type, int hidden) {
+  uint64_t cookie = name_cookie(name, len);
+  if (l->table_cap < 2 * (l->n + 1) && !mlist_rehash(l, l->table_cap ? 2 * l->table_cap : 64)) {
+    return -1;
+  }
+  size_t k = cookie & (l->table_cap - 1);
+  for (; l->table[k] != 0; k = (k + 1) & (l->table_cap - 1)) {
+    const struct mentry* o = &l->e[l->table[k] - 1];
+    if (o->cookie == cookie && o->name_len == len && memcmp(l->names + o->name_off, name, len) == 0) {
+      return 0;
+    }
+  }
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    struct mentry* e = realloc(l->e, cap * sizeof(*e));
+    if (e == NULL) return -1;
+    l->e = e;
+    l->cap = cap;
+  }
+  if (l->names_len + len + 1 > l->names_cap) {
+    size_t cap = l->names_cap ? 2 * l->names_cap : 4096;
+    while (cap < l->names_len + len + 1) cap *= 2;
+    char* names = realloc(l->names, cap);
+    if (names == NULL) return -1;
+    l->names = names;
+    l->names_cap = cap;
+  }
+  struct mentry* e = &l->e[l->n];
+  e->cookie = cookie;
+  e->ino = ino;
+  e->name_off = (uint32_t)l->names_len;
+  e->name_len = (uint16_t)len;
+  e->type = type;
+  e->hidden = (unsigned char)hidden;
+  memcpy(l->names + l->names_len, name, len);
+  l->names[l->names_len + len] = '\0';
+  l->names_len += len + 1;
+  l->table[k] = (uint32_t)(++l->n);
+  return 1;
+}
+
+// Adds the names of the real directory `path` (not yet in the list).
+// `buf` (DIR_BUF_SIZE bytes) is scratch space. 1, or 0 on any failure.
+static int mlist_add_dir(struct mlist* l, const char* path, char* buf) {
+  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  int ok = 1;
+  for (;;) {
+    long n = cookie_call(SYS_getdents64, fd, (long)buf, DIR_BUF_SIZE, 0);
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    for (long off = 0; off < n && ok;) {
+      struct dirent64* d = (struct dirent64*)(buf + off);
+      off += d->d_reclen;
+      const char* name = d->d_name;
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+      size_t len = strlen(name);
+      unsigned char type = d->d_type;
+      int hidden = 0;
+      if (type == DT_CHR || type == DT_UNKNOWN) {
+        struct stat st;
+        if (cookie_call(SYS_newfstatat, fd, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW) != 0) {
+          continue;  // gone meanwhile: as the supervisor skips it
+        }
+        hidden = is_whiteout(&st);
+        type = (unsigned char)IFTODT(st.st_mode);
+      }
+      if (mlist_add(l, name, len, d->d_ino, type, hidden) < 0) ok = 0;
+    }
+    if (!ok) break;
+  }
+  close_fd(fd);
+  return ok;
+}
+
+static int mentry_order(const void* a, const void* b) {
+  uint64_t x = ((const struct mentry*)a)->cookie, y = ((const struct mentry*)b)->cookie;
+  return x < y ? -1 : x > y;
+}
+
+static size_t dirent_size(size_t name_len) {
+  return (offsetof(struct dirent64, d_name) + name_len + 1 + 7) & ~(size_t)7;
+}
+
+static char* put_dirent(char* at, uint64_t ino, uint64_t off, unsigned char type,
+                        const char* name, size_t len) {
+  size_t reclen = dirent_size(len);
+  memset(at, 0, reclen);
+  struct dirent64* d = (struct dirent64*)at;
+  d->d_ino = ino;
+  d->d_off = (off64_t)off;
+  d->d_reclen = (unsigned short)reclen;
+  d->d_type = type;
+  memcpy(d->d_name, name, len);
+  return at + reclen;
+}
+
+// A directory of the view that has no record of its own, through its
+// parent's (a merged directory of the view, recorded): its real
+// directories are the parent's real directories' entries of its name, top
+// first, down to an opaque one or one that is not a directory, as the
+// supervisor builds them (View::BuildStack). `fd` must be one of them, and
+// none may be the upper's or mark xattr whiteouts. 1: a directory of that
+// one lower alone, listed as its real directory lists itself but for "..",
+// whose number the view takes from the parent (*dotdot_ino); 2: merged,
+// its real directories in *plan; 0: the supervisor's.
+static int derive_from_parent(int fd, const struct stat* st, struct merged* plan,
+                              uint64_t* dotdot_ino) {
+  char real[PATH_MAX];
+  struct stat pst;
+  struct merged p;
+  if (!real_path_of(fd, real) ||
+      cookie_call(SYS_newfstatat, fd, (long)"..", (long)&pst, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !merged_dir(pst.st_dev, pst.st_ino, &p)) {
+    return 0;
+  }
+  const char* name = strrchr(real, '/') + 1;
+  size_t name_len = strlen(name);
+  if (!single_name(name)) return 0;
+  int n = 0, is_fd = 0, fd_index = 0, opaque_any = 0;
+  size_t used = 0;
+  uint64_t top_ino = 0;
+  const char* dir = p.paths;
+  for (uint32_t j = 0; j < p.n_dirs; ++j, dir += strlen(dir) + 1) {
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+    if (len + 1 + name_len >= sizeof(path)) return 0;
+    memcpy(path, dir, len);
+    path[len] = '/';
+    memcpy(path + len + 1, name, name_len + 1);
+    struct stat cst;
+    long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&cst, AT_SYMLINK_NOFOLLOW);
+    if (r == -ENOENT) continue;
+    if (r != 0) return 0;
+    if (!S_ISDIR(cst.st_mode)) {
+      if (n == 0) return 0;  // a whiteout or a file on top: not this directory
+      break;
+    }
+    if (j == 0 && p.upper_first) return 0;  // the upper's: the supervisor's
+    long dfd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                           O_CLOEXEC, 0);
+    if (dfd < 0) return 0;
+    char v[4];
+    long x = cookie_call(SYS_fgetxattr, dfd, (long)"user.overlay.opaque", (long)v, sizeof(v));
+    close_fd(dfd);
+    if (x == 1 && v[0] == 'x') return 0;  // may hold xattr whiteouts
+    if (x < 0 && x != -ENODATA) return 0;
+    opaque_any |= x != -ENODATA;
+    if (used + len + 1 + name_len + 1 > sizeof(plan->paths)) return 0;
+    memcpy(plan->paths + used, path, len + 1 + name_len + 1);
+    used += len + 1 + name_len + 1;
+    if (!is_fd && cst.st_dev == st->st_dev && cst.st_ino == st->st_ino) {
+      is_fd = 1;
+      fd_index = n;
+    }
+    if (n++ == 0) top_ino = cst.st_ino;
+    if (x == 1 && v[0] == 'y') break;  // opaque: nothing below shows
+  }
+  if (n == 0 || !is_fd) return 0;
+  // A directory's ".." in the view's listing (overlay/dirlist.cc,
+  // DotDotIno): of one lower alone below a merged parent, the parent's
+  // number; merged, the parent's when the parent (not the root) has an
+  // upper directory, else its own top directory's real "..".
+  if (n == 1) {
+    *dotdot_ino = p.self_ino;
+    if (!opaque_any) note_local_pure(st->st_dev, st->st_ino, p.generation);
+    return 1;
+  }
+  int parent_root = p.upper_first && upper_prefix(p.paths) == strlen(p.paths);
+  if (p.upper_first && !parent_root) {
+    plan->dotdot_ino = p.self_ino;
+  } else {
+    struct stat up;
+    char dots[PATH_MAX];
+    size_t top_len = strlen(plan->paths);
+    if (top_len + 3 >= sizeof(dots)) return 0;
+    memcpy(dots, plan->paths, top_len);
+    memcpy(dots + top_len, "/..", 4);
+    if (cookie_call(SYS_newfstatat, AT_FDCWD, (long)dots, (long)&up, 0) != 0) return 0;
+    plan->dotdot_ino = up.st_ino;
+  }
+  plan->n_dirs = (uint32_t)n;
+  plan->upper_first = 0;
+  plan->key_index = (uint32_t)fd_index;  // which of them `fd` is
+  plan->self_ino = top_ino;
+  plan->generation = p.generation;
+  note_local_merged(st->st_dev, st->st_ino, plan);
+  return 2;
+}
+
+// The listing of the merged directory `m` (real directories, "." and
+// ".." numbers, generation) into d->list and d->size: 1, or 0 when it is
+// no longer the view's (the view changed meanwhile).
+static int merged_listing(struct ovl_dir* d, const struct merged* plan) {
+  struct mlist l;
+  memset(&l, 0, sizeof(l));
+  const char* path = plan->paths;
+  int ok = 1;
+  for (uint32_t i = 0; i < plan->n_dirs && ok; ++i) {
+    ok = mlist_add_dir(&l, path, d->buf);
+    path += strlen(path) + 1;
+  }
+  // Made at the generation the record holds at: still the view's now.
+  const struct ovlbox_view_state* vs = view_state();
+  ok = ok && vs != NULL && __atomic_load_n(&vs->generation, __ATOMIC_ACQUIRE) == plan->generation;
+  char* list = NULL;
+  size_t size = 0;
+  if (ok) {
+    qsort(l.e, l.n, sizeof(*l.e), mentry_order);
+    size = dirent_size(1) + dirent_size(2);
+    for (size_t i = 0; i < l.n; ++i) {
+      if (!l.e[i].hidden) size += dirent_size(l.e[i].name_len);
+    }
+    list = malloc(size);
+    ok = list != NULL;
+  }
+  if (ok) {
+    char* at = put_dirent(list, plan->self_ino, 1, DT_DIR, ".", 1);
+    at = put_dirent(at, plan->dotdot_ino, 2, DT_DIR, "..", 2);
+    for (size_t i = 0; i < l.n; ++i) {
+      const struct mentry* e = &l.e[i];
+      if (!e->hidden) at = put_dirent(at, e->ino, e->cookie, e->type, l.names + e->name_off, e->name_len);
+    }
+    d->list = list;
+    d->size = size;
+    d->offset = 0;
+  }
+  mlist_free(&l);
+  return ok;
 }
 
 static DIR* new_stream(int fd, int check_offset) {
   struct ovl_dir* d = malloc(sizeof(*d));
   if (d == NULL) return NULL;
   d->fd = fd;
-  d->source = dir_source_of(fd);
+  struct merged plan;
+  d->source = dir_source_of(fd, &plan, &d->dotdot_ino);
   // The view numbers its listings' positions itself: a stream the
   // supervisor has read from already stays the supervisor's.
   if (check_offset && d->source == DIR_KERNEL_PURE &&
       plain_call(SYS_lseek, fd, 0, SEEK_CUR, 0) != 0) {
     d->source = DIR_SUPERVISOR;
   }
+  if (check_offset && d->source == DIR_MERGED &&
+      plain_call(SYS_lseek, fd, 0, SEEK_CUR, 0) != 0) {
+    d->source = DIR_SUPERVISOR;
+  }
   pthread_mutex_init(&d->lock, NULL);
   d->size = d->offset = 0;
   d->filepos = 0;
+  d->list = NULL;
+  if (d->source == DIR_MERGED && !merged_listing(d, &plan)) d->source = DIR_SUPERVISOR;
   return (DIR*)d;
 }
 
@@ -2074,6 +2471,7 @@ EXPORT int closedir(DIR* dir) {
   struct ovl_dir* d = (struct ovl_dir*)dir;
   int fd = d->fd;
   pthread_mutex_destroy(&d->lock);
+  free(d->list);
   free(d);
   return set_errno(plain_call(SYS_close, fd, 0, 0, 0));
 }
@@ -2081,6 +2479,13 @@ EXPORT int closedir(DIR* dir) {
 // The next entry (the caller holds the lock), or NULL with errno set on
 // an error and kept at the end of the listing.
 static struct dirent64* next_entry(struct ovl_dir* d) {
+  if (d->list != NULL) {
+    if (d->offset >= d->size) return NULL;
+    struct dirent64* e = (struct dirent64*)(d->list + d->offset);
+    d->offset += e->d_reclen;
+    d->filepos = e->d_off;
+    return e;
+  }
   if (d->offset >= d->size) {
     long n = d->source == DIR_SUPERVISOR
                  ? plain_call(SYS_getdents64, d->fd, (long)d->buf, sizeof(d->buf), 0)
@@ -2096,6 +2501,9 @@ static struct dirent64* next_entry(struct ovl_dir* d) {
   struct dirent64* e = (struct dirent64*)(d->buf + d->offset);
   d->offset += e->d_reclen;
   d->filepos = e->d_off;
+  if (d->dotdot_ino != 0 && e->d_name[0] == '.' && e->d_name[1] == '.' && e->d_name[2] == '\0') {
+    e->d_ino = d->dotdot_ino;
+  }
   return e;
 }
 
@@ -2162,7 +2570,11 @@ EXPORT void rewinddir(DIR* dir) {
   plain_call(SYS_lseek, d->fd, 0, SEEK_SET, 0);
   d->size = d->offset = 0;
   d->filepos = 0;
-  d->source = dir_source_of(d->fd);  // the view may have changed since
+  free(d->list);
+  d->list = NULL;
+  struct merged plan;  // the view may have changed since
+  d->source = dir_source_of(d->fd, &plan, &d->dotdot_ino);
+  if (d->source == DIR_MERGED && !merged_listing(d, &plan)) d->source = DIR_SUPERVISOR;
   pthread_mutex_unlock(&d->lock);
 }
 
@@ -2174,9 +2586,20 @@ EXPORT void seekdir(DIR* dir, long pos) {
   }
   struct ovl_dir* d = (struct ovl_dir*)dir;
   pthread_mutex_lock(&d->lock);
-  plain_call(SYS_lseek, d->fd, pos, SEEK_SET, 0);
-  d->size = d->offset = 0;
   d->filepos = pos;
+  if (d->list != NULL) {
+    // The first entry after the position, as the supervisor goes on.
+    size_t at = 0;
+    while (at < d->size) {
+      const struct dirent64* e = (const struct dirent64*)(d->list + at);
+      if ((uint64_t)e->d_off > (uint64_t)pos) break;
+      at += e->d_reclen;
+    }
+    d->offset = at;
+  } else {
+    plain_call(SYS_lseek, d->fd, pos, SEEK_SET, 0);
+    d->size = d->offset = 0;
+  }
   pthread_mutex_unlock(&d->lock);
 }
 

@@ -76,6 +76,10 @@ SysResult<Target> Call::ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions
   return t;
 }
 
+void Call::NoteDir(const ViewDir& dir, uint64_t generation) const {
+  if (const PreloadService* preload = PreloadService::Get()) preload->NoteDir(view_, dir, generation);
+}
+
 void SendResponse(int listener, uint64_t id, Response r) {
   if (r.kind == Response::Kind::kDeferred) return;
   if (r.kind == Response::Kind::kFd) {

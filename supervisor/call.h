@@ -112,6 +112,9 @@ class Call {
   // `empty_path`: AT_EMPTY_PATH (a NULL or empty path names dirfd itself).
   SysResult<Target> ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions options,
                                bool empty_path = false);
+  // Records `dir` for the preload library, as seen at `generation` (read
+  // before it was looked up); ResolveArg does this for its own lookups.
+  void NoteDir(const ViewDir& dir, uint64_t generation) const;
 
   // Sets this worker thread's umask to the program's, before creating a
   // file on its behalf.

@@ -247,7 +247,11 @@ Response StatFd(Call& c, int fd, uint64_t buf) {
   if (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode)) {
     // Merged directories report overlayfs' link count; a fifo stand-in
     // reports the view's fifo.
+    uint64_t generation = c.view().generation();
     OVL_TRY(Target t, c.tracee().TargetForFd(c.view(), fd));
+    // A program that checks a directory it opened usually lists it next
+    // (fts, find): recorded, the library lists it itself.
+    if (t.in_view && t.dir) c.NoteDir(*t.dir, generation);
     return WriteStat(c, c.view(), t, buf);
   }
   if (S_ISREG(st.st_mode)) {
@@ -609,27 +613,6 @@ SysResult<ListingCache::Entries> CachedListing(const View& view, const ViewDir& 
   return cache->Get(view, dir, parent_ino);
 }
 
-// The d_ino of ".." in the view's listing of `dir`, as overlayfs gives it.
-// A directory of one layer lists its parent's number as stat reports it
-// when the parent is merged, and its real ".." otherwise. A merged
-// directory lists the number stat reports for a parent below the root that
-// has an upper and a lower directory (overlayfs' "origin" type), and
-// otherwise the real ".." of its own top directory.
-ino_t DotDotIno(const View& view, const ViewDir& dir) {
-  if (!dir.rel.empty()) {
-    if (auto p = view.DirAt(ParentRel(dir.rel)); p.ok()) {
-      const ViewDir& parent = **p;
-      bool reported = dir.merged() ? !parent.rel.empty() && parent.merged() &&
-                                         view.layers().has_upper() && parent.top_layer() == 0
-                                   : parent.merged();
-      if (reported) return view.layers().has_upper() ? parent.stable_ino : parent.st.st_ino;
-    }
-  }
-  struct stat real {};
-  fstatat(dir.top_fd(), "..", &real, 0);
-  return real.st_ino;
-}
-
 Response HandleGetdents(Call& c) {
   bool legacy = c.nr() == SYS_getdents;
   uint64_t buf = c.arg(1);
@@ -649,8 +632,10 @@ Response HandleGetdents(Call& c) {
   if (loc.layer >= 0 && !real.ends_with(" (deleted)")) {
     // Every directory of the view is listed with the view's cookies, so a
     // listing keeps its place when the directory is copied up meanwhile.
+    uint64_t generation = c.view().generation();
     auto dir = c.view().DirAt(loc.rel);
     if (dir.ok()) {
+      c.NoteDir(**dir, generation);  // the next listing of it: the library's
       OVL_TRY(auto entries, CachedListing(c.view(), **dir, DotDotIno(c.view(), **dir)));
       off_t pos = lseek(fd.get(), 0, SEEK_CUR);
       if (pos < 0) return Response::Error(errno);

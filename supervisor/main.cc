@@ -12,6 +12,7 @@
 #include "overlay/view.h"
 #include "overlay/writer.h"
 #include "policy/filter.h"
+#include "policy/prebuilt_filter.h"
 #include "supervisor/cli.h"
 #include "supervisor/launcher.h"
 #include "supervisor/preload.h"
@@ -61,12 +62,7 @@ int main(int argc, char** argv) {
       cookie = 0;
     }
   }
-  auto filter = BuildFilter(cookie);
-  if (!filter.ok()) {
-    fprintf(stderr, "ovlbox: building the seccomp filter: %s\n",
-            std::string(filter.status().message()).c_str());
-    return kExitOwnFailure;
-  }
+  std::vector<sock_filter> filter = PrebuiltFilter(cookie);
   std::unique_ptr<Writer> writer;
   if ((*layers)->has_upper()) {
     writer = std::make_unique<Writer>(&view);
@@ -75,5 +71,5 @@ int main(int argc, char** argv) {
       return kExitOwnFailure;
     }
   }
-  return RunProgram(view, writer.get(), *filter, options->argv, original);
+  return RunProgram(view, writer.get(), filter, options->argv, original);
 }

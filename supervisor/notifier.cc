@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -50,7 +51,16 @@ void Notifier::Serve() {
   for (;;) {
     memset(req_buf.data(), 0, req_buf.size());
     if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
-      if (errno == EINTR || errno == ENOENT) continue;
+      if (errno == EINTR) continue;
+      if (errno == ENOENT) {
+        // A caller killed before its call was read, or no program left
+        // at all: then the kernel answers every RECV at once with ENOENT,
+        // and the listener polls as hung up. Stop serving then, rather
+        // than spin until ovlbox exits.
+        struct pollfd p = {listener_, POLLIN, 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP)) return;
+        continue;
+      }
       return;  // the listener is gone
     }
     Call call(req->data, static_cast<pid_t>(req->pid), *view_, writer_, listener_, req->id);

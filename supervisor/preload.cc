@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "overlay/dirlist.h"
 #include "preload/config.h"
 #include "supervisor/call.h"
 #include "supervisor/handlers.h"
@@ -348,6 +349,10 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
   if (paths.empty() || paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return false;
   uint32_t upper_first = view.layers().has_upper() && dir.top_layer() == 0 ? 1 : 0;
   uint32_t n_dirs = static_cast<uint32_t>(dir.stack.size());
+  // What the view's listing shows for "." and "..", for the library's own
+  // listings (read before taking the lock: it may look the parent up).
+  uint64_t self_ino = dir.stable_ino;
+  uint64_t dotdot_ino = DotDotIno(view, dir);
   std::lock_guard<std::mutex> lock(mu_);
   if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
   // The same record under each of its real directories: a program holds
@@ -366,6 +371,8 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
       __atomic_store_n(&s->upper_first, upper_first, __ATOMIC_RELAXED);
       __atomic_store_n(&s->paths_len, static_cast<uint32_t>(paths.size()), __ATOMIC_RELAXED);
       __atomic_store_n(&s->key_index, key, __ATOMIC_RELAXED);
+      __atomic_store_n(&s->self_ino, self_ino, __ATOMIC_RELAXED);
+      __atomic_store_n(&s->dotdot_ino, dotdot_ino, __ATOMIC_RELAXED);
       for (size_t i = 0; i < paths.size(); ++i) {
         __atomic_store_n(&s->paths[i], paths[i], __ATOMIC_RELAXED);
       }

@@ -479,6 +479,17 @@ setup_streams() {
   # A char device 0:0 outside the view is an entry like any other.
   mknod "$E2E_OUTSIDE/hostdir/cdev" c 0 0
   : >"$E2E_OUTSIDE/hostdir/file"
+  # Merged directories of the two lowers (listed by the library as the
+  # supervisor lists them): a whiteout in the top lower hiding a lower
+  # file and a lower directory, merged and opaque subdirectories, and a
+  # file over a lower directory.
+  local v=$E2E_VIEW/mw l2=$E2E_L2/mw
+  _put "$v/a.txt" "a" && _put "$l2/b.txt" "b" && _put "$l2/gone" "hidden by a whiteout"
+  _whiteout "$v/gone" && _whiteout "$v/gonedir" && _put "$l2/gonedir/x" "hidden"
+  _put "$v/sub/s1" "s1" && _put "$l2/sub/s2" "s2" && _whiteout "$v/sub/s3" && _put "$l2/sub/s3" "x"
+  _put "$v/sub/deep/d1" "d1" && _put "$l2/sub/deep/d2" "d2" && mkdir -p "$l2/sub/only2/o"
+  _opaque "$v/opq" && _put "$v/opq/shown" "shown" && _put "$l2/opq/under" "hidden"
+  _put "$v/fileover" "a file over a directory" && _put "$l2/fileover/x" "hidden"
 }
 
 # Directory streams (opendir, fdopendir, readdir, readdir_r, telldir,
@@ -492,7 +503,9 @@ rw_case dir-streams "" setup_streams 'l() {
     "$PROBE" dirstream:tp dirstream:tp/sub dirstream:tp/sub/deeper dirstream:tp/many \
       dirstream:pure dirstream:pure/sub dirstream:pure/sub/deeper dirstream:mixed \
       dirstream:mixed/only2 dirstream:opq dirstream:. "dirstream:$OUT/hostdir" \
-      dirstream:/usr/include/linux/netfilter dirstream:tp/sub/../sub dirstream:nope
+      dirstream:/usr/include/linux/netfilter dirstream:tp/sub/../sub dirstream:nope \
+      dirstream:mw dirstream:mw/sub dirstream:mw/sub/deep dirstream:mw/sub/only2 dirstream:mw/opq
+    (cd mw/sub && "$PROBE" dirstream:. dirstream:deep dirstream:.. && ls -ai deep | sort -k2)
   }
   u() {
     python3 -c "
@@ -510,9 +523,9 @@ for round in [1, 2]:
   for round in 1 2; do l; done
   u
   "$PROBE" dirchange:tp/sub:new1 dirchange:pure/sub/deeper:new2 dirchange:mixed:new3 \
-    dirchange:tp/many:new4
-  rm tp/sub/g.txt pure/sub/deeper/h.txt tp/many/entry-with-a-long-name-7
-  mkdir pure/sub/made
+    dirchange:tp/many:new4 dirchange:mw/sub/deep:new5
+  rm tp/sub/g.txt pure/sub/deeper/h.txt tp/many/entry-with-a-long-name-7 mw/b.txt mw/sub/deep/d2
+  mkdir pure/sub/made mw/sub/only2/new
   echo "-- after changes"
   for round in 1 2; do l; done
   u
