@@ -817,7 +817,10 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       return child;
     }
     bool slash_follows = trailing && options.trailing_follows;
-    if (S_ISLNK(child.st.st_mode) && (!last || options.follow || slash_follows)) {
+    // A final name with a slash, for a caller that judges the slash itself
+    // (open with O_CREAT: EISDIR whatever the name is), is not followed.
+    bool follow_last = options.follow && !(trailing && !options.trailing_follows);
+    if (S_ISLNK(child.st.st_mode) && (!last || follow_last || slash_follows)) {
       if (++links > kMaxSymlinks) return Errno{ELOOP};
       int dirfd = view ? child.parent->stack.front().fd.get() : host->get();
       if (view) {

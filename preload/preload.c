@@ -646,6 +646,18 @@ static int merged_lookup(const struct merged* m, uint32_t from, const char* name
   return -ENOENT;
 }
 
+// The user.overlay.opaque xattr of the real directory `path` into `v` (4
+// bytes): its length, -ENODATA when it has none, or the error of opening
+// or reading it.
+static long opaque_xattr(const char* path, char* v) {
+  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                        O_CLOEXEC, 0);
+  if (fd < 0) return fd == -ENODATA ? -EIO : fd;
+  long x = cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.opaque", (long)v, 4);
+  close_fd(fd);
+  return x;
+}
+
 // A single name in the merged directory whose top real directory has stat
 // `dir` (S_ISDIR), when the view's
 // answer is an object of a lower: 1 with its real path in `path` and
@@ -675,12 +687,8 @@ static int merged_entry(const struct stat* dir, const char* name, char* path, st
   r = merged_lookup(&m, index + 1, name, below, &bst, &bindex);
   if (r == 0) return 0;
   if (r < 0 || !S_ISDIR(bst.st_mode)) return 1;
-  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                        O_CLOEXEC, 0);
-  if (fd < 0) return 0;
   char v[4];
-  long x = cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.opaque", (long)v, sizeof(v));
-  close_fd(fd);
+  long x = opaque_xattr(path, v);
   if (x == -ENODATA) {
     *merged_sub = 1;
     return 1;
@@ -2295,12 +2303,8 @@ static int derive_from_parent(int fd, const struct stat* st, struct merged* plan
       break;
     }
     if (j == 0 && p.upper_first) return 0;  // the upper's: the supervisor's
-    long dfd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                           O_CLOEXEC, 0);
-    if (dfd < 0) return 0;
     char v[4];
-    long x = cookie_call(SYS_fgetxattr, dfd, (long)"user.overlay.opaque", (long)v, sizeof(v));
-    close_fd(dfd);
+    long x = opaque_xattr(path, v);
     if (x == 1 && v[0] == 'x') return 0;  // may hold xattr whiteouts
     if (x < 0 && x != -ENODATA) return 0;
     opaque_any |= x != -ENODATA;

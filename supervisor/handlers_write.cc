@@ -263,9 +263,15 @@ Response HandleRename(Call& c) {
     }
     if (to.rel.starts_with(from.rel + "/")) return Response::Error(EINVAL);
     if (from.rel.starts_with(to.rel + "/")) return Response::Error(exchange ? EINVAL : ENOTEMPTY);
-    if (to.exists && from.layer == to.layer && from.st.st_dev == to.st.st_dev &&
-        from.st.st_ino == to.st.st_ino) {
-      return Response::Value(0);  // the same file
+    // The same file: the same name, or two links of one file of the
+    // upper. Two links of a lower file are two files of the view until
+    // copied up (overlayfs gives a lower hard link an inode of its own
+    // per name when it may copy it up, ovl_hash_bylower()): renaming one
+    // over the other copies it up and whites out its old name.
+    if (to.exists && (from.rel == to.rel ||
+                      (from.layer == 0 && to.layer == 0 && from.st.st_dev == to.st.st_dev &&
+                       from.st.st_ino == to.st.st_ino))) {
+      return Response::Value(0);
     }
     if (!exchange && to.exists) {
       if (from_dir && !to_dir) return Response::Error(ENOTDIR);

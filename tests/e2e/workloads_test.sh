@@ -139,6 +139,53 @@ rm -rf m2/deep/a && ls -A m2/deep
 mkdir m && echo again >m/again.txt && ls -A m
 find . | sort'
 
+# Renames between hard links. Two links of a lower file are two files of
+# the view (overlayfs gives each name its own inode when it may copy it
+# up): renaming one over the other copies it up and whites out the old
+# name. Two links made in the view are one file of the upper: renaming
+# one over the other does nothing, as on any filesystem.
+setup_rename_links() {
+  _put "$E2E_L2/hl/a" "linked in the lower"
+  ln "$E2E_L2/hl/a" "$E2E_L2/hl/b"
+  ln "$E2E_L2/hl/a" "$E2E_L2/hl/c"
+  mkdir -p "$E2E_VIEW/hl"
+}
+
+rw_case rename-hardlinks python3 setup_rename_links '
+python3 -c "
+import os
+def show(what):
+    print(what, sorted((n, os.lstat(\"hl/\" + n).st_nlink) for n in os.listdir(\"hl\")))
+os.rename(\"hl/b\", \"hl/a\"); show(\"lower links\")
+os.rename(\"hl/c\", \"hl/c\"); show(\"same name\")
+with open(\"hl/new\", \"w\") as f: f.write(\"made here\\n\")
+os.link(\"hl/new\", \"hl/new2\")
+os.rename(\"hl/new\", \"hl/new2\"); show(\"upper links\")
+"
+cat hl/a hl/c hl/new hl/new2'
+
+# open with O_CREAT of a name with a trailing slash is EISDIR before the
+# name is looked at, dangling symlink or not (the parent must exist).
+setup_creat_slash() {
+  ln -s nowhere/a "$E2E_VIEW/dangling"
+  ln -s "$E2E_VIEW/dir" "$E2E_L2/dirlink"
+  mkdir -p "$E2E_L2/dir"
+  _put "$E2E_VIEW/file" "a file"
+}
+
+rw_case creat-trailing-slash python3 setup_creat_slash '
+python3 -c "
+import os
+for p in [\"dangling/\", \"dirlink/\", \"dir/\", \"file/\", \"new/\", \"nodir/x/\", \"file/x/\"]:
+    for flags in [os.O_CREAT | os.O_WRONLY, os.O_CREAT | os.O_EXCL | os.O_WRONLY, os.O_WRONLY]:
+        try:
+            os.close(os.open(p, flags, 0o644)); r = \"ok\"
+        except OSError as e:
+            r = e.strerror
+        print(p, flags, r)
+"
+ls -A'
+
 # ------------------------------------------------------------ 3. git
 
 setup_git() {
