@@ -66,20 +66,7 @@ bool IsOpaqueEntry(int dirfd, const char* name) {
 }  // namespace
 
 uint64_t NameCookie(std::string_view name) {
-  if (name == ".") return 1;
-  if (name == "..") return 2;
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 32;
-  h &= kDirEof;
-  if (h < 3) h += 3;
-  if (h == kDirEof) h -= 1;
-  return h;
+  return ovlbox_name_cookie(name.data(), name.size());
 }
 
 // The inode number a regular file of the upper directory `dirfd` (the

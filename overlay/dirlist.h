@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "overlay/name_cookie.h"
 #include "overlay/sys_result.h"
 #include "overlay/view.h"
 
@@ -29,8 +30,9 @@ struct DirEntry {
   std::string name;
 };
 
-inline constexpr uint64_t kDirEof = 0x7fffffffffffffffULL;
+inline constexpr uint64_t kDirEof = OVLBOX_DIR_EOF;
 
+// ovlbox_name_cookie (overlay/name_cookie.h).
 uint64_t NameCookie(std::string_view name);
 
 // Whether listing `dir` needs merging (more than one layer, or a layer dir

@@ -68,6 +68,7 @@
 // O_TMPFILE's own bit (O_TMPFILE also holds O_DIRECTORY).
 #define TMPFILE_BIT 020000000
 
+#include "overlay/name_cookie.h"
 #include "preload/config.h"
 
 // Written by the supervisor in the image it serves (never changed at run
@@ -652,7 +653,7 @@ static int merged_lookup(const struct merged* m, uint32_t from, const char* name
 static long opaque_xattr(const char* path, char* v) {
   long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                         O_CLOEXEC, 0);
-  if (fd < 0) return fd == -ENODATA ? -EIO : fd;
+  if (fd < 0) return fd;
   long x = cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.opaque", (long)v, 4);
   close_fd(fd);
   return x;
@@ -1098,22 +1099,15 @@ static int derive_from_parent(int fd, const struct stat* st, struct merged* plan
 // directory with an upper directory, are the supervisor's.
 static int lower_dir_stat(int fd, struct stat* st) {
   struct merged m;
-  if (!S_ISDIR(st->st_mode)) return 0;
-  if (merged_dir(st->st_dev, st->st_ino, &m)) {
-    if (m.upper_first || m.key_index != 0 || m.self_ino != (uint64_t)st->st_ino) return 0;
-    st->st_nlink = 1;
-    return 1;
-  }
   uint64_t dotdot;
-  switch (derive_from_parent(fd, st, &m, &dotdot)) {
-    case 1:
-      return 1;
-    case 2:
-      if (m.key_index != 0) return 0;
-      st->st_nlink = 1;
-      return 1;
+  if (!S_ISDIR(st->st_mode)) return 0;
+  if (!merged_dir(st->st_dev, st->st_ino, &m)) {
+    int r = derive_from_parent(fd, st, &m, &dotdot);
+    if (r != 2) return r == 1;
   }
-  return 0;
+  if (m.upper_first || m.key_index != 0) return 0;
+  st->st_nlink = 1;
+  return 1;
 }
 
 EXPORT int fstat(int fd, struct stat* st) {
@@ -1386,39 +1380,39 @@ static long upper_alone_parent(int dirfd, const char* path, const char** name) {
   return dir;
 }
 
-// unlink/unlinkat(dirfd, path, 0) of a name in a directory of the upper
-// that no lower has: the supervisor would unlink it in place, with no
-// whiteout (Writer::Remove, overlay/writer.cc), so the library does, with
-// the program's own credentials. A whiteout device found there (an
-// earlier run's, under a lower directory that has gone since) is not the
-// view's to remove: the supervisor answers.
-// unlink of a host path outside the view by plain names: in its directory,
-// opened without following a symlink.
-static int fast_host_unlink(const char* path, int* ret) {
+// unlink or mkdir (`nr`: SYS_unlinkat or SYS_mkdirat) of a host path of
+// plain names (plain_host_path), in its directory opened the same way.
+static int fast_host_change(long nr, const char* path, mode_t mode, int* ret) {
   if (!plain_host_path(path)) return 0;
   const char* last = strrchr(path, '/');
   const char* name = last + 1;
   if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
   char dir_path[PATH_MAX];
-  size_t n = (size_t)(last - path);
+  size_t n = last == path ? 1 : (size_t)(last - path);  // "/name": in "/"
   if (n >= sizeof(dir_path)) return 0;
   memcpy(dir_path, path, n);
   dir_path[n] = '\0';
-  long dir = n == 0 ? open_dir_nofollow(AT_FDCWD, "/") : open_dir_nofollow(AT_FDCWD, dir_path);
-  if (dir < 0) {
-    if (dir != -ENOENT && dir != -ENOTDIR && dir != -EACCES) return 0;
-    *ret = set_errno(dir);
-    return 1;
+  long dir = open_dir_nofollow(AT_FDCWD, dir_path);
+  if (!host_answer(dir)) return 0;
+  long r = dir;
+  if (dir >= 0) {
+    r = nr == SYS_mkdirat ? cookie_call(SYS_mkdirat, dir, (long)name, mode, 0)
+                          : cookie_call(SYS_unlinkat, dir, (long)name, 0, 0);
+    close_fd(dir);
   }
-  *ret = set_errno(cookie_call(SYS_unlinkat, dir, (long)name, 0, 0));
-  close_fd(dir);
+  *ret = set_errno(r);
   return 1;
 }
 
+// unlink/unlinkat(dirfd, path, 0): a host path of plain names, or a name
+// in a directory of the upper that no lower has: the supervisor would
+// unlink it in place, with no whiteout (Writer::Remove,
+// overlay/writer.cc), so the library does, with the program's own
+// credentials. A whiteout device found there (an earlier run's, under a
+// lower directory that has gone since) is not the view's to remove: the
+// supervisor answers.
 static int fast_unlink(int dirfd, const char* path, int* ret) {
-  if ((dirfd == AT_FDCWD || (path != NULL && path[0] == '/')) && fast_host_unlink(path, ret)) {
-    return 1;
-  }
+  if (fast_host_change(SYS_unlinkat, path, 0, ret)) return 1;
   const char* name;
   long dir = upper_alone_parent(dirfd, path, &name);
   if (dir < 0) return 0;
@@ -1473,6 +1467,7 @@ static int fast_upper_mkdir(int dirfd, const char* path, mode_t mode, int* ret) 
 EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
   path = UNTRUSTED(path);
   int ret;
+  if (fast_host_change(SYS_mkdirat, path, mode, &ret)) return ret;
   if (fast_upper_mkdir(dirfd, path, mode, &ret)) return ret;
   return set_errno(plain_call(SYS_mkdirat, dirfd, (long)path, mode, 0));
 }
@@ -1480,6 +1475,7 @@ EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
 EXPORT int mkdir(const char* path, mode_t mode) {
   path = UNTRUSTED(path);
   int ret;
+  if (fast_host_change(SYS_mkdirat, path, mode, &ret)) return ret;
   if (fast_upper_mkdir(AT_FDCWD, path, mode, &ret)) return ret;
   return set_errno(plain_call(SYS_mkdir, (long)path, mode, 0, 0));
 }
@@ -1697,11 +1693,10 @@ static int fast_pure_open(int dirfd, const char* path, int flags, int* ret) {
   return answer_walked(dirfd, path, walked_open, &flags, ret);
 }
 
-// open/openat of a host path for writing, creating or truncating: made
-// by the kernel as it is, when it lies outside the view by plain names
-// (plain_host_path). Reading opens are fast_open's.
+// open/openat of a host path of plain names (plain_host_path), with any
+// flags: made by the kernel as it is, in one call. Host paths through a
+// symlink are fast_open's (for reading) or the supervisor's.
 static int fast_host_open(const char* path, int flags, mode_t mode, int* ret) {
-  if ((flags & O_ACCMODE) == O_RDONLY && !(flags & (O_CREAT | O_TRUNC | TMPFILE_BIT))) return 0;
   if (!plain_host_path(path)) return 0;
   long fd = host_open(path, flags, mode);
   if (!host_answer(fd)) return 0;
@@ -1709,13 +1704,17 @@ static int fast_host_open(const char* path, int flags, mode_t mode, int* ret) {
   return 1;
 }
 
+// The opens the library makes itself, each where its answer is the
+// view's: 1 when answered (descriptor or -1 with errno in *ret).
+static int fast_any_open(int dirfd, const char* path, int flags, mode_t mode, int* ret) {
+  return fast_host_open(path, flags, mode, ret) || fast_open(path, flags, ret) ||
+         fast_pure_open(dirfd, path, flags, ret) || fast_upper_open(dirfd, path, flags, mode, ret);
+}
+
 static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   int ret;
   path = UNTRUSTED(path);
-  if (fast_open(path, flags, &ret)) return ret;
-  if (fast_host_open(path, flags, mode, &ret)) return ret;
-  if (fast_pure_open(dirfd, path, flags, &ret)) return ret;
-  if (fast_upper_open(dirfd, path, flags, mode, &ret)) return ret;
+  if (fast_any_open(dirfd, path, flags, mode, &ret)) return ret;
   return set_errno(plain_call(SYS_openat, dirfd, (long)path, flags, mode));
 }
 
@@ -1765,9 +1764,8 @@ EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
 }
 
 // fopen: glibc's fopen opens from inside libc, where nothing can
-// interpose the open, so the library opens (for reading: as open does;
-// for writing: a host path, or a name in a directory of the upper alone)
-// and hands the descriptor to fdopen. Modes it does not know (",ccs=")
+// interpose the open, so the library opens where open would
+// (fast_any_open) and hands the descriptor to fdopen. Modes it does not know (",ccs=")
 // and everything else stay glibc's.
 typedef FILE* (*fopen_fn)(const char*, const char*);
 
@@ -1812,11 +1810,7 @@ static FILE* do_fopen(const char* path, const char* mode, int large, fopen_fn* n
   if (enabled && path != NULL && mode != NULL && fopen_flags(mode, &flags, fd_mode)) {
     if (large) flags |= O_LARGEFILE;
     int fd;
-    int mine = (flags & O_ACCMODE) == O_RDONLY
-                   ? fast_open(path, flags, &fd) || fast_pure_open(AT_FDCWD, path, flags, &fd)
-                   : fast_host_open(path, flags, 0666, &fd) ||
-                         fast_upper_open(AT_FDCWD, path, flags, 0666, &fd);
-    if (mine) {
+    if (fast_any_open(AT_FDCWD, path, flags, 0666, &fd)) {
       if (fd < 0) return NULL;  // errno is set
       FILE* f = fdopen(fd, fd_mode);
       if (f == NULL) {
@@ -2103,24 +2097,9 @@ static enum dir_source dir_source_of(int fd, struct merged* plan, uint64_t* dotd
 // it (overlay/dirlist.cc, ListMerged): every real directory's names, top
 // first, each name once, a whiteout device hiding the name below it; "."
 // and ".." with the numbers the record gives; each entry's d_off its name's
-// cookie (NameCookie), in cookie order. The positions are then the
+// cookie (overlay/name_cookie.h), in cookie order. The positions are then the
 // supervisor's, so telldir and seekdir mean the same on either listing.
 
-// overlay/dirlist.cc's NameCookie.
-static uint64_t name_cookie(const char* name, size_t len) {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (size_t i = 0; i < len; ++i) {
-    h ^= (unsigned char)name[i];
-    h *= 1099511628211ULL;
-  }
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 32;
-  h &= 0x7fffffffffffffffULL;
-  if (h < 3) h += 3;
-  if (h == 0x7fffffffffffffffULL) h -= 1;
-  return h;
-}
 
 struct mentry {
   uint64_t cookie;
@@ -2163,7 +2142,7 @@ static int mlist_rehash(struct mlist* l, size_t cap) {
 // Adds `name` unless it is there already: 1 added, 0 there, -1 no memory.
 static int mlist_add(struct mlist* l, const char* name, size_t len, uint64_t ino,
                      unsigned char type, int hidden) {
-  uint64_t cookie = name_cookie(name, len);
+  uint64_t cookie = ovlbox_name_cookie(name, len);
   if (l->table_cap < 2 * (l->n + 1) && !mlist_rehash(l, l->table_cap ? 2 * l->table_cap : 64)) {
     return -1;
   }
@@ -2275,9 +2254,9 @@ static int derive_from_parent(int fd, const struct stat* st, struct merged* plan
   char real[PATH_MAX];
   struct stat pst;
   struct merged p;
-  if (!real_path_of(fd, real) ||
-      cookie_call(SYS_newfstatat, fd, (long)"..", (long)&pst, AT_SYMLINK_NOFOLLOW) != 0 ||
-      !merged_dir(pst.st_dev, pst.st_ino, &p)) {
+  // The parent's record first: most directories asked about have none.
+  if (cookie_call(SYS_newfstatat, fd, (long)"..", (long)&pst, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !merged_dir(pst.st_dev, pst.st_ino, &p) || !real_path_of(fd, real)) {
     return 0;
   }
   const char* name = strrchr(real, '/') + 1;
@@ -2391,27 +2370,30 @@ static int merged_listing(struct ovl_dir* d, const struct merged* plan) {
   return ok;
 }
 
+// Chooses who lists the stream's directory (at its start), and makes the
+// listing when it is the library's own. `check_offset`: a descriptor the
+// program handed over, whose position may be one of the supervisor's.
+static void choose_source(struct ovl_dir* d, int check_offset) {
+  struct merged plan;
+  d->size = d->offset = 0;
+  d->filepos = 0;
+  d->list = NULL;
+  d->source = dir_source_of(d->fd, &plan, &d->dotdot_ino);
+  // The view numbers its listings' positions itself: a stream the
+  // supervisor has read from already stays the supervisor's.
+  if (check_offset && (d->source == DIR_KERNEL_PURE || d->source == DIR_MERGED) &&
+      plain_call(SYS_lseek, d->fd, 0, SEEK_CUR, 0) != 0) {
+    d->source = DIR_SUPERVISOR;
+  }
+  if (d->source == DIR_MERGED && !merged_listing(d, &plan)) d->source = DIR_SUPERVISOR;
+}
+
 static DIR* new_stream(int fd, int check_offset) {
   struct ovl_dir* d = malloc(sizeof(*d));
   if (d == NULL) return NULL;
   d->fd = fd;
-  struct merged plan;
-  d->source = dir_source_of(fd, &plan, &d->dotdot_ino);
-  // The view numbers its listings' positions itself: a stream the
-  // supervisor has read from already stays the supervisor's.
-  if (check_offset && d->source == DIR_KERNEL_PURE &&
-      plain_call(SYS_lseek, fd, 0, SEEK_CUR, 0) != 0) {
-    d->source = DIR_SUPERVISOR;
-  }
-  if (check_offset && d->source == DIR_MERGED &&
-      plain_call(SYS_lseek, fd, 0, SEEK_CUR, 0) != 0) {
-    d->source = DIR_SUPERVISOR;
-  }
   pthread_mutex_init(&d->lock, NULL);
-  d->size = d->offset = 0;
-  d->filepos = 0;
-  d->list = NULL;
-  if (d->source == DIR_MERGED && !merged_listing(d, &plan)) d->source = DIR_SUPERVISOR;
+  choose_source(d, check_offset);
   return (DIR*)d;
 }
 
@@ -2572,13 +2554,8 @@ EXPORT void rewinddir(DIR* dir) {
   struct ovl_dir* d = (struct ovl_dir*)dir;
   pthread_mutex_lock(&d->lock);
   plain_call(SYS_lseek, d->fd, 0, SEEK_SET, 0);
-  d->size = d->offset = 0;
-  d->filepos = 0;
   free(d->list);
-  d->list = NULL;
-  struct merged plan;  // the view may have changed since
-  d->source = dir_source_of(d->fd, &plan, &d->dotdot_ino);
-  if (d->source == DIR_MERGED && !merged_listing(d, &plan)) d->source = DIR_SUPERVISOR;
+  choose_source(d, 0);  // the view may have changed since
   pthread_mutex_unlock(&d->lock);
 }
 

@@ -799,7 +799,8 @@ rw_case root-walks "" setup_root_walks 'p() {
 # reaches its directory through plain names; through a host symlink into
 # the view (or a ".."), the view's, with copy-up and whiteouts in the
 # upper and the lowers untouched. fopen for writing too (glibc opens from
-# inside libc; the library opens and hands the descriptor to fdopen).
+# inside libc; the library opens and hands the descriptor to fdopen), and
+# mkdir.
 # (The host dir is made afresh by the case itself: each side writes it.)
 setup_host_writes() {
   mkdir -p "$E2E_VIEW/merged" "$E2E_L2/merged"
@@ -823,6 +824,11 @@ rw_case host-writes "python3" setup_host_writes 'H=$OUT/hw
   rm "$H/into/b.txt" && rm "$H/new.txt" && rm "$H/sublink/s.txt"
   rm "$H/missing.txt" 2>/dev/null || echo "rm missing: $?"
   rm "$H/into/missing.txt" 2>/dev/null || echo "rm missing in view: $?"
+  mkdir "$H/made" "$H/sublink/made2" "$H/into/made3" "$OUT/../view/merged/made4" &&
+    mkdir -m 700 "$H/made/deep" && stat -c "%n %a" "$H/made/deep" "$H/sub/made2"
+  mkdir "$H/made" 2>/dev/null || echo "mkdir again: $?"
+  mkdir "$H/nodir/x" 2>/dev/null || echo "mkdir in missing: $?"
+  mkdir "$H/old.txt/x" 2>/dev/null || echo "mkdir in file: $?"
   python3 -c "
 import os, sys
 H = sys.argv[1]
