@@ -1,5 +1,6 @@
 #include "overlay/creds.h"
 
+#include <linux/capability.h>
 #include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,6 +72,23 @@ int CallerMayChangeDir(const struct stat& dir) {
     bits = dir.st_mode & 7;
   }
   return (bits & 3) == 3 ? 0 : EACCES;
+}
+
+bool CallerMaySearch(const struct stat& dir) {
+  if ((dir.st_mode & 0111) == 0111) return true;
+  const ThreadCreds& c = t_creds;
+  // The supervisor's own filesystem id is its effective id; whether it may
+  // pass over search permission, once.
+  static const uid_t own_uid = geteuid();
+  static const bool own_search_cap = [] {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &header, data) != 0) return false;
+    return (data[0].effective & ((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH))) != 0;
+  }();
+  uid_t fsuid = c.acting ? c.caller_fsuid : own_uid;
+  if (fsuid == 0) return c.acting || own_search_cap;
+  return fsuid == dir.st_uid && (dir.st_mode & S_IXUSR) != 0;
 }
 
 int CallerMayRemoveFrom(const struct stat& dir, const struct stat& victim) {

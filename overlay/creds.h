@@ -51,6 +51,11 @@ class AsMounter {
 // attributes (write and search permission by mode bits; fsuid 0 may). 0 or
 // EACCES. Only meaningful while acting for a caller.
 int CallerMayChangeDir(const struct stat& dir);
+// Whether the caller may search a directory with these attributes by its
+// mode bits alone: anyone may, or the caller owns it and may, or the caller
+// has fsuid 0 (with CAP_DAC_READ_SEARCH, for the supervisor's own
+// credentials). False means "ask the kernel", not "denied".
+bool CallerMaySearch(const struct stat& dir);
 // The sticky-bit rule for removing or replacing `victim` in `dir`: 0 or
 // EPERM.
 int CallerMayRemoveFrom(const struct stat& dir, const struct stat& victim);

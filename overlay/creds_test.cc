@@ -34,6 +34,20 @@ TEST_F(CallerPermissionTest, NotActingAllowsEverything) {
   EXPECT_EQ(CallerMayRemoveFrom(Dir(0, 0, 01777), Dir(5, 5, 0644)), 0);
 }
 
+TEST_F(CallerPermissionTest, SearchByModeBitsAlone) {
+  Act(1000, 1000, {27});
+  EXPECT_TRUE(CallerMaySearch(Dir(0, 0, 0711)));     // anyone may
+  EXPECT_TRUE(CallerMaySearch(Dir(1000, 0, 0700)));  // the owner, u+x
+  EXPECT_FALSE(CallerMaySearch(Dir(1000, 0, 0600)));
+  EXPECT_FALSE(CallerMaySearch(Dir(0, 0, 0700)));     // someone else's
+  // Group and other classes may be narrowed by an ACL: asked of the kernel.
+  EXPECT_FALSE(CallerMaySearch(Dir(0, 1000, 0750)));
+  EXPECT_FALSE(CallerMaySearch(Dir(0, 27, 0710)));
+  Act(0, 0);
+  EXPECT_TRUE(CallerMaySearch(Dir(1000, 1000, 0700)));  // fsuid 0
+  EXPECT_TRUE(CallerMaySearch(Dir(1000, 1000, 0600)));
+}
+
 TEST_F(CallerPermissionTest, OwnerGroupOtherBits) {
   Act(1000, 1000, {27});
   EXPECT_EQ(CallerMayChangeDir(Dir(1000, 0, 0700)), 0);

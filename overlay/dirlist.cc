@@ -63,6 +63,9 @@ bool IsOpaqueEntry(int dirfd, const char* name) {
   return lgetxattr(path.c_str(), kOpaqueXattr, v, sizeof(v)) == 1 && v[0] == 'y';
 }
 
+// Whether the upper directory `fd` is marked impure.
+bool IsImpure(int fd) { return FdGetXattr(fd, kImpureXattr, nullptr, 0) >= 0; }
+
 }  // namespace
 
 uint64_t NameCookie(std::string_view name) {
@@ -107,11 +110,17 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
     const LayerDir& ld = dir.stack[i];
     struct stat dst;
     bool holds_hidden = fstat(ld.fd.get(), &dst) == 0 && layers.HoldsHidden(dst.st_dev, dst.st_ino);
+    // Copies list their lower file's number (as stat reports it) in a
+    // merged directory, and in a directory of the upper alone only when it
+    // is marked impure, as overlayfs lists them: a copy arrives in such a
+    // directory only by a rename or a link, which mark it.
+    bool map_copies = ld.layer == 0 && layers.has_upper() &&
+                      (dir.stack.size() > 1 || IsImpure(ld.fd.get()));
     int err = ForEachRealEntry(ld.fd.get(), [&](const char* name, ino_t ino, unsigned char type) {
       if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) return;
       auto [it, inserted] = seen.insert(name);
       if (!inserted) return;  // an upper layer already has (or hides) it
-      if (type == DT_REG && ld.layer == 0 && layers.has_upper()) {
+      if (type == DT_REG && map_copies) {
         // A copied-up file lists its lower file's number, as stat reports
         // it (overlayfs does the same in directories it marks impure).
         ino = CopiedUpIno(view, ld.fd.get(), dir.rel, name, ino);
@@ -132,7 +141,7 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
         }
         type = IFTODT(st.st_mode);
       }
-      if (type == DT_DIR && ld.layer == 0 && layers.has_upper() &&
+      if (type == DT_DIR && ld.layer == 0 && layers.has_upper() && i + 1 < dir.stack.size() &&
           !IsOpaqueEntry(ld.fd.get(), name)) {
         // A directory copied up reports its lower directory's number, as
         // stat does (ViewDir::stable_ino); an opaque one merges nothing.

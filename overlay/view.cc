@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "overlay/creds.h"
 #include "overlay/proc_status.h"
 #include "overlay/xattr_names.h"
 
@@ -522,6 +523,59 @@ void View::RecordCopyUp(const struct stat& upper, const struct stat& lower,
   if (!origin.empty()) origins_.PutHandle(origin, id);
 }
 
+bool View::PlainHostPath(std::string_view path) const {
+  const std::string& view_root = layers_->view_root();
+  if (view_root == "/" || path.empty() || path[0] != '/' || !PlainPath(path)) return false;
+  auto within = [&](std::string_view top) {
+    return path.starts_with(top) && (path.size() == top.size() || path[top.size()] == '/');
+  };
+  if (within(view_root) || within("/proc")) return false;
+  for (const std::string& point : proc_mounts_) {
+    if (within(point)) return false;
+  }
+  const std::string& work = layers_->work_dir();
+  return layers_->Locate(std::string(path)).layer < 0 && (work.empty() || !within(work));
+}
+
+std::optional<SysResult<UniqueFd>> View::OpenOnHost(std::string path, int flags,
+                                                    bool follow) const {
+  for (int links = 0;;) {
+    if (!PlainHostPath(path)) return std::nullopt;
+    struct open_how how {};
+    how.flags = static_cast<uint64_t>(static_cast<unsigned>(flags | O_CLOEXEC));
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof(how)));
+    if (fd >= 0) return SysResult<UniqueFd>(UniqueFd(fd));
+    int err = errno;
+    if (err == EINVAL || err == E2BIG || err == ENOSYS || err == EXDEV || err == EAGAIN) {
+      return std::nullopt;  // openat2's own refusals: the view's walk answers
+    }
+    if (err != ELOOP) return SysResult<UniqueFd>(Errno{err});
+    // A symlink on the way. The last name first (library sonames are
+    // links), then each directory from the root down: a prefix that is no
+    // symlink reads as EINVAL, and the first one that is one is the link
+    // the walk met.
+    if (++links > kMaxSymlinks) return std::nullopt;
+    char target[PATH_MAX];
+    ssize_t n = -1;
+    size_t end = path.size();
+    if (follow) n = readlink(path.c_str(), target, sizeof(target));
+    for (size_t at = 1; n < 0 && (at = path.find('/', at)) != std::string::npos; ++at) {
+      n = readlink(path.substr(0, at).c_str(), target, sizeof(target));
+      if (n < 0 && errno != EINVAL) return std::nullopt;
+      end = at;
+    }
+    if (n <= 0 || static_cast<size_t>(n) >= sizeof(target)) return std::nullopt;
+    std::string link(target, static_cast<size_t>(n));
+    std::string rest = path.substr(end);
+    if (link[0] == '/') {
+      path = link + rest;
+    } else {
+      path = path.substr(0, path.rfind('/', end - 1)) + "/" + link + rest;
+    }
+  }
+}
+
 SysResult<Target> View::Resolve(const Caller& caller, const Base& base, std::string_view path,
                                 ResolveOptions options) const {
   bool via_view = base.view != nullptr && !path.empty() && path[0] != '/';
@@ -582,30 +636,19 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     // error) walks from the root, component by component.
     size_t slash = path.rfind('/');
     std::string_view dir = path.substr(0, slash);
-    auto within = [&](const std::string& top) {
-      return top == "/" || (dir.starts_with(top) &&
-                            (dir.size() == top.size() || dir[top.size()] == '/'));
-    };
-    bool fast = view_root != "/" && slash > 0 && slash + 1 < path.size() && PlainPath(dir) &&
-                !within(view_root) && dir != "/proc" && !dir.starts_with("/proc/");
-    for (const std::string& point : proc_mounts_) fast = fast && !within(point);
+    std::string_view last = path.substr(slash + 1);
+    bool fast = slash > 0 && !last.empty() && last != "." && last != "..";
     if (fast) {
-      std::string last(path.substr(slash + 1));
-      fast = last != "." && last != "..";
-      struct open_how how {};
-      how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-      how.resolve = RESOLVE_NO_SYMLINKS;
-      int fd = fast ? static_cast<int>(syscall(SYS_openat2, AT_FDCWD, std::string(dir).c_str(),
-                                               &how, sizeof(how)))
-                    : -1;
-      if (fd >= 0) {
-        // Not in the view, not in /proc, no symlink on the way: its stat
-        // is not needed (host_st stays unknown, st_ino 0, until it is).
-        host = std::make_shared<UniqueFd>(fd);
+      // Host symlinks on the way (/lib of a merged /usr) are followed as
+      // long as they lead to such paths again (OpenOnHost).
+      auto opened = OpenOnHost(std::string(dir), O_PATH | O_DIRECTORY, true);
+      fast = opened.has_value() && opened->ok();
+      if (fast) {
+        // Not in the view, not in /proc: its stat is not needed (host_st
+        // stays unknown, st_ino 0, until it is).
+        host = std::make_shared<UniqueFd>(std::move(**opened));
         host_st = {};
         path.remove_prefix(slash);
-      } else {
-        fast = false;
       }
     }
     if (!fast) {
@@ -693,10 +736,10 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     }
 
     Target child;
-    if (view && !last && (view->st.st_mode & 0111) == 0111) {
+    if (view && !last && CallerMaySearch(view->st)) {
       // A directory on the way that is already known (every change to the
-      // view drops what it touches from the cache), in a directory anyone
-      // may search: no lookup needed.
+      // view drops what it touches from the cache), in a directory the
+      // caller may search by its mode bits: no lookup needed.
       ViewDirPtr known = CachedDir(JoinRel(view->rel, name));
       if (known && !IsPassthrough(known->st.st_dev)) {
         view = std::move(known);

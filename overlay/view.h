@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -190,6 +191,18 @@ class View {
   // Resolves `path` from `base` (ignored for absolute paths).
   SysResult<Target> Resolve(const Caller& caller, const Base& base,
                             std::string_view path, ResolveOptions options) const;
+
+  // Opens the absolute `path` on the host with `flags`, when the kernel's
+  // walk of it from "/" stays outside the view: each name on the way is a
+  // plain name (no "." or ".."), and no prefix lies at or below the view
+  // root, a layer, the work dir or a proc mount. A host symlink on the way
+  // is read and replaced by its target, which must be such a path again.
+  // nullopt when the walk could enter the view (or the kernel's answer
+  // needs the view's walk: a symlink not followed, an openat2-only error);
+  // otherwise the descriptor or the kernel's errno, as the view answers.
+  std::optional<SysResult<UniqueFd>> OpenOnHost(std::string path, int flags, bool follow) const;
+  // Whether the absolute `path` is a plain host path in that sense.
+  bool PlainHostPath(std::string_view path) const;
 
   // The base for a real directory (a cwd or a dirfd of the program), given
   // the path the kernel shows for it and a way to open it: the view

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "overlay/dirlist.h"
+#include "overlay/origin.h"
 #include "overlay/creds.h"
 #include "overlay/xattr_names.h"
 
@@ -174,6 +175,22 @@ int SetOpaque(int dirfd, const std::string& name) {
 bool IsOpaque(int dirfd, const std::string& name) {
   char v[2];
   return lgetxattr(FdName(dirfd, name).c_str(), kOpaqueXattr, v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+// Marks the upper directory `target` impure before the entry `name` of the
+// upper directory `dirfd` moves or is linked there, when that entry is a
+// copy keeping its lower identity (a regular file with an origin), as
+// overlayfs does: listings of a directory of the upper alone map inode
+// numbers only where it is marked.
+int MarkImpureFor(int dirfd, const std::string& name, int target) {
+  struct stat st;
+  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+      lgetxattr(FdName(dirfd, name).c_str(), kOriginXattr, nullptr, 0) < 0) {
+    return 0;
+  }
+  std::string dir = absl::StrCat("/proc/self/fd/", target);
+  if (getxattr(dir.c_str(), kImpureXattr, nullptr, 0) >= 0) return 0;
+  return setxattr(dir.c_str(), kImpureXattr, "y", 1, 0) == 0 ? 0 : errno;
 }
 
 }  // namespace
@@ -600,6 +617,8 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
     if (to_dir && !IsOpaque(dfd, to.name) && HasLower(**sp)) {
       if ((err = SetOpaque(dfd, to.name)) != 0) return err;
     }
+    if ((err = MarkImpureFor(sfd, from.name, dfd)) != 0) return err;
+    if ((err = MarkImpureFor(dfd, to.name, sfd)) != 0) return err;
     err = Renameat2(sfd, from.name, dfd, to.name, RENAME_EXCHANGE);
     view_->InvalidateDir(from.rel, true);
     view_->InvalidateDir(to.rel, true);
@@ -614,6 +633,7 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
       (HasLower(**dp) || to_has_lower || (upper_entry && IsWhiteout(upper_st)))) {
     if ((err = SetOpaque(sfd, from.name)) != 0) return err;
   }
+  if ((err = MarkImpureFor(sfd, from.name, dfd)) != 0) return err;
   bool whiteout_placed = false;
   if (upper_entry && (from_dir || S_ISDIR(upper_st.st_mode))) {
     // Swap, then deal with what was at the destination (now at the source
@@ -667,6 +687,7 @@ int Writer::Link(const Target& from, const Target& to) {
   UniqueFd keep(fcntl(sfd, F_DUPFD_CLOEXEC, 0));
   return Create(to, false,
                 [&](int dirfd, const char* newname, UniqueFd*) {
+                  if (int err = MarkImpureFor(keep.get(), name, dirfd)) return err;
                   return linkat(keep.get(), name.c_str(), dirfd, newname, 0) == 0 ? 0 : errno;
                 },
                 nullptr);

@@ -11,6 +11,9 @@ namespace ovlbox {
 inline constexpr char kOverlayXattrPrefix[] = "user.overlay.";
 inline constexpr char kOpaqueXattr[] = "user.overlay.opaque";
 inline constexpr char kWhiteoutXattr[] = "user.overlay.whiteout";
+// On an upper directory that may hold copies keeping their lower identity
+// (overlayfs' "impure"): listings map inode numbers there.
+inline constexpr char kImpureXattr[] = "user.overlay.impure";
 inline constexpr char kEscapedPrefix[] = "user.overlay.overlay.";
 
 // Whether `name` is private to the overlay (never shown, never copied up).

@@ -330,9 +330,8 @@ static int path_outside(const char* path, const struct stat* st, int nofollow) {
 // Whether `path`, which the kernel just found missing (ENOENT), is missing
 // outside the view: the first of its components that does not exist is a
 // plain name (not a dangling symlink) in a directory outside the view, so
-// the lookup fails there whatever follows. `*split`, when not null, gets the
-// offset of the slash before that component.
-static int missing_outside_at(const char* path, size_t* split) {
+// the lookup fails there whatever follows.
+static int missing_outside_at(const char* path) {
   char buf[PATH_MAX];
   size_t len = strnlen(path, PATH_MAX);
   if (len == 0 || len >= PATH_MAX) return 0;
@@ -376,7 +375,6 @@ static int missing_outside_at(const char* path, size_t* split) {
             -ENOENT) {
       return 0;
     }
-    if (split != NULL) *split = (size_t)(slash - buf);
     return 1;
   }
   return 0;
@@ -393,7 +391,7 @@ static int missing_outside(const char* path) {
       return 0;  // there now
     }
   }
-  return missing_outside_at(path, NULL);
+  return missing_outside_at(path);
 }
 
 // ---- lookups in directories that come from one lower alone ----
@@ -1201,6 +1199,28 @@ EXPORT int fchmod(int fd, mode_t mode) {
   return set_errno(plain_call(SYS_fchmod, fd, mode, 0, 0));
 }
 
+// fchmodat with AT_SYMLINK_NOFOLLOW (and lchmod): glibc before 2.39 makes
+// it an O_PATH open (a stop of the tracer), an fstatat and a chmod through
+// /proc/self/fd, two calls to the supervisor; fchmodat2 is one, and the
+// supervisor answers it whether the kernel has it or not.
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+EXPORT int fchmodat(int dirfd, const char* path, mode_t mode, int flags) {
+  path = UNTRUSTED(path);
+  if (enabled && flags == AT_SYMLINK_NOFOLLOW) {
+    return set_errno(plain_call(SYS_fchmodat2, dirfd, (long)path, mode, flags));
+  }
+  typedef int (*fchmodat_fn)(int, const char*, mode_t, int);
+  static fchmodat_fn next;
+  if (next == NULL) next = (fchmodat_fn)dlsym(RTLD_NEXT, "fchmodat");
+  if (next == NULL) return set_errno(-ENOSYS);
+  return next(dirfd, path, mode, flags);
+}
+EXPORT int lchmod(const char* path, mode_t mode) {
+  return fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW);
+}
+
 EXPORT int fchown(int fd, uid_t uid, gid_t gid) {
   int ret;
   if (fast_fd_change(SYS_fchown, fd, uid, gid, 0, &ret)) return ret;
@@ -1905,41 +1925,96 @@ EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) {
 typedef char* (*realpath_fn)(const char*, char*);
 typedef char* (*realpath_chk_fn)(const char*, char*, size_t);
 
-// The canonical path of an object outside the view, in `out` (PATH_MAX).
-// 1: `out` holds it; -1: the path is missing outside the view (ENOENT),
-// and `out` holds what glibc leaves in a caller's buffer then (the
-// canonical path of the part that exists, and the first missing name);
-// 0: ask glibc's realpath (whose lookups the supervisor answers).
-static int fast_realpath(const char* path, char* out) {
+// Whether glibc's realpath checks that the name before `end` (the rest of
+// the path after it) is a directory: when slashes and "." lead from it to
+// the end of the path or to a "..".
+static int suffix_needs_dir(const char* end) {
+  while (*end == '/') {
+    while (*end == '/') ++end;
+    if (*end == '\0') return 1;
+    if (*end != '.') return 0;
+    ++end;
+    if (*end == '\0') return 1;                                      // "/."
+    if (*end == '.' && (end[1] == '\0' || end[1] == '/')) return 1;  // ".."
+  }
+  return 0;
+}
+
+// glibc's realpath of an absolute host path, by the same system calls (a
+// readlink of each prefix, the access check of a directory before "..")
+// while every prefix it resolves lies outside the view: the kernel then
+// answers each of them as the view would. 1: `out` (PATH_MAX) holds the
+// canonical path; -1: a name is missing (ENOENT) and `out` holds what
+// glibc leaves in a caller's buffer then (the canonical path of the part
+// that exists, and the missing name); 0: the view must answer (a prefix
+// in a layer or in /proc), or glibc's realpath gives the error exactly.
+static int walk_realpath(const char* path, char* out) {
   if (!candidate(path)) return 0;
-  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_PATH | O_CLOEXEC, 0);
-  size_t split;
-  if (fd == -ENOENT && missing_outside_at(path, &split)) {
-    char parent[PATH_MAX];
-    memcpy(parent, path, split);
-    parent[split] = '\0';
-    if (split == 0) {
-      out[0] = '\0';
-    } else if (fast_realpath(parent, out) <= 0) {
+  char rest[PATH_MAX];  // the names still to resolve
+  size_t rest_len = strnlen(path, PATH_MAX);
+  if (rest_len >= PATH_MAX) return 0;
+  memcpy(rest, path, rest_len + 1);
+  size_t len = 1;  // out holds the canonical path resolved so far
+  out[0] = '/';
+  out[1] = '\0';
+  int links = 0;
+  const char* name = rest;
+  for (;;) {
+    while (*name == '/') ++name;
+    if (*name == '\0') return 1;
+    const char* end = name;
+    while (*end != '\0' && *end != '/') ++end;
+    size_t n = (size_t)(end - name);
+    if (n == 1 && name[0] == '.') {
+      name = end;
+      continue;
+    }
+    if (n == 2 && name[0] == '.' && name[1] == '.') {
+      while (len > 1 && out[len - 1] != '/') --len;
+      if (len > 1) --len;
+      out[len] = '\0';
+      name = end;
+      continue;
+    }
+    if (len + 1 + n >= PATH_MAX) return 0;
+    if (len > 1) out[len++] = '/';
+    memcpy(out + len, name, n);
+    len += n;
+    out[len] = '\0';
+    if (excluded(out) || (strncmp(out, "/proc", 5) == 0 && (out[5] == '\0' || out[5] == '/'))) {
       return 0;
     }
-    const char* name = path + split + 1;
-    size_t name_len = strcspn(name, "/");
-    size_t used = strlen(out);
-    if (used == 1) used = 0;  // the root: no second slash
-    if (used + 1 + name_len >= PATH_MAX) return 0;
-    out[used] = '/';
-    memcpy(out + used + 1, name, name_len);
-    out[used + 1 + name_len] = '\0';
-    return -1;
+    char link[PATH_MAX];
+    long r = cookie_call(SYS_readlinkat, AT_FDCWD, (long)out, (long)link, PATH_MAX - 1);
+    if (r == -ENOENT) return -1;
+    if (r == -EINVAL) {  // no symlink
+      if (suffix_needs_dir(end)) {
+        if (len + 1 >= PATH_MAX) return 0;
+        out[len] = '/';
+        out[len + 1] = '\0';
+        long ok = cookie_call(SYS_faccessat2, AT_FDCWD, (long)out, F_OK, AT_EACCESS);
+        out[len] = '\0';
+        if (ok != 0) return 0;
+      }
+      name = end;
+      continue;
+    }
+    if (r <= 0 || ++links > 40) return 0;  // errors and ELOOP: glibc's
+    // A symlink: its target, then what followed it, from its directory (or
+    // from the root for an absolute target).
+    size_t tail = strlen(end);
+    if ((size_t)r + tail >= PATH_MAX) return 0;
+    memmove(rest + r, end, tail + 1);
+    memcpy(rest, link, (size_t)r);
+    name = rest;
+    if (link[0] == '/') {
+      len = 1;
+    } else {
+      while (len > 1 && out[len - 1] != '/') --len;
+      if (len > 1) --len;
+    }
+    out[len] = '\0';
   }
-  if (fd < 0) return 0;
-  struct stat st;
-  int ok = cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
-           !in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev);
-  ok = ok && real_path_of(fd, out) && !excluded(out);
-  close_fd(fd);
-  return ok;
 }
 
 // The canonical view path of `path` from the supervisor, in one call, for
@@ -1959,7 +2034,7 @@ EXPORT char* realpath(const char* path, char* resolved) {
   char buf[PATH_MAX];
   path = UNTRUSTED(path);
   resolved = UNTRUSTED(resolved);
-  int fast = fast_realpath(path, buf);
+  int fast = walk_realpath(path, buf);
   if (fast == 0 && view_realpath(path, buf)) fast = 1;
   if (fast < 0) {
     if (resolved != NULL) memcpy(resolved, buf, strlen(buf) + 1);

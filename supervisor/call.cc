@@ -49,6 +49,11 @@ SysResult<Target> Call::ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions
   if (!(empty_path && path_addr == 0)) {
     OVL_ASSIGN_OR_RETURN(path, ReadPath(path_addr));
   }
+  return ResolvePath(dirfd, path, options, empty_path);
+}
+
+SysResult<Target> Call::ResolvePath(int dirfd, const std::string& path, ResolveOptions options,
+                                    bool empty_path) {
   uint64_t generation = view_.generation();
   ViewDirPtr missing_in;
   options.missing_in = &missing_in;

@@ -112,6 +112,9 @@ class Call {
   // `empty_path`: AT_EMPTY_PATH (a NULL or empty path names dirfd itself).
   SysResult<Target> ResolveArg(int dirfd, uint64_t path_addr, ResolveOptions options,
                                bool empty_path = false);
+  // The same for a path already read (ReadPath).
+  SysResult<Target> ResolvePath(int dirfd, const std::string& path, ResolveOptions options,
+                                bool empty_path = false);
   // Records `dir` for the preload library, as seen at `generation` (read
   // before it was looked up); ResolveArg does this for its own lookups.
   void NoteDir(const ViewDir& dir, uint64_t generation) const;

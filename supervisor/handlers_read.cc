@@ -124,10 +124,20 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
   if (tmpfile) options.follow = true;
   // With O_CREAT a trailing slash is EISDIR, whatever the name is.
   if (creat) options.trailing_follows = false;
-  OVL_TRY(Target t, c.ResolveArg(dirfd, path_addr, options));
+  bool cloexec = (flags & O_CLOEXEC) != 0;
+  OVL_TRY(std::string path, c.ReadPath(path_addr));
+  if (resolve == 0 && !creat && !tmpfile && !(flags & O_PATH) && path.starts_with("/") &&
+      !PreloadService::Serves(path)) {
+    // A host path of plain names (the loader's libraries, locale files):
+    // opened in one step when its walk stays outside the view.
+    if (auto opened = c.view().OpenOnHost(path, flags & ~O_CLOEXEC, !(flags & O_NOFOLLOW))) {
+      if (!opened->ok()) return Response::Error(opened->error());
+      return Response::Fd(std::move(**opened), cloexec);
+    }
+  }
+  OVL_TRY(Target t, c.ResolvePath(dirfd, path, options));
   if (creat && t.trailing_slash) return Response::Error(EISDIR);
   int acc = flags & O_ACCMODE;
-  bool cloexec = (flags & O_CLOEXEC) != 0;
   if (const PreloadService* preload = PreloadService::Get();
       preload != nullptr && acc == O_RDONLY && !(flags & (O_CREAT | O_PATH | O_DIRECTORY))) {
     // The dynamic loader reading /etc/ld.so.preload, then the library.

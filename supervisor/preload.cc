@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -106,11 +107,16 @@ bool NeedsAsanRuntime(int fd) {
     }
   }
   if (offset < 0) return false;
-  std::string strings(strsz, '\0');
-  if (pread(fd, strings.data(), strsz, offset) != static_cast<ssize_t>(strsz)) return false;
+  // Each needed name alone: a large program's string table runs to
+  // megabytes.
   for (uint64_t at : needed) {
     if (at >= strsz) continue;
-    std::string_view name(strings.c_str() + at);
+    char buf[256];
+    size_t want = std::min<uint64_t>(sizeof(buf) - 1, strsz - at);
+    ssize_t got = pread(fd, buf, want, offset + static_cast<off_t>(at));
+    if (got <= 0) continue;
+    buf[got] = '\0';
+    std::string_view name(buf);
     if (name.find("libasan.so") != std::string_view::npos ||
         name.find("libhwasan.so") != std::string_view::npos ||
         name.find("libclang_rt.asan") != std::string_view::npos ||
@@ -390,6 +396,11 @@ const PreloadService* PreloadService::Get() { return Slot().get(); }
 
 void PreloadService::Install(std::unique_ptr<PreloadService> service) {
   Slot() = std::move(service);
+}
+
+bool PreloadService::Serves(std::string_view path) {
+  std::string_view name = path.substr(path.rfind('/') + 1);
+  return name == "ld.so.preload" || name == "ovlbox-preload.so" || name == "ovlbox-view-state";
 }
 
 PreloadService::File PreloadService::Which(const Target& t) const {

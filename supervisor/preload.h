@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -49,6 +50,9 @@ class PreloadService {
   static const PreloadService* Get();
   static void Install(std::unique_ptr<PreloadService> service);
 
+  // Whether the last name of `path` is one of the files served in /etc
+  // (whatever the directory: such a path goes through Which).
+  static bool Serves(std::string_view path);
   // Which of the two files `t` (a resolved path of the program) names.
   File Which(const Target& t) const;
   // Whether thread `tid`'s program is to get the library (not when its

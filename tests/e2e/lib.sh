@@ -579,7 +579,9 @@ _run_side() {
   prefix=()
   if [ "$side" = ovlbox ]; then
     mapfile -t prefix < <(e2e_lower_args)
-    prefix=("$OVLBOX" "${prefix[@]}" --)
+    # E2E_OVLBOX_FLAGS: options before the layers (--no-preload).
+    # shellcheck disable=SC2086
+    prefix=("$OVLBOX" ${E2E_OVLBOX_FLAGS:-} "${prefix[@]}" --)
   fi
   rm -rf "$E2E_SCRATCH"
   mkdir -p "$E2E_SCRATCH" "$dir"

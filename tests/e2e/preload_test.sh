@@ -60,6 +60,13 @@ add_outside_links() {
   ln -sfn "$v/gone.txt" "$o/to-whiteout"
   ln -sfn "$o/dir" "$o/host-dir-link"
   ln -sfn "$o/nowhere" "$o/dangling"
+  # For realpath's walk: a relative link through "..", a loop, a link to a
+  # directory by a relative path, a chain.
+  ln -sfn ../outside/dir/file.txt "$o/rel-up"
+  ln -sfn loop-b "$o/loop-a"
+  ln -sfn loop-a "$o/loop-b"
+  ln -sfn dir "$o/dir-rel"
+  ln -sfn host-dir-link "$o/chain"
 }
 add_outside_links
 E2E_EXTRA_ENV="PROBE=$PROBE
@@ -86,6 +93,34 @@ run_case host-missing '"$PROBE" stat:/usr/include/no-such.h open:/usr/include/no
   stat:/usr/include/stdio.h/x open:/usr/include/stdio.h/x:r realpath:/usr/include/stdio.h/x \
   stat:/usr/include/no-such/.. "stat:$OUT/dangling" "lstat:$OUT/dangling" \
   "realpath:$OUT/dangling" "open:$OUT/dangling:r" "stat:$OUT/dangling/x"'
+
+# realpath of host paths as glibc walks them (the library resolves them
+# itself): "." and ".." after a file or a directory, trailing slashes,
+# symlink loops, relative links, links in the middle, missing names.
+run_case host-realpath-walk '"$PROBE" "realpath:$OUT/dir/file.txt/." "realpath:$OUT/dir/file.txt/" \
+  "realpath:$OUT/dir/file.txt/.." "realpath:$OUT/dir/./" "realpath:$OUT/dir/.//.." \
+  "realpath:$OUT/dir/file.txt/./x" "realpath:$OUT/dir/.x" "realpath:$OUT/loop-a" \
+  "realpath:$OUT/loop-a/x" "realpath:$OUT/rel-up" "realpath:$OUT/dir-rel/file.txt" \
+  "realpath:$OUT/chain/file.txt" "realpath:$OUT/chain/../host.txt" "realpath:$OUT/chain/." \
+  "realpath:$OUT/dir-rel/missing/.." "realpath:$OUT/dangling/x" "realpath:$OUT//dir//file.txt" \
+  realpath:/ realpath:// realpath:/usr/bin/../lib realpath:/lib/x86_64-linux-gnu \
+  "realpath:$OUT/dir-into-view/../README.txt/." "realpath:$OUT/chain/../view-link/merged/a.txt"'
+
+# The same host paths opened and looked up by the supervisor alone (the
+# dynamic loader's and libc's own calls always go there): one openat2 for
+# plain names, each host symlink on the way read and followed while it
+# leads to plain host paths, the view's walk for the rest.
+E2E_OVLBOX_FLAGS=--no-preload run_case supervisor-host-paths '"$PROBE" \
+  open:/lib/x86_64-linux-gnu/libc.so.6:r stat:/lib/x86_64-linux-gnu/libc.so.6 \
+  "open:$OUT/chain/file.txt:r" "open:$OUT/dir-rel/file.txt:r" "open:$OUT/rel-up:r" \
+  "open:$OUT/loop-a:r" "open:$OUT/loop-a/x:r" "open:$OUT/dangling:r" \
+  "open:$OUT/host-dir-link:r+nofollow" "open:$OUT/host-dir-link/file.txt:r+nofollow" \
+  "open:$OUT/host-dir-link:dir" "open:$OUT/dir/file.txt:dir" "open:$OUT/dir/file.txt/x:r" \
+  "open:$OUT/dir/missing:r" "open:$OUT/dir:w" "open:$OUT/dir/file.txt:w" \
+  "open:$OUT/into-view:r" "open:$OUT/dir-into-view/a.txt:r" "open:$OUT/to-whiteout:r" \
+  "open:$OUT/view-link/gone.txt:r" "open:$OUT/rel-into-view:r" "stat:$OUT/chain/file.txt" \
+  "stat:$OUT/dir-into-view/gone-in-merged.txt" "open:$L2/README.txt:r" "open:$VIEW/gone.txt:r" \
+  open:/proc/self/cwd/README.txt:r open:/dev/fd/0:r open:/etc/ld.so.preload:r'
 
 # /proc and /dev/fd: magic links and per-process answers stay the
 # supervisor's (they name view files as the view shows them).
@@ -603,6 +638,26 @@ rw_case merged-lookups "" setup_merged 'p() {
   touch -d @1600000000 mg/low.txt mg/new.txt mg/both/new.txt mg/hiddendir mg mg/both
   echo "-- after changes"
   for round in 1 2; do p; done'
+
+# chmod without following symlinks (glibc's fchmodat with
+# AT_SYMLINK_NOFOLLOW, as tar restores directory modes): made one
+# fchmodat2 call by the library; symlinks refuse, lower files copy up.
+setup_chmod_nofollow() {
+  _put "$E2E_L2/lw/file" "a lower file"
+  mkdir -p "$E2E_L2/lw/dir/sub"
+  ln -s file "$E2E_L2/lw/link"
+}
+rw_case chmod-nofollow python3 setup_chmod_nofollow 'mkdir -p cn/d && touch cn/f && ln -s f cn/l && python3 -c "
+import os
+for p in (\"cn/f\", \"cn/l\", \"cn/d\", \"cn/missing\", \"lw/file\", \"lw/dir\", \"lw/dir/sub\", \"lw/link\", \"lw/nothing/x\"):
+    try:
+        os.chmod(p, 0o700, follow_symlinks=False)
+        print(p, oct(os.lstat(p).st_mode))
+    except NotImplementedError:
+        print(p, \"refused\")
+    except OSError as e:
+        print(p, e.strerror)
+"'
 
 setup_fdattr() {
   mkdir -p "$E2E_VIEW/fa/dir" "$E2E_L2/fa" "$E2E_L2/fa/dir2"

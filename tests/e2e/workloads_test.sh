@@ -494,10 +494,14 @@ mv a.txt a-moved.txt
 same "$a" "$(stat -c %d:%i a-moved.txt)" "renamed copy"
 echo new > fresh.txt && cp a-moved.txt copy.txt
 [ "$(stat -c %i fresh.txt)" != "$(stat -c %i copy.txt)" ] && echo "new files: distinct"
+# A copy renamed or linked into a directory of the upper alone keeps its
+# number there too (the directory is marked impure, as overlayfs marks it).
+mkdir fresh && mv c.txt fresh/c-moved.txt && ln b.txt fresh/b-linked && echo new > fresh/own.txt
+same "$c" "$(stat -c %d:%i fresh/c-moved.txt)" "copy renamed into a new dir"
 # Listings give the numbers stat gives (d_ino, as scandir reports it).
 python3 -c "
 import os
-for d in (\".\", \"sub\"):
+for d in (\".\", \"sub\", \"fresh\"):
     for e in sorted(os.scandir(d), key=lambda e: e.name):
         same = e.inode() == os.lstat(e.path).st_ino
         print(\"d_ino of\", e.path, \"as stat\" if same else \"differs\")
@@ -570,6 +574,7 @@ setup_creds() {
   _put "$l2/home/secret.txt" "root only"
   chmod 0600 "$l2/home/secret.txt"
   _put "$l2/home/private/inner.txt" "inside a 0700 dir"
+  _put "$l2/home/private/sub/deep.txt" "below a 0700 dir"
   chmod 0700 "$l2/home/private"
   chmod 0777 "$l2/home/shared"
   _put "$l2/home/shared/open.txt" "anyone may write"
@@ -584,11 +589,15 @@ setup_creds() {
 rw_case credentials 'setpriv' setup_creds '
 cd home
 ls locked opened >/dev/null && chmod 0777 locked && chmod 0755 opened
+cat private/sub/deep.txt
+mkdir -m 0700 made-private && mkdir -m 0700 made-private/sub && echo mine > made-private/sub/f
 python3 -c "import os; os.setresuid(-1, os.geteuid(), -1); os.setresgid(-1, os.getegid(), -1); print(open(\"secret.txt\").read().strip())"
 setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "
 id -u
 cat secret.txt 2>&1 | sed \"s/^cat: //\"
 ls private 2>&1 | sed \"s/^ls: //\"
+cat private/sub/deep.txt 2>&1 | sed \"s/^cat: //\"
+cat made-private/sub/f 2>&1 | sed \"s/^cat: //\"
 cat readonly.txt
 echo more >> shared/open.txt && cat shared/open.txt
 echo new > shared/made-by-nobody.txt && stat -c \"%n %u %g %a\" shared/made-by-nobody.txt
