@@ -2080,8 +2080,9 @@ EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NU
 // directory a program lists would cost the supervisor an fstat and two
 // listings. These streams list a directory with the kernel instead, with
 // the cookie, where the kernel's listing is the view's: a directory
-// outside the view, and a directory of one lower alone whose parent comes
-// from one lower alone too. overlayfs lists such a directory as its real
+// outside the view, a directory of one lower alone whose parent comes
+// from one lower alone too, and a directory of the upper that no lower has
+// (upper_alone_dir). overlayfs lists such a directory as its real
 // directory lists itself, whiteouts included, and its ".." entry then
 // names what the view's does. The choice is made when the stream is
 // opened or rewound; a directory changed after that may or may not show
@@ -2134,7 +2135,49 @@ static void* libc_next(void** slot, const char* name) {
 // constructor may run before).
 static int own_streams(void) { return cfg.cookie != 0; }
 
-// Who lists the directory open as `fd` for the view.
+// Whether the real directory `real` directly holds a root the
+// configuration lists (a layer, the work dir, a runtime dir, a served
+// file), which the view's listing leaves out.
+static int holds_root(const char* real) {
+  size_t len = strlen(real);
+  const char* p = cfg.prefixes;
+  struct root r;
+  int k;
+  while ((k = next_root(&p, &r)) > 0) {
+    if (r.len > len + 1 && strncmp(r.path, real, len) == 0 && r.path[len] == '/' &&
+        memchr(r.path + len + 1, '/', r.len - len - 1) == NULL) {
+      return 1;
+    }
+  }
+  return k < 0;
+}
+
+// Whether the directory open as `fd` (stat `st`) is one of the upper that
+// no lower has, below another such directory, marked neither impure nor
+// opaque and holding no root: the view lists it as the kernel does (the
+// supervisor's listing of it, overlay/dirlist.cc, is its real entries with
+// their real numbers, "." its own and ".." its parent's, the parent being
+// no merged directory). Names made and removed there by the library or the
+// supervisor show at once: the kernel lists the real directory.
+static int upper_alone_dir(long fd, const struct stat* st) {
+  if (!cfg.writable || st->st_dev != cfg.upper_dev) return 0;
+  char real[PATH_MAX];
+  size_t root;
+  if (!real_path_of(fd, real) || layer_of(real, &root) != 0 || real[root] != '/') return 0;
+  const char* rel = real + root + 1;
+  const char* slash = strrchr(rel, '/');
+  if (slash == NULL) return 0;  // its parent is the view's root: merged
+  char parent[PATH_MAX];
+  memcpy(parent, rel, (size_t)(slash - rel));
+  parent[slash - rel] = '\0';
+  if (!upper_alone_cached(rel) || !upper_alone_cached(parent) || holds_root(real)) return 0;
+  char v[4];
+  return cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.impure", (long)v, sizeof(v)) ==
+             -ENODATA &&
+         cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.opaque", (long)v, sizeof(v)) ==
+             -ENODATA;
+}
+
 // Who lists the directory open as `fd` for the view; for DIR_MERGED, the
 // real directories in *plan; for DIR_KERNEL_PURE, in *dotdot_ino the
 // view's number for ".." when it is not the real one (0: it is).
@@ -2156,6 +2199,7 @@ static enum dir_source dir_source_of(int fd, struct merged* plan, uint64_t* dotd
   if (merged_dir(st.st_dev, st.st_ino, plan)) {
     return plan->upper_first ? DIR_SUPERVISOR : DIR_MERGED;
   }
+  if (upper_alone_dir(fd, &st)) return DIR_KERNEL_PURE;
   switch (derive_from_parent(fd, &st, plan, dotdot_ino)) {
     case 1:
       return DIR_KERNEL_PURE;

@@ -571,6 +571,32 @@ for d in [\"tp/sub\", \"pure/sub\", \"tp/many\"]:
         print(d, sorted((e.name, e.is_dir(follow_symlinks=False), e.inode() == os.lstat(e.path).st_ino) for e in it)[:5])
 "'
 
+# Directories made in the view: in the upper, with no lower directory at
+# their path, the library lists them with the kernel (below another such
+# directory, not marked impure). Entries of every type, "." and "..",
+# changes while a stream is open, a directory a copy is renamed into
+# (impure: its copy lists its lower number), one whose parent is merged
+# or the root, and one over a name a lower has.
+rw_case upper-dir-streams "python3" setup_streams 'mkdir -p new/a/b new/c mw/made &&
+  echo 1 > new/a/f1 && echo 2 > new/a/b/f2 && ln -s f1 new/a/l && mkfifo new/a/fifo &&
+  for i in $(seq 1 300); do : > new/a/b/entry-with-a-long-name-$i; done &&
+  echo more >> mw/a.txt && mv mw/a.txt new/c/moved && echo m > mw/made/m &&
+  rm -rf tp/sub && mkdir tp/sub && echo s > tp/sub/again
+  for round in 1 2; do
+    "$PROBE" dirstream:new dirstream:new/a dirstream:new/a/b dirstream:new/c dirstream:mw/made \
+      dirstream:tp/sub
+  done
+  (cd new/a/b && "$PROBE" dirstream:. dirstream:.. && ls -a .. | sort)
+  "$PROBE" dirchange:new/a:added dirchange:new/a/b:added2
+  python3 -c "
+import os
+for d in [\"new\", \"new/a\", \"new/c\", \"mw/made\", \"tp/sub\"]:
+    with os.scandir(d) as it:
+        print(d, sorted((e.name, e.is_dir(follow_symlinks=False), e.inode() == os.lstat(e.path).st_ino) for e in it)[:6])
+    print(d, \"..\", os.stat(d + \"/..\").st_ino == os.stat(os.path.dirname(d) or \".\").st_ino)
+"
+  rm -rf new && ls'
+
 setup_merged() {
   setup_changes
   mkdir -p "$E2E_VIEW/mg/both" "$E2E_L2/mg/both" "$E2E_L2/mg/only2/deep" "$E2E_VIEW/mg/only1"
