@@ -551,15 +551,26 @@ std::optional<SysResult<UniqueFd>> View::OpenOnHost(std::string path, int flags,
       return std::nullopt;  // openat2's own refusals: the view's walk answers
     }
     if (err != ELOOP) return SysResult<UniqueFd>(Errno{err});
-    // A symlink on the way. The last name first (library sonames are
-    // links), then each directory from the root down: a prefix that is no
-    // symlink reads as EINVAL, and the first one that is one is the link
-    // the walk met.
+    // A symlink on the way: the first one the kernel's walk meets, read
+    // only once every name before it is known to be no symlink (a link read
+    // through another one could be a lower's, which the view may hide).
+    // The last name first when its directory opens with no symlink on the
+    // way (library sonames are links), else each prefix from the root
+    // down: one that is no symlink reads as EINVAL.
     if (++links > kMaxSymlinks) return std::nullopt;
     char target[PATH_MAX];
     ssize_t n = -1;
     size_t end = path.size();
-    if (follow) n = readlink(path.c_str(), target, sizeof(target));
+    if (follow) {
+      size_t slash = path.rfind('/');
+      struct open_how dir_how {};
+      dir_how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+      dir_how.resolve = RESOLVE_NO_SYMLINKS;
+      std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+      UniqueFd dir(static_cast<int>(
+          syscall(SYS_openat2, AT_FDCWD, parent.c_str(), &dir_how, sizeof(dir_how))));
+      if (dir) n = readlinkat(dir.get(), path.c_str() + slash + 1, target, sizeof(target));
+    }
     for (size_t at = 1; n < 0 && (at = path.find('/', at)) != std::string::npos; ++at) {
       n = readlink(path.substr(0, at).c_str(), target, sizeof(target));
       if (n < 0 && errno != EINVAL) return std::nullopt;

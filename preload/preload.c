@@ -312,19 +312,154 @@ static int fstat_unchanged(long fd, const struct stat* st) {
   return real_path_clear(fd, S_ISREG(st->st_mode));
 }
 
+// Whether the kernel's walk of the absolute `path`, meeting no symlink,
+// stays outside the view: each directory it passes through, named by the
+// path's lexical form up to there ("." and ".." resolved by name, which is
+// what they mean without symlinks), lies below no excluded root and
+// outside /proc.
+static int lexical_way_outside(const char* path) {
+  char way[PATH_MAX];
+  size_t len = 1;
+  way[0] = '/';
+  way[1] = '\0';
+  const char* name = path;
+  for (;;) {
+    while (*name == '/') ++name;
+    if (*name == '\0') return 1;
+    const char* end = name;
+    while (*end != '\0' && *end != '/') ++end;
+    size_t n = (size_t)(end - name);
+    if (n == 2 && name[0] == '.' && name[1] == '.') {
+      while (len > 1 && way[len - 1] != '/') --len;
+      if (len > 1) --len;
+      way[len] = '\0';
+    } else if (!(n == 1 && name[0] == '.')) {
+      if (len + 1 + n >= PATH_MAX) return 0;
+      if (len > 1) way[len++] = '/';
+      memcpy(way + len, name, n);
+      len += n;
+      way[len] = '\0';
+      if (excluded(way) || (strncmp(way, "/proc", 5) == 0 && (way[5] == '\0' || way[5] == '/'))) {
+        return 0;
+      }
+    }
+    name = end;
+  }
+}
+
+static long open_dir_nofollow(long dirfd, const char* path);
+
+// The first symlink the kernel's walk of `path` meets (the walk just
+// answered ELOOP): its target in `link` (PATH_MAX), and in *at the length
+// of the prefix that names it; read only when every name before it is
+// known to be no symlink and its way lies outside the view (a link read
+// through another one, or inside a layer, could be a lower's that the view
+// hides or replaces). The last name first when its directory opens with
+// no symlink on the way (library sonames are links, when `follow`), else
+// each prefix from the root down (one that is no symlink reads as
+// EINVAL). The length of the target, or 0.
+static long first_link(const char* path, int follow, char* link, size_t* at) {
+  size_t len = strlen(path);
+  if (follow) {
+    const char* last = strrchr(path, '/');
+    char dir[PATH_MAX];
+    size_t n = last == path ? 1 : (size_t)(last - path);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    long dfd = open_dir_nofollow(AT_FDCWD, dir);
+    if (dfd >= 0) {
+      long r = lexical_way_outside(path)
+                   ? cookie_call(SYS_readlinkat, dfd, (long)(last + 1), (long)link, PATH_MAX - 1)
+                   : -EXDEV;
+      close_fd(dfd);
+      if (r > 0) {
+        *at = len;
+        return r;
+      }
+      if (r != -EINVAL) return 0;
+    }
+  }
+  char prefix[PATH_MAX];
+  for (size_t i = 1; i <= len; ++i) {
+    if (i < len && path[i] != '/') continue;
+    if (i == len && !follow) break;
+    memcpy(prefix, path, i);
+    prefix[i] = '\0';
+    const char* name = strrchr(prefix, '/') + 1;
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+    if (!lexical_way_outside(prefix)) return 0;
+    long r = cookie_call(SYS_readlinkat, AT_FDCWD, (long)prefix, (long)link, PATH_MAX - 1);
+    if (r > 0) {
+      *at = i;
+      return r;
+    }
+    if (r != -EINVAL) return 0;
+  }
+  return 0;
+}
+
+// An O_PATH descriptor of what the absolute `path` names on the host (the
+// last name followed unless `nofollow`), with its stat in *st, when the
+// kernel's walk to it stays outside the view and so does the object. A
+// symlink on the way may lead through the view (a lower's link read
+// through a host link into a layer, which the view may hide or replace)
+// and out again: the walk is made with RESOLVE_NO_SYMLINKS, and where it
+// meets a symlink, the link is read (first_link) and put in its place,
+// until a walk meets none; that walk's way is then its lexical form,
+// checked name by name. The object is then checked as before: by its
+// device, or by its real path on a layer's filesystem. -ENOENT: a name on
+// the way is missing there (the view's answer too); any other negative
+// value: the supervisor's to answer.
+static long outside_fd(const char* path, int nofollow, struct stat* st) {
+  if (!candidate(path)) return -EAGAIN;
+  int flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
+  char cur[PATH_MAX];
+  size_t len = strnlen(path, PATH_MAX);
+  if (len >= PATH_MAX) return -EAGAIN;
+  memcpy(cur, path, len + 1);
+  long fd;
+  for (int links = 0;; ++links) {
+    fd = host_open(cur, flags, 0);
+    if (fd != -ELOOP) break;
+    char link[PATH_MAX];
+    size_t at;
+    long n = links < 40 ? first_link(cur, !nofollow, link, &at) : 0;
+    if (n <= 0) return -EAGAIN;
+    link[n] = '\0';
+    size_t keep = 0;
+    if (link[0] != '/') {
+      keep = at;
+      while (keep > 0 && cur[keep - 1] != '/') --keep;  // the link's directory, with its slash
+    }
+    size_t rest = strlen(cur + at);
+    if (keep + (size_t)n + rest >= PATH_MAX) return -EAGAIN;
+    memmove(cur + keep + n, cur + at, rest + 1);
+    memcpy(cur + keep, link, (size_t)n);
+  }
+  if (fd != -ENOENT && fd < 0) return -EAGAIN;  // ENOTDIR, EACCES...: the supervisor's
+  if (!lexical_way_outside(cur)) {
+    if (fd >= 0) close_fd(fd);
+    return -EAGAIN;
+  }
+  if (fd < 0) return fd;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)st, AT_EMPTY_PATH) != 0 ||
+      in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev) ||
+      (on_layer_fs(st) && !fd_outside(fd, st))) {
+    close_fd(fd);
+    return -EAGAIN;
+  }
+  return fd;
+}
+
 // Whether the object `path` names (stat `st`, following the final symlink
-// unless `nofollow`) lies outside the view.
+// unless `nofollow`) lies outside the view, and the kernel's walk to it
+// too (outside_fd).
 static int path_outside(const char* path, const struct stat* st, int nofollow) {
-  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
-  if (!on_layer_fs(st)) return 1;
-  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
-                        O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), 0);
-  if (fd < 0) return 0;
   struct stat again;
-  int ok = cookie_call(SYS_newfstatat, fd, (long)"", (long)&again, AT_EMPTY_PATH) == 0 &&
-           again.st_dev == st->st_dev && again.st_ino == st->st_ino && fd_outside(fd, &again);
+  long fd = outside_fd(path, nofollow, &again);
+  if (fd < 0) return 0;
   close_fd(fd);
-  return ok;
+  return again.st_dev == st->st_dev && again.st_ino == st->st_ino;
 }
 
 // Whether `path`, which the kernel just found missing (ENOENT), is missing
@@ -1042,13 +1177,13 @@ static int fast_pure_readlink(int dirfd, const char* path, char* buf, size_t siz
 static int fast_stat(const char* path, struct stat* st, int flags, int* ret) {
   if (!candidate(path) || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0) return 0;
   struct stat tmp;
-  long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&tmp, flags);
-  if (r == -ENOENT) {
-    if (!missing_outside(path)) return 0;
-    *ret = set_errno(r);
+  long fd = outside_fd(path, (flags & AT_SYMLINK_NOFOLLOW) != 0, &tmp);
+  if (fd == -ENOENT) {
+    *ret = set_errno(fd);
     return 1;
   }
-  if (r != 0 || !path_outside(path, &tmp, (flags & AT_SYMLINK_NOFOLLOW) != 0)) return 0;
+  if (fd < 0) return 0;
+  close_fd(fd);
   *st = tmp;
   *ret = 0;
   return 1;
@@ -1561,14 +1696,16 @@ static int fast_statx(int dirfd, const char* path, int flags, unsigned mask, str
   struct stat id;
   mask |= STATX_IDENTITY;
   if (candidate(path)) {
-    long r = cookie_call5(SYS_statx, AT_FDCWD, (long)path, flags, mask, (long)&tmp);
-    if (r == -ENOENT && missing_outside(path)) {
-      *ret = set_errno(r);
+    long fd = outside_fd(path, (flags & AT_SYMLINK_NOFOLLOW) != 0, &id);
+    if (fd == -ENOENT) {
+      *ret = set_errno(fd);
       return 1;
     }
+    if (fd < 0) return 0;
+    long r = cookie_call5(SYS_statx, fd, (long)"", (flags & ~AT_SYMLINK_NOFOLLOW) | AT_EMPTY_PATH,
+                          mask, (long)&tmp);
+    close_fd(fd);
     if (r != 0) return 0;
-    identity_of(&tmp, &id);
-    if (!path_outside(path, &id, (flags & AT_SYMLINK_NOFOLLOW) != 0)) return 0;
     *buf = tmp;
     *ret = 0;
     return 1;
@@ -1652,8 +1789,7 @@ static int fast_open(const char* path, int flags, int* ret) {
     *ret = set_errno(r);
     return 1;
   }
-  if (r != 0 || S_ISLNK(st.st_mode)) return 0;
-  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev)) return 0;
+  if (r != 0 || S_ISLNK(st.st_mode) || !path_outside(path, &st, nofollow)) return 0;
   int layer_fs = on_layer_fs(&st);
   // Opening has no side effect on a regular file or a directory; anything
   // else on a layer's filesystem is left to the supervisor unopened.
@@ -1864,12 +2000,14 @@ static ssize_t do_readlinkat(int dirfd, const char* path, char* buf, size_t size
   path = UNTRUSTED(path);
   if (candidate(path) && (ssize_t)size > 0) {
     struct stat st;
-    long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st, AT_SYMLINK_NOFOLLOW);
-    if (r == -ENOENT && missing_outside(path)) return set_errno(r);
-    if (r == 0 && path_outside(path, &st, 1)) {
-      if (!S_ISLNK(st.st_mode)) return set_errno(-EINVAL);
-      long n = cookie_call(SYS_readlinkat, AT_FDCWD, (long)path, (long)buf, (long)size);
-      if (n >= 0) return n;
+    long fd = outside_fd(path, 1, &st);
+    if (fd == -ENOENT) return set_errno(fd);
+    if (fd >= 0) {
+      long n = S_ISLNK(st.st_mode)
+                   ? cookie_call(SYS_readlinkat, fd, (long)"", (long)UNTRUSTED(buf), (long)size)
+                   : -EINVAL;
+      close_fd(fd);
+      if (n >= 0 || n == -EINVAL) return set_errno(n);
     }
   }
   int ret;
@@ -1895,12 +2033,13 @@ static int do_faccessat(int dirfd, const char* path, int mode, int flags) {
   if (candidate(path) && (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) == 0 &&
       (mode & ~(R_OK | W_OK | X_OK)) == 0) {
     struct stat st;
-    int nofollow = (flags & AT_SYMLINK_NOFOLLOW) != 0;
-    long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st,
-                         nofollow ? AT_SYMLINK_NOFOLLOW : 0);
-    if (r == -ENOENT && missing_outside(path)) return set_errno(r);
-    if (r == 0 && path_outside(path, &st, nofollow)) {
-      return set_errno(cookie_call(SYS_faccessat2, AT_FDCWD, (long)path, mode, flags));
+    long fd = outside_fd(path, (flags & AT_SYMLINK_NOFOLLOW) != 0, &st);
+    if (fd == -ENOENT) return set_errno(fd);
+    if (fd >= 0) {
+      long r = cookie_call(SYS_faccessat2, fd, (long)"", mode,
+                           (flags & AT_EACCESS) | AT_EMPTY_PATH);
+      close_fd(fd);
+      return set_errno(r);
     }
   }
   if (flags == 0) return set_errno(plain_call(SYS_faccessat, dirfd, (long)path, mode, 0));

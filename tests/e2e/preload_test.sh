@@ -685,6 +685,24 @@ for p in (\"cn/f\", \"cn/l\", \"cn/d\", \"cn/missing\", \"lw/file\", \"lw/dir\",
         print(p, e.strerror)
 "'
 
+# A host symlink into the view, then a lower's symlink that leads back out
+# to the host: the view's entry decides (removed, or replaced in the
+# upper), never the lower's link read through the host path. Also by the
+# supervisor alone, which opens such paths itself when they stay outside.
+setup_links_out() {
+  mkdir -p "$E2E_OUTSIDE/dir"
+  _put "$E2E_OUTSIDE/dir/file.txt" "host file in a host dir"
+  ln -sfn "$E2E_VIEW" "$E2E_OUTSIDE/view-link"
+  ln -s /usr/include/stdio.h "$E2E_VIEW/abs-out"
+  ln -s /usr/include/stdio.h "$E2E_VIEW/abs-replaced"
+  ln -s ../outside/dir/file.txt "$E2E_VIEW/rel-out"
+}
+links_out_cmd='rm abs-out && ln -sfn /usr/include/limits.h abs-replaced && rm rel-out &&
+  "$PROBE" "open:$OUT/view-link/abs-out:r" "open:$OUT/view-link/abs-replaced:r" \
+    "open:$OUT/view-link/rel-out:r" "stat:$OUT/view-link/abs-replaced" "realpath:$OUT/view-link/abs-replaced"'
+rw_case links-out-of-the-view "" setup_links_out "$links_out_cmd"
+E2E_OVLBOX_FLAGS=--no-preload rw_case links-out-of-the-view-supervisor "" setup_links_out "$links_out_cmd"
+
 setup_fdattr() {
   mkdir -p "$E2E_VIEW/fa/dir" "$E2E_L2/fa" "$E2E_L2/fa/dir2"
   _put "$E2E_VIEW/fa/l1.txt" "from l1"
