@@ -312,39 +312,64 @@ static int fstat_unchanged(long fd, const struct stat* st) {
   return real_path_clear(fd, S_ISREG(st->st_mode));
 }
 
+// A canonical path built name by name in `p` (PATH_MAX bytes, length
+// *len, "/" to start): path_up drops its last name (the root stays);
+// path_down adds `name` (`n` bytes), 0 when that is too long.
+static void path_up(char* p, size_t* len) {
+  while (*len > 1 && p[*len - 1] != '/') --*len;
+  if (*len > 1) --*len;
+  p[*len] = '\0';
+}
+static int path_down(char* p, size_t* len, const char* name, size_t n) {
+  if (*len + 1 + n >= PATH_MAX) return 0;
+  if (*len > 1) p[(*len)++] = '/';
+  memcpy(p + *len, name, n);
+  *len += n;
+  p[*len] = '\0';
+  return 1;
+}
+
+// The next name of a path from *at on (slashes skipped): its start, with
+// its length in *n and *at moved past it; NULL at the end.
+static const char* next_name(const char** at, size_t* n) {
+  const char* name = *at;
+  while (*name == '/') ++name;
+  if (*name == '\0') return NULL;
+  const char* end = name;
+  while (*end != '\0' && *end != '/') ++end;
+  *n = (size_t)(end - name);
+  *at = end;
+  return name;
+}
+
+static int is_dot(const char* name, size_t n) { return n == 1 && name[0] == '.'; }
+static int is_dotdot(const char* name, size_t n) {
+  return n == 2 && name[0] == '.' && name[1] == '.';
+}
+
+// Whether a canonical host path is one the library leaves to the view:
+// below an excluded root, or in /proc.
+static int way_excluded(const char* way) {
+  return excluded(way) || (strncmp(way, "/proc", 5) == 0 && (way[5] == '\0' || way[5] == '/'));
+}
+
 // Whether the kernel's walk of the absolute `path`, meeting no symlink,
 // stays outside the view: each directory it passes through, named by the
 // path's lexical form up to there ("." and ".." resolved by name, which is
 // what they mean without symlinks), lies below no excluded root and
 // outside /proc.
 static int lexical_way_outside(const char* path) {
-  char way[PATH_MAX];
-  size_t len = 1;
-  way[0] = '/';
-  way[1] = '\0';
-  const char* name = path;
-  for (;;) {
-    while (*name == '/') ++name;
-    if (*name == '\0') return 1;
-    const char* end = name;
-    while (*end != '\0' && *end != '/') ++end;
-    size_t n = (size_t)(end - name);
-    if (n == 2 && name[0] == '.' && name[1] == '.') {
-      while (len > 1 && way[len - 1] != '/') --len;
-      if (len > 1) --len;
-      way[len] = '\0';
-    } else if (!(n == 1 && name[0] == '.')) {
-      if (len + 1 + n >= PATH_MAX) return 0;
-      if (len > 1) way[len++] = '/';
-      memcpy(way + len, name, n);
-      len += n;
-      way[len] = '\0';
-      if (excluded(way) || (strncmp(way, "/proc", 5) == 0 && (way[5] == '\0' || way[5] == '/'))) {
-        return 0;
-      }
+  char way[PATH_MAX] = "/";
+  size_t len = 1, n;
+  const char* at = path;
+  for (const char* name; (name = next_name(&at, &n)) != NULL;) {
+    if (is_dotdot(name, n)) {
+      path_up(way, &len);
+    } else if (!is_dot(name, n) && (!path_down(way, &len, name, n) || way_excluded(way))) {
+      return 0;
     }
-    name = end;
   }
+  return 1;
 }
 
 static long open_dir_nofollow(long dirfd, const char* path);
@@ -386,7 +411,8 @@ static long first_link(const char* path, int follow, char* link, size_t* at) {
     memcpy(prefix, path, i);
     prefix[i] = '\0';
     const char* name = strrchr(prefix, '/') + 1;
-    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+    size_t n = strlen(name);
+    if (n == 0 || is_dot(name, n) || is_dotdot(name, n)) continue;
     if (!lexical_way_outside(prefix)) return 0;
     long r = cookie_call(SYS_readlinkat, AT_FDCWD, (long)prefix, (long)link, PATH_MAX - 1);
     if (r > 0) {
@@ -2093,41 +2119,23 @@ static int walk_realpath(const char* path, char* out) {
   size_t rest_len = strnlen(path, PATH_MAX);
   if (rest_len >= PATH_MAX) return 0;
   memcpy(rest, path, rest_len + 1);
-  size_t len = 1;  // out holds the canonical path resolved so far
+  size_t len = 1, n;  // out holds the canonical path resolved so far
   out[0] = '/';
   out[1] = '\0';
   int links = 0;
-  const char* name = rest;
-  for (;;) {
-    while (*name == '/') ++name;
-    if (*name == '\0') return 1;
-    const char* end = name;
-    while (*end != '\0' && *end != '/') ++end;
-    size_t n = (size_t)(end - name);
-    if (n == 1 && name[0] == '.') {
-      name = end;
+  const char* at = rest;
+  for (const char* name; (name = next_name(&at, &n)) != NULL;) {
+    if (is_dot(name, n)) continue;
+    if (is_dotdot(name, n)) {
+      path_up(out, &len);
       continue;
     }
-    if (n == 2 && name[0] == '.' && name[1] == '.') {
-      while (len > 1 && out[len - 1] != '/') --len;
-      if (len > 1) --len;
-      out[len] = '\0';
-      name = end;
-      continue;
-    }
-    if (len + 1 + n >= PATH_MAX) return 0;
-    if (len > 1) out[len++] = '/';
-    memcpy(out + len, name, n);
-    len += n;
-    out[len] = '\0';
-    if (excluded(out) || (strncmp(out, "/proc", 5) == 0 && (out[5] == '\0' || out[5] == '/'))) {
-      return 0;
-    }
+    if (!path_down(out, &len, name, n) || way_excluded(out)) return 0;
     char link[PATH_MAX];
     long r = cookie_call(SYS_readlinkat, AT_FDCWD, (long)out, (long)link, PATH_MAX - 1);
     if (r == -ENOENT) return -1;
     if (r == -EINVAL) {  // no symlink
-      if (suffix_needs_dir(end)) {
+      if (suffix_needs_dir(at)) {
         if (len + 1 >= PATH_MAX) return 0;
         out[len] = '/';
         out[len + 1] = '\0';
@@ -2135,25 +2143,24 @@ static int walk_realpath(const char* path, char* out) {
         out[len] = '\0';
         if (ok != 0) return 0;
       }
-      name = end;
       continue;
     }
     if (r <= 0 || ++links > 40) return 0;  // errors and ELOOP: glibc's
     // A symlink: its target, then what followed it, from its directory (or
     // from the root for an absolute target).
-    size_t tail = strlen(end);
+    size_t tail = strlen(at);
     if ((size_t)r + tail >= PATH_MAX) return 0;
-    memmove(rest + r, end, tail + 1);
+    memmove(rest + r, at, tail + 1);
     memcpy(rest, link, (size_t)r);
-    name = rest;
+    at = rest;
     if (link[0] == '/') {
       len = 1;
+      out[1] = '\0';
     } else {
-      while (len > 1 && out[len - 1] != '/') --len;
-      if (len > 1) --len;
+      path_up(out, &len);
     }
-    out[len] = '\0';
   }
+  return 1;
 }
 
 // The canonical view path of `path` from the supervisor, in one call, for
