@@ -477,84 +477,6 @@ static long outside_fd(const char* path, int nofollow, struct stat* st) {
   return fd;
 }
 
-// Whether the object `path` names (stat `st`, following the final symlink
-// unless `nofollow`) lies outside the view, and the kernel's walk to it
-// too (outside_fd).
-static int path_outside(const char* path, const struct stat* st, int nofollow) {
-  struct stat again;
-  long fd = outside_fd(path, nofollow, &again);
-  if (fd < 0) return 0;
-  close_fd(fd);
-  return again.st_dev == st->st_dev && again.st_ino == st->st_ino;
-}
-
-// Whether `path`, which the kernel just found missing (ENOENT), is missing
-// outside the view: the first of its components that does not exist is a
-// plain name (not a dangling symlink) in a directory outside the view, so
-// the lookup fails there whatever follows.
-static int missing_outside_at(const char* path) {
-  char buf[PATH_MAX];
-  size_t len = strnlen(path, PATH_MAX);
-  if (len == 0 || len >= PATH_MAX) return 0;
-  memcpy(buf, path, len + 1);
-  for (int depth = 0; depth < 32; ++depth) {
-    char* slash = strrchr(buf, '/');
-    if (slash == NULL) return 0;
-    const char* name = slash + 1;
-    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-      // "X/", "X/." and "X/..": missing only because X is (had X been
-      // there but no directory, the kernel would have said ENOTDIR).
-      if (slash == buf) return 0;
-      *slash = '\0';
-      continue;
-    }
-    struct stat pst;
-    long r;
-    if (slash == buf) {
-      r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)"/", (long)&pst, 0);
-    } else {
-      *slash = '\0';
-      r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)buf, (long)&pst, 0);
-      *slash = '/';
-    }
-    if (r == -ENOENT && slash != buf) {
-      *slash = '\0';  // the parent is missing too: look one level up
-      continue;
-    }
-    if (r != 0 || !S_ISDIR(pst.st_mode)) return 0;
-    int outside;
-    if (slash == buf) {
-      outside = path_outside("/", &pst, 0);
-    } else {
-      *slash = '\0';
-      outside = path_outside(buf, &pst, 0);
-      *slash = '/';
-    }
-    struct stat st;
-    if (!outside ||
-        cookie_call(SYS_newfstatat, AT_FDCWD, (long)buf, (long)&st, AT_SYMLINK_NOFOLLOW) !=
-            -ENOENT) {
-      return 0;
-    }
-    return 1;
-  }
-  return 0;
-}
-
-// The same, first by one lookup of plain names (plain_host_path), which
-// answers for the usual case: a name missing in a host directory.
-static int missing_outside(const char* path) {
-  if (plain_host_path(path)) {
-    long fd = host_open(path, O_PATH | O_CLOEXEC, 0);
-    if (fd == -ENOENT) return 1;
-    if (fd >= 0) {
-      close_fd(fd);
-      return 0;  // there now
-    }
-  }
-  return missing_outside_at(path);
-}
-
 // ---- lookups in directories that come from one lower alone ----
 
 // The shared view state (preload/config.h), mapped read-only on first use.
@@ -1806,16 +1728,15 @@ static int fast_open(const char* path, int flags, int* ret) {
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | TMPFILE_BIT))) {
     return 0;
   }
-  int nofollow = (flags & O_NOFOLLOW) != 0;
   struct stat st;
-  long r = cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st,
-                       nofollow ? AT_SYMLINK_NOFOLLOW : 0);
-  if (r == -ENOENT) {
-    if (!missing_outside(path)) return 0;
-    *ret = set_errno(r);
+  long way = outside_fd(path, (flags & O_NOFOLLOW) != 0, &st);
+  if (way == -ENOENT) {
+    *ret = set_errno(way);
     return 1;
   }
-  if (r != 0 || S_ISLNK(st.st_mode) || !path_outside(path, &st, nofollow)) return 0;
+  if (way < 0) return 0;
+  close_fd(way);
+  if (S_ISLNK(st.st_mode)) return 0;
   int layer_fs = on_layer_fs(&st);
   // Opening has no side effect on a regular file or a directory; anything
   // else on a layer's filesystem is left to the supervisor unopened.
