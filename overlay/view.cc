@@ -345,7 +345,9 @@ SysResult<Target> View::Lookup(const ViewDirPtr& dir, const std::string& name) c
     }
     OVL_ASSIGN_OR_RETURN(UniqueFd fd, OpenPath(ld.fd.get(), name.c_str()));
     {
-      if (ViewDirPtr cached = CachedDir(t.rel)) {
+      ViewDirPtr cached = CachedDir(t.rel);
+      if (cached && cached->stack.front().layer == ld.layer &&
+          cached->st.st_dev == st.st_dev && cached->st.st_ino == st.st_ino) {
         t.dir = std::move(cached);
       } else {
         OVL_ASSIGN_OR_RETURN(UniqueFd dirfd, OpenLayerDir(ld.fd.get(), name.c_str()));
@@ -375,16 +377,61 @@ SysResult<ViewDirPtr> View::DirAt(const std::string& rel) const {
 }
 
 ViewDirPtr View::CachedDir(const std::string& rel) const {
+  ViewDirPtr dir;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(rel);
+    if (it == cache_.end()) return nullptr;
+    dir = it->second;
+  }
+  if (!UpperAlone(*dir)) return dir;
+  // A directory of the upper alone: the preload library changes its
+  // attributes and removes it (empty) itself, without the supervisor
+  // (docs/design.md, "Changes the library makes"). What the cache keeps of
+  // it is checked against the directory: one removed since is looked up
+  // again, one whose mode or owner changed is kept with its new stat.
+  struct stat st;
+  if (fstat(dir->top_fd(), &st) != 0 || st.st_nlink == 0) {
+    DropCached(dir);
+    return nullptr;
+  }
+  if (st.st_mode == dir->st.st_mode && st.st_uid == dir->st.st_uid &&
+      st.st_gid == dir->st.st_gid) {
+    return dir;
+  }
+  int fd = fcntl(dir->top_fd(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    DropCached(dir);
+    return nullptr;
+  }
+  std::vector<LayerDir> stack(1);
+  stack[0].layer = dir->top_layer();
+  stack[0].fd.reset(fd);
+  stack[0].xwhiteouts = dir->stack.front().xwhiteouts;
+  auto fresh = MakeDir(dir->rel, std::move(stack), st);
+  if (!fresh.ok()) return nullptr;
   std::lock_guard<std::mutex> lock(cache_mu_);
   auto it = cache_.find(rel);
-  return it == cache_.end() ? nullptr : it->second;
+  if (it != cache_.end() && it->second == dir) it->second = *fresh;
+  return *fresh;
+}
+
+bool View::UpperAlone(const ViewDir& dir) const {
+  return layers_->has_upper() && !dir.rel.empty() && dir.stack.size() == 1 &&
+         dir.top_layer() == 0;
+}
+
+void View::DropCached(const ViewDirPtr& dir) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = cache_.find(dir->rel);
+  if (it != cache_.end() && it->second == dir) cache_.erase(it);
 }
 
 void View::CacheDir(const ViewDirPtr& dir) const {
   std::lock_guard<std::mutex> lock(cache_mu_);
   // Bounded: each entry holds a descriptor per layer directory.
   if (cache_.size() >= cache_limit_) cache_.clear();
-  cache_.emplace(dir->rel, dir);
+  cache_.insert_or_assign(dir->rel, dir);
 }
 
 void View::AddAlias(const std::string& real_path, const std::string& rel) const {

@@ -289,6 +289,11 @@ class View {
 
   ViewDirPtr CachedDir(const std::string& rel) const;
   void CacheDir(const ViewDirPtr& dir) const;
+  // Whether `dir` is a directory of the upper alone (below the root), the
+  // only kind the preload library changes or removes itself.
+  bool UpperAlone(const ViewDir& dir) const;
+  // Forgets `dir` if the cache still holds it at its path.
+  void DropCached(const ViewDirPtr& dir) const;
 
   const LayerSet* layers_;
   mutable std::mutex cache_mu_;

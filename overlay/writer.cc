@@ -350,10 +350,15 @@ int Writer::CopyUpFile(const Target& t, int upper_parent, bool with_data,
     if (futimens(dst.get(), times) != 0) return fail(errno);
     // Where the copy came from, as overlayfs records it (not for a file
     // with other hard links: the copy breaks the link and is a new file).
+    // The preload library takes a regular file of the upper with no origin
+    // for no copy: a filesystem that holds xattrs must hold this one.
     std::string origin;
     if (st.st_nlink == 1) {
       origin = EncodeOrigin(src.get(), "", view_->layers().layer(t.layer).uuid);
-      fsetxattr(dst.get(), kOriginXattr, origin.data(), origin.size(), 0);
+      if (fsetxattr(dst.get(), kOriginXattr, origin.data(), origin.size(), 0) != 0 &&
+          errno != ENOTSUP) {
+        return fail(errno);
+      }
     }
     if (tmp.empty()) {
       std::string self = absl::StrCat("/proc/self/fd/", dst.get());

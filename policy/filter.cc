@@ -87,48 +87,40 @@ absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie) {
 }
 
 std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
+  // The lookups, and the changes the library makes in the upper
+  // (docs/design.md): for these calls the cookie alone decides.
+  static constexpr uint32_t kCalls[] = {
+      SYS_newfstatat, SYS_statx,  SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr,
+      SYS_getdents64, SYS_fchmod, SYS_fchown,     SYS_openat,     SYS_openat2,
+      SYS_mkdirat,    SYS_unlinkat, SYS_utimensat, SYS_fchownat,  452 /* fchmodat2 */,
+  };
+  constexpr uint32_t kArgsOffset = offsetof(seccomp_data, args);
+  constexpr size_t n = sizeof(kCalls) / sizeof(kCalls[0]);
   // Every "no" jumps to the end of the prefix, where libseccomp's program
   // starts (it checks the architecture again itself). The call number is
   // tested before any argument is read: for every other call the result
   // then depends on the architecture and number alone, so the kernel's
   // action cache still lets the calls ovlbox allows run without the filter.
-  constexpr uint32_t kArgsOffset = offsetof(seccomp_data, args);
-  std::vector<sock_filter> p = {
-      /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 25),
-      /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      // The lookups, and the changes the library makes in the upper
-      // (docs/design.md): the cookie alone decides.
-      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 18, 0),
-      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_statx, 17, 0),
-      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_readlinkat, 16, 0),
-      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_faccessat2, 15, 0),
-      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fgetxattr, 14, 0),
-      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getdents64, 13, 0),
-      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fchmod, 12, 0),
-      /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fchown, 11, 0),
-      /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 10, 0),
-      /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 9, 0),
-      /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mkdirat, 8, 0),
-      /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_utimensat, 1, 0),
-      /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unlinkat, 4, 11),
-      // utimensat: only with a NULL path (futimens: the descriptor's file).
-      /* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 1 * 8),
-      /* 17 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 9),
-      /* 18 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 1 * 8 + 4),
-      /* 19 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 7),
-      // unlinkat: only with no flags (a name that is not a directory; the
-      // kernel reads the flags as an int).
-      /* 20 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 2 * 8),
-      /* 21 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 5),
-      // The cookie, in the sixth argument.
-      /* 22 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8),
-      /* 23 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie), 0, 3),
-      /* 24 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8 + 4),
-      /* 25 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie >> 32), 0, 1),
-      /* 26 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      // 27: libseccomp's program.
-  };
+  const size_t cookie_at = 3 + n;  // the cookie's test
+  const size_t end = cookie_at + 5;
+  std::vector<sock_filter> p;
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0,
+                       static_cast<uint8_t>(end - 2)));
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+  for (size_t i = 0; i < n; ++i) {
+    size_t at = p.size();
+    p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kCalls[i],
+                         static_cast<uint8_t>(cookie_at - at - 1),
+                         static_cast<uint8_t>(i + 1 == n ? end - at - 1 : 0)));
+  }
+  // The cookie, in the sixth argument.
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8));
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie), 0, 3));
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8 + 4));
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie >> 32), 0, 1));
+  p.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  // `end`: libseccomp's program.
   return p;
 }
 

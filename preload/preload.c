@@ -88,6 +88,7 @@ static int enabled;
 
 static uint64_t pure_dir(dev_t dev, ino_t ino);
 static int single_name(const char* name);
+static int upper_alone_at(long dirfd, const struct stat* dir);
 
 __attribute__((constructor)) static void init(void) {
   // (The magic is not compared here: the image must hold it only once.)
@@ -307,6 +308,15 @@ static int fstat_unchanged(long fd, const struct stat* st) {
   if (!on_layer_fs(st)) return 1;
   if (S_ISDIR(st->st_mode) && pure_dir(st->st_dev, st->st_ino) != 0) return 1;
   if (S_ISREG(st->st_mode) && (!cfg.writable || st->st_dev != cfg.upper_dev)) return 1;
+  // A regular file with no origin recorded is no copy of a lower file
+  // (the supervisor records one on every copy it makes, as overlayfs does,
+  // and fails the copy-up where it cannot); a directory of the upper that
+  // no lower has reports its own numbers and links.
+  if (S_ISREG(st->st_mode) &&
+      cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.origin", 0, 0) == -ENODATA) {
+    return 1;
+  }
+  if (upper_alone_at(fd, st)) return 1;
   // On a layer's filesystem: by its real path (read once), outside every
   // layer, or a regular file of a lower.
   return real_path_clear(fd, S_ISREG(st->st_mode));
@@ -543,6 +553,58 @@ static uint64_t local_generation(dev_t dev, ino_t ino) {
   __atomic_thread_fence(__ATOMIC_ACQUIRE);
   if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) return 0;
   return sdev == (uint64_t)dev && sino == (uint64_t)ino ? gen : 0;
+}
+
+// What this process found out about objects of the upper, by device and
+// inode, at the view's generation (every change the supervisor makes moves
+// it on; the library's own changes in directories of the upper alone move
+// no object in or out of the upper, nor make such a directory merged):
+#define UPPER_ALONE 1   // a directory of the upper that no lower has
+#define UPPER_LISTED 2  // ...that upper_alone_dir holds for
+#define UPPER_FILE 4    // an object of the upper that is not a directory
+struct upper_slot {
+  uint64_t seq;
+  uint64_t dev, ino, generation, bits;
+};
+static struct upper_slot upper_known[LOCAL_SLOTS];
+
+static uint64_t view_generation(void) {
+  const struct ovlbox_view_state* st = view_state();
+  return st == NULL ? 0 : __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+}
+
+static void note_upper(const struct stat* st, uint64_t bits) {
+  uint64_t now = view_generation();
+  if (now == 0) return;
+  struct upper_slot* slot = &upper_known[ovlbox_pure_hash(st->st_dev, st->st_ino) % LOCAL_SLOTS];
+  uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);
+  if (seq & 1) return;
+  if (!__atomic_compare_exchange_n(&slot->seq, &seq, seq + 1, 0, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_RELAXED)) {
+    return;
+  }
+  __atomic_store_n(&slot->dev, (uint64_t)st->st_dev, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->ino, (uint64_t)st->st_ino, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->generation, now, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->bits, bits, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+// What note_upper recorded of the object with stat `st` at the view's
+// current generation (0: nothing).
+static uint64_t upper_bits(const struct stat* st) {
+  const struct upper_slot* slot =
+      &upper_known[ovlbox_pure_hash(st->st_dev, st->st_ino) % LOCAL_SLOTS];
+  uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+  if (seq & 1) return 0;
+  uint64_t sdev = __atomic_load_n(&slot->dev, __ATOMIC_RELAXED);
+  uint64_t sino = __atomic_load_n(&slot->ino, __ATOMIC_RELAXED);
+  uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
+  uint64_t bits = __atomic_load_n(&slot->bits, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) return 0;
+  if (sdev != (uint64_t)st->st_dev || sino != (uint64_t)st->st_ino) return 0;
+  return gen != 0 && gen == view_generation() ? bits : 0;
 }
 
 // The view's generation (0: no shared state) when the real directory
@@ -1000,15 +1062,40 @@ struct entry {
   struct stat st;       // its lstat (with a statx: identity and type only)
   int merged_sub;       // a merged directory: the view reports one link
   uint64_t generation;  // the view's, for what is learnt from it
+  int upper;            // found in a directory of the upper alone
 };
+
+static int upper_alone_dir(long fd, const struct stat* st);
+static int fast_upper_attr(long nr, int dirfd, const char* path, long a2, long a3, int follow,
+                           int* ret);
+
+// Whether the directory `dirfd` (AT_FDCWD: the cwd; stat `dir`) is one of
+// the upper that no lower has, listed as the kernel lists it
+// (upper_alone_dir): its entries are then the view's as they are,
+// whiteouts aside. The check reads xattrs, which an O_PATH descriptor
+// cannot: it opens the directory, once per generation (note_upper).
+static int upper_alone_at(long dirfd, const struct stat* dir) {
+  if (!S_ISDIR(dir->st_mode) || !cfg.writable || dir->st_dev != cfg.upper_dev) return 0;
+  if (upper_bits(dir) & UPPER_LISTED) return 1;
+  long fd = cookie_call(SYS_openat, dirfd, (long)".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  struct stat st;
+  int alone = cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
+              st.st_ino == dir->st_ino && upper_alone_dir(fd, &st);
+  close_fd(fd);
+  if (alone) note_upper(&st, UPPER_ALONE | UPPER_LISTED);
+  return alone;
+}
 
 // Looks the walk's last name up where the view's answer is a real object
 // the library can name: in a directory that comes from one lower alone,
 // that directory's entry (a whiteout is none; a directory there comes from
-// that lower alone too); in a recorded merged directory, a lower's object
-// (merged_entry). With `sx`, the lookup is a statx for `mask` (flags
-// `sx_flags`) into *sx. 1: found (*e); -ENOENT: no such entry; 0: the
-// supervisor's.
+// that lower alone too); in a directory of the upper that no lower has,
+// likewise (upper_alone_at: no copy of a lower file lies there, so every
+// entry's numbers are its own); in a recorded merged directory, a lower's
+// object (merged_entry). With `sx`, the lookup is a statx for `mask`
+// (flags `sx_flags`) into *sx. 1: found (*e); -ENOENT: no such entry; 0:
+// the supervisor's.
 static int walk_entry(const struct walk* w, struct entry* e, struct statx* sx, int sx_flags,
                       unsigned mask) {
   if (!single_name(w->name)) return 0;
@@ -1017,7 +1104,8 @@ static int walk_entry(const struct walk* w, struct entry* e, struct statx* sx, i
   e->merged_sub = 0;
   e->dir = w->dir;
   e->name = w->name;
-  int merged = e->generation == 0;
+  e->upper = e->generation == 0 && upper_alone_at(w->dir, &dir);
+  int merged = e->generation == 0 && !e->upper;
   if (merged) {
     int r = merged_entry(&dir, w->name, e->path, &e->st, &e->merged_sub, &e->generation);
     if (r <= 0) return r;
@@ -1252,15 +1340,16 @@ static size_t upper_root_len(void) {
 }
 
 // An attribute change through a descriptor (fchmod, fchown, futimens) of a
-// file of the upper that is not a directory or a fifo: the supervisor
-// would make it in place on that file, as the kernel's overlayfs does
-// (UpperFileOf, supervisor/handlers_write.cc), so the library makes it
-// itself, with the program's own credentials. It works on a private
+// file of the upper that is not a fifo, or a directory of the upper that
+// no lower has: the supervisor would make it in place on that file, as the
+// kernel's overlayfs does (UpperFileOf, supervisor/handlers_write.cc), so
+// the library makes it itself, with the program's own credentials (the
+// supervisor reads such a directory's attributes again before it relies
+// on what it cached of them: View::CachedDir). It works on a private
 // duplicate of `fd`: the file it checked is the file it changes, even if
 // another thread reuses the number meanwhile. Returns 1 with *ret set when
-// answered here; anything else (a lower file to copy up first, a
-// directory whose cached attributes must follow, a stand-in, a file
-// outside the upper) goes to the supervisor.
+// answered here; anything else (a lower file to copy up first, a merged
+// directory, a stand-in, a file outside the upper) goes to the supervisor.
 static int fast_fd_change(long nr, int fd, long a2, long a3, long a4, int* ret) {
   if (!enabled || !cfg.writable || fd < 0) return 0;
   long dup = plain_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0, 0);
@@ -1268,9 +1357,14 @@ static int fast_fd_change(long nr, int fd, long a2, long a3, long a4, int* ret) 
   struct stat st;
   char real[PATH_MAX];
   int mine = cookie_call(SYS_newfstatat, dup, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
-             st.st_dev == cfg.upper_dev && !S_ISDIR(st.st_mode) && !S_ISFIFO(st.st_mode) &&
-             !in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev) && real_path_of(dup, real) &&
-             in_upper(real);
+             st.st_dev == cfg.upper_dev && !S_ISFIFO(st.st_mode) &&
+             !in_list(cfg.proc_devs, cfg.n_proc_devs, st.st_dev);
+  if (mine && S_ISDIR(st.st_mode)) {
+    mine = upper_alone_at(dup, &st);
+  } else if (mine && !(upper_bits(&st) & UPPER_FILE)) {
+    mine = real_path_of(dup, real) && in_upper(real);
+    if (mine) note_upper(&st, UPPER_FILE);
+  }
   if (mine) *ret = set_errno(cookie_call(nr, dup, a2, a3, a4));
   close_fd(dup);
   return mine;
@@ -1291,6 +1385,11 @@ EXPORT int fchmod(int fd, mode_t mode) {
 #endif
 EXPORT int fchmodat(int dirfd, const char* path, mode_t mode, int flags) {
   path = UNTRUSTED(path);
+  int ret;
+  if ((flags & ~AT_SYMLINK_NOFOLLOW) == 0 &&
+      fast_upper_attr(SYS_fchmodat2, dirfd, path, mode, 0, !(flags & AT_SYMLINK_NOFOLLOW), &ret)) {
+    return ret;
+  }
   if (enabled && flags == AT_SYMLINK_NOFOLLOW) {
     return set_errno(plain_call(SYS_fchmodat2, dirfd, (long)path, mode, flags));
   }
@@ -1302,6 +1401,38 @@ EXPORT int fchmodat(int dirfd, const char* path, mode_t mode, int flags) {
 }
 EXPORT int lchmod(const char* path, mode_t mode) {
   return fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW);
+}
+EXPORT int chmod(const char* path, mode_t mode) {
+  path = UNTRUSTED(path);
+  int ret;
+  if (fast_upper_attr(SYS_fchmodat2, AT_FDCWD, path, mode, 0, 1, &ret)) return ret;
+  return set_errno(plain_call(SYS_chmod, (long)path, mode, 0, 0));
+}
+
+EXPORT int fchownat(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) {
+  path = UNTRUSTED(path);
+  int ret;
+  if ((flags & AT_EMPTY_PATH) && dirfd >= 0 && path != NULL && path[0] == '\0' &&
+      (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) == 0) {
+    if (fast_fd_change(SYS_fchown, dirfd, uid, gid, 0, &ret)) return ret;
+  } else if ((flags & ~AT_SYMLINK_NOFOLLOW) == 0 &&
+             fast_upper_attr(SYS_fchownat, dirfd, path, uid, gid, !(flags & AT_SYMLINK_NOFOLLOW),
+                             &ret)) {
+    return ret;
+  }
+  return set_errno(plain_call5(SYS_fchownat, dirfd, (long)path, uid, gid, flags));
+}
+EXPORT int chown(const char* path, uid_t uid, gid_t gid) {
+  path = UNTRUSTED(path);
+  int ret;
+  if (fast_upper_attr(SYS_fchownat, AT_FDCWD, path, uid, gid, 1, &ret)) return ret;
+  return set_errno(plain_call(SYS_chown, (long)path, uid, gid, 0));
+}
+EXPORT int lchown(const char* path, uid_t uid, gid_t gid) {
+  path = UNTRUSTED(path);
+  int ret;
+  if (fast_upper_attr(SYS_fchownat, AT_FDCWD, path, uid, gid, 0, &ret)) return ret;
+  return set_errno(plain_call(SYS_lchown, (long)path, uid, gid, 0));
 }
 
 EXPORT int fchown(int fd, uid_t uid, gid_t gid) {
@@ -1438,6 +1569,20 @@ static long upper_alone_parent(int dirfd, const char* path, const char** name) {
   const char* last = slash != NULL ? slash + 1 : path;
   char part[PATH_MAX];
   if (!single_name(last) || !plain_dir_part(path, last, part)) return -1;
+  struct stat sst;
+  // The directory itself, opened privately: when it is known to be one
+  // (note_upper), that is all.
+  long known = part[0] != '\0' ? open_dir_nofollow(dirfd, part)
+                                : cookie_call(SYS_openat, dirfd, (long)".",
+                                              O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  if (known >= 0) {
+    if (cookie_call(SYS_newfstatat, known, (long)"", (long)&sst, AT_EMPTY_PATH) == 0 &&
+        S_ISDIR(sst.st_mode) && (upper_bits(&sst) & UPPER_ALONE)) {
+      *name = last;
+      return known;
+    }
+    close_fd(known);
+  }
   long start = dirfd == AT_FDCWD ? cookie_call(SYS_openat, AT_FDCWD, (long)".",
                                                O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
                                  : plain_call(SYS_fcntl, dirfd, F_DUPFD_CLOEXEC, 0, 0);
@@ -1463,6 +1608,12 @@ static long upper_alone_parent(int dirfd, const char* path, const char** name) {
     start = -1;
   }
   if (start < 0) return -1;
+  // A starting directory of the upper alone is remembered as one (the
+  // next call from it needs no real path); below it, so is every one.
+  int start_alone = real[at] == '/' && upper_alone_cached(real + at + 1);
+  if (start_alone && cookie_call(SYS_newfstatat, start, (long)"", (long)&sst, AT_EMPTY_PATH) == 0) {
+    note_upper(&sst, UPPER_ALONE);
+  }
   long dir = start;
   if (part[0] != '\0') {
     // Plain names and no symlink: the real path is the one joined.
@@ -1475,9 +1626,13 @@ static long upper_alone_parent(int dirfd, const char* path, const char** name) {
     }
   }
   if (dir < 0) return -1;
-  if (real[at] != '/' || !upper_alone_cached(real + at + 1)) {
+  if (!start_alone && (real[at] != '/' || !upper_alone_cached(real + at + 1))) {
     close_fd(dir);
     return -1;
+  }
+  if (part[0] != '\0' &&
+      cookie_call(SYS_newfstatat, dir, (long)"", (long)&sst, AT_EMPTY_PATH) == 0) {
+    note_upper(&sst, UPPER_ALONE);
   }
   *name = last;
   return dir;
@@ -1546,6 +1701,13 @@ static int fast_upper_open(int dirfd, const char* path, int flags, mode_t mode, 
     if (fd == -ELOOP || fd == -EEXIST) {
       mine = 0;  // made meanwhile (a symlink the view follows, a whiteout): the supervisor's
     } else {
+      // A file of the upper: the changes made next through the descriptor
+      // (tar: owner, mode, times) need not read its real path.
+      if (fd >= 0 && !(flags & O_PATH) &&
+          cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
+          !S_ISDIR(st.st_mode)) {
+        note_upper(&st, UPPER_FILE);
+      }
       *ret = set_errno(fd);
     }
   }
@@ -1565,6 +1727,69 @@ static int fast_upper_mkdir(int dirfd, const char* path, mode_t mode, int* ret) 
   if (r == -EEXIST) return 0;
   *ret = set_errno(r);
   return 1;
+}
+
+// An attribute change by name (`nr`: SYS_fchownat with `a2` and `a3` the
+// owner and group, SYS_fchmodat2 with `a2` the mode, SYS_utimensat with
+// `a2` the times) in a directory of the upper that no lower has: the
+// object there is the view's, in the upper already, and the supervisor
+// would change it in place, as overlayfs does; so the library does, with
+// the program's own credentials. The change never follows a symlink: one
+// the caller follows (which the view follows its own way), a fifo (which
+// has a stand-in), a device and a whiteout go to the supervisor; a
+// symlink swapped in meanwhile is changed itself, in the upper. A
+// directory changed here is one of the upper alone too, whose attributes
+// the supervisor reads again before relying on them (View::CachedDir).
+static int fast_upper_attr(long nr, int dirfd, const char* path, long a2, long a3, int follow,
+                           int* ret) {
+  const char* name;
+  long dir = upper_alone_parent(dirfd, path, &name);
+  if (dir < 0) return 0;
+  struct stat st;
+  long r = cookie_call(SYS_newfstatat, dir, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
+  int mine = r == -ENOENT ||
+             (r == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
+                         (S_ISLNK(st.st_mode) && !follow && nr != SYS_fchmodat2)));
+  if (mine && r == 0) {
+    r = nr == SYS_fchownat
+            ? cookie_call5(SYS_fchownat, dir, (long)name, a2, a3, AT_SYMLINK_NOFOLLOW)
+            : cookie_call(nr, dir, (long)name, a2, AT_SYMLINK_NOFOLLOW);
+    if (r == -ENOSYS) mine = 0;  // no fchmodat2 in this kernel: the supervisor's
+  }
+  if (mine) *ret = set_errno(r);
+  close_fd(dir);
+  return mine;
+}
+
+// rmdir/unlinkat(AT_REMOVEDIR) of a directory in a directory of the upper
+// that no lower has: it is one of the upper alone too, with nothing below
+// it to hide, and the supervisor would remove it in place (Writer::Remove),
+// so the library does. One that holds names (possibly whiteouts alone,
+// which the view does not show) goes to the supervisor; a whiteout is no
+// name of the view's. The supervisor finds a removed directory gone from
+// its cache when it next uses it (View::CachedDir).
+static int fast_rmdir(int dirfd, const char* path, int* ret) {
+  const char* name;
+  long dir = upper_alone_parent(dirfd, path, &name);
+  if (dir < 0) return 0;
+  struct stat st;
+  long r = cookie_call(SYS_newfstatat, dir, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
+  int mine = r == -ENOENT || (r == 0 && !is_whiteout(&st));
+  if (mine && r == 0) {
+    r = S_ISDIR(st.st_mode) ? cookie_call(SYS_unlinkat, dir, (long)name, AT_REMOVEDIR, 0)
+                            : -ENOTDIR;
+    if (r == -ENOTEMPTY || r == -EEXIST) mine = 0;
+  }
+  if (mine) *ret = set_errno(r);
+  close_fd(dir);
+  return mine;
+}
+
+EXPORT int rmdir(const char* path) {
+  path = UNTRUSTED(path);
+  int ret;
+  if (fast_rmdir(AT_FDCWD, path, &ret)) return ret;
+  return set_errno(plain_call(SYS_rmdir, (long)path, 0, 0, 0));
 }
 
 EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
@@ -1587,6 +1812,7 @@ EXPORT int unlinkat(int dirfd, const char* path, int flags) {
   path = UNTRUSTED(path);
   int ret;
   if (flags == 0 && fast_unlink(dirfd, path, &ret)) return ret;
+  if (flags == AT_REMOVEDIR && fast_rmdir(dirfd, path, &ret)) return ret;
   return set_errno(plain_call(SYS_unlinkat, dirfd, (long)path, flags, 0));
 }
 
@@ -1595,6 +1821,41 @@ EXPORT int unlink(const char* path) {
   int ret;
   if (fast_unlink(AT_FDCWD, path, &ret)) return ret;
   return set_errno(plain_call(SYS_unlink, (long)path, 0, 0, 0));
+}
+
+static int do_utimensat(int dirfd, const char* path, const struct timespec times[2], int flags) {
+  int ret;
+  if ((flags & ~AT_SYMLINK_NOFOLLOW) == 0 &&
+      fast_upper_attr(SYS_utimensat, dirfd, path, (long)times, 0, !(flags & AT_SYMLINK_NOFOLLOW),
+                      &ret)) {
+    return ret;
+  }
+  return set_errno(plain_call(SYS_utimensat, dirfd, (long)path, (long)times, flags));
+}
+EXPORT int utimensat(int dirfd, const char* path, const struct timespec times[2], int flags) {
+  path = UNTRUSTED(path);
+  times = UNTRUSTED(times);
+  // glibc's: a NULL path is EINVAL (futimens is the call for a descriptor).
+  if (path == NULL) return set_errno(-EINVAL);
+  return do_utimensat(dirfd, path, times, flags);
+}
+
+// utimes and lutimes: as utimensat, microseconds checked as glibc does.
+static int utimes_common(const char* path, const struct timeval tv[2], int flags) {
+  if (tv == NULL) return do_utimensat(AT_FDCWD, path, NULL, flags);
+  struct timespec ts[2];
+  for (int i = 0; i < 2; ++i) {
+    if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000) return set_errno(-EINVAL);
+    ts[i].tv_sec = tv[i].tv_sec;
+    ts[i].tv_nsec = tv[i].tv_usec * 1000;
+  }
+  return do_utimensat(AT_FDCWD, path, ts, flags);
+}
+EXPORT int utimes(const char* path, const struct timeval tv[2]) {
+  return utimes_common(UNTRUSTED(path), UNTRUSTED(tv), 0);
+}
+EXPORT int lutimes(const char* path, const struct timeval tv[2]) {
+  return utimes_common(UNTRUSTED(path), UNTRUSTED(tv), AT_SYMLINK_NOFOLLOW);
 }
 
 EXPORT int futimes(int fd, const struct timeval tv[2]) {
@@ -1752,13 +2013,18 @@ static int fast_open(const char* path, int flags, int* ret) {
 }
 
 // openat(dirfd, "..") for reading, of a directory that comes from one
-// lower alone whose real parent does too: the view's parent is then that
-// real directory (tree walkers climb back up this way).
+// lower alone whose real parent does too, or of a directory of the upper
+// alone: the view's parent is then that real directory (tree walkers climb
+// back up this way).
 static int walked_open_parent(const struct walk* w, int flags, int* ret) {
   struct stat dir, parent;
-  if (walk_pure(w, &dir) == 0 ||
+  int pure = walk_pure(w, &dir) != 0;
+  // A directory of the upper that no lower has lies in another
+  // (upper_alone_dir): its real parent is the view's.
+  int upper = !pure && upper_alone_at(w->dir, &dir);
+  if (!(pure || upper) ||
       cookie_call(SYS_newfstatat, w->dir, (long)"..", (long)&parent, AT_SYMLINK_NOFOLLOW) != 0 ||
-      !S_ISDIR(parent.st_mode) || pure_dir(parent.st_dev, parent.st_ino) == 0) {
+      !S_ISDIR(parent.st_mode) || (pure && pure_dir(parent.st_dev, parent.st_ino) == 0)) {
     return 0;
   }
   long fd = open_checked(w->dir, "..", flags, &parent);
@@ -1782,7 +2048,9 @@ static int walked_open(const struct walk* w, void* arg, int* ret) {
   if (r == 0 || !(S_ISREG(e.st.st_mode) || S_ISDIR(e.st.st_mode))) return 0;
   long fd = open_checked(e.dir, e.name, flags | O_NOFOLLOW, &e.st);
   if (fd < 0) return 0;
-  if (S_ISDIR(e.st.st_mode) && !e.merged_sub) note_unmarked_pure(fd, &e.st, e.generation);
+  if (S_ISDIR(e.st.st_mode) && !e.merged_sub && !e.upper) {
+    note_unmarked_pure(fd, &e.st, e.generation);
+  }
   *ret = (int)fd;
   return 1;
 }

@@ -775,6 +775,90 @@ for d in [\"fa/mine\", \"fa/low\"]:
         look(d)
 "'
 
+setup_upper_attrs() {
+  mkdir -p "$E2E_VIEW/ua/low" "$E2E_L2/ua/low"
+  _put "$E2E_L2/ua/low/l.txt" "from l2"
+  _put "$E2E_L2/ua/low/m.txt" "moved below a new directory"
+  chmod 0777 "$E2E_VIEW/ua"
+}
+
+# Attribute changes by name and directory removals the library makes
+# itself, in directories of the upper that no lower has: chmod, chown,
+# lchown and utimes of files, directories and symlinks (followed or not),
+# and rmdir, from the cwd and through directory descriptors, with the
+# errors the kernel gives. Around them, the supervisor must see what the
+# library changed behind its back: a directory's new mode when an
+# unprivileged caller creates below it (the supervisor's directory cache
+# answers that check), and a directory removed and made again at the same
+# path (a link made there later lands in the new one).
+rw_case upper-attributes "python3 setpriv" setup_upper_attrs 'umask 022 &&
+  mkdir -p new/d/sub/deeper new/r/a/b ua/new/x && touch new/d/f new/d/sub/g &&
+  ln -s f new/d/l && ln -s nowhere new/d/dangling && mkfifo new/d/fifo &&
+  chmod 0777 new new/d new/d/sub new/d/sub/deeper &&
+  ln -s x new/d/sub/deeper/s0 && echo more >> ua/low/l.txt &&
+  python3 -c "
+import os
+def op(what, f):
+    try:
+        f()
+        print(what, \"ok\")
+    except OSError as e:
+        print(what, e.strerror)
+op(\"chmod dir\", lambda: os.chmod(\"new/d/sub/deeper\", 0o751))
+op(\"chmod file\", lambda: os.chmod(\"new/d/f\", 0o640))
+op(\"chmod via link\", lambda: os.chmod(\"new/d/l\", 0o604))
+op(\"chmod dangling\", lambda: os.chmod(\"new/d/dangling\", 0o604))
+op(\"chmod fifo\", lambda: os.chmod(\"new/d/fifo\", 0o600))
+op(\"chmod missing\", lambda: os.chmod(\"new/d/nope\", 0o600))
+op(\"chmod lower copy\", lambda: os.chmod(\"ua/low/l.txt\", 0o600))
+op(\"chown file\", lambda: os.chown(\"new/d/f\", 1, 2))
+op(\"chown via link\", lambda: os.chown(\"new/d/l\", 3, 4))
+op(\"lchown link\", lambda: os.chown(\"new/d/l\", 5, 6, follow_symlinks=False))
+op(\"chown dir\", lambda: os.chown(\"new/d/sub/deeper\", 7, 8))
+op(\"chown new in merged\", lambda: os.chown(\"ua/new/x\", 9, 9))
+op(\"utime dir\", lambda: os.utime(\"new/d/sub/deeper\", (1000000000, 1100000000)))
+op(\"utime file\", lambda: os.utime(\"new/d/f\", ns=(1200000000123456789, 1300000000987654321)))
+op(\"utime via link\", lambda: os.utime(\"new/d/l\", (1400000000, 1500000000)))
+op(\"utime link\", lambda: os.utime(\"new/d/l\", (1600000000, 1700000000), follow_symlinks=False))
+op(\"utime dangling\", lambda: os.utime(\"new/d/dangling\", (1, 2)))
+op(\"utime missing\", lambda: os.utime(\"new/d/nope\", (1, 2)))
+d = os.open(\"new/d\", os.O_RDONLY | os.O_DIRECTORY)
+op(\"fchmodat\", lambda: os.chmod(\"sub\", 0o777, dir_fd=d))
+op(\"fchownat nofollow\", lambda: os.chown(\"dangling\", 10, 11, dir_fd=d, follow_symlinks=False))
+op(\"utimensat\", lambda: os.utime(\"sub/g\", (1800000000, 1900000000), dir_fd=d))
+os.close(d)
+op(\"rmdir leaf\", lambda: os.rmdir(\"new/r/a/b\"))
+op(\"rmdir again\", lambda: os.rmdir(\"new/r/a/b\"))
+op(\"rmdir file\", lambda: os.rmdir(\"new/d/f\"))
+op(\"rmdir link\", lambda: os.rmdir(\"new/d/l\"))
+op(\"rmdir full\", lambda: os.rmdir(\"new/d\"))
+r = os.open(\"new/r\", os.O_RDONLY | os.O_DIRECTORY)
+op(\"rmdir at\", lambda: os.rmdir(\"a\", dir_fd=r))
+op(\"rmdir at missing\", lambda: os.rmdir(\"a\", dir_fd=r))
+os.close(r)
+" && stat -c "%n %a %u %g %h %F" new/d/* new/d/sub/* new/r ua/low/l.txt ua/new/x &&
+  stat -c "%n %X %Y" new/d/f new/d/l new/d/sub/g new/d/sub/deeper &&
+  ls -a new/r &&
+  echo "-- an unprivileged caller below a directory the library closed" &&
+  chown 0:0 new/d/sub/deeper && chmod 0777 new/d/sub/deeper &&
+  setpriv --reuid=65533 --regid=65533 --clear-groups ln -s x new/d/sub/deeper/s1 &&
+  chmod 0700 new/d/sub &&
+  { setpriv --reuid=65533 --regid=65533 --clear-groups ln -s x new/d/sub/deeper/s2; echo "s2: $?"; } &&
+  chmod 0777 new/d/sub && chmod 0555 new/d/sub/deeper &&
+  { setpriv --reuid=65533 --regid=65533 --clear-groups ln -s x new/d/sub/deeper/s3; echo "s3: $?"; } &&
+  chown 65533 new/d/sub/deeper && chmod 0755 new/d/sub/deeper &&
+  setpriv --reuid=65533 --regid=65533 --clear-groups ln -s x new/d/sub/deeper/s4 &&
+  ls -a new/d/sub/deeper &&
+  echo "-- a directory removed and made again" &&
+  mkdir -p new/c/d && ln -s x new/c/d/old && rm -r new/c && mkdir -p new/c/d &&
+  ln -s y new/c/d/s && mkfifo new/c/d/p && ls -a new/c new/c/d &&
+  echo "-- a copy moved into a directory of the upper alone keeps its number" &&
+  i0=$(stat -c %i ua/low/m.txt) && mv ua/low/m.txt new/r/m.txt && mkdir new/r/later &&
+  i1=$(stat -c %i new/r/m.txt) && i2=$(cd new/r && stat -c %i m.txt) &&
+  i3=$(python3 -c "import os; print(os.fstat(os.open(\"new/r/m.txt\", os.O_RDONLY)).st_ino)") &&
+  i4=$(python3 -c "import os; d = os.open(\"new/r\", os.O_RDONLY); print(os.stat(\"m.txt\", dir_fd=d).st_ino)") &&
+  for i in "$i1" "$i2" "$i3" "$i4"; do [ "$i" = "$i0" ] && echo same || echo "differs: $i0 $i"; done' 2>&1
+
 setup_unlinks() {
   mkdir -p "$E2E_VIEW/ul/both" "$E2E_L2/ul/both" "$E2E_L2/ul/low"
   _put "$E2E_VIEW/ul/both/a.txt" "a from l1"
