@@ -881,6 +881,44 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
           if (fstat(obj->get(), &st) != 0) return Errno{errno};
           std::string real = FdPath(obj->get());
           RealLocation loc = layers_->Locate(real);
+          if (S_ISDIR(st.st_mode) && !pending.empty() &&
+              (pending.front() == ".." || pending.front() == ".")) {
+            // A directory of the view followed by "..", perhaps removed
+            // from it while in use: ".." is its parent in the view, as for
+            // overlayfs' unhashed dentry, whatever its real directory's ".."
+            // is (a removed upper directory's leads on through the upper).
+            // Where that parent is gone too, the kernel's removed parent
+            // (below) stands for it.
+            bool deleted = real.ends_with(kDeleted);
+            RealLocation at =
+                deleted ? layers_->Locate(real.substr(0, real.size() - strlen(kDeleted))) : loc;
+            std::string rel = at.rel;
+            size_t used = 0;
+            bool up = false;
+            LastKind kind = LastKind::kDotDot;
+            for (const std::string& c : pending) {
+              if (c == "..") {
+                if (rel.empty()) break;  // the root's ".." is the walk's own
+                rel = ParentRel(rel);
+                up = true;
+                kind = LastKind::kDotDot;
+              } else if (c == ".") {
+                kind = LastKind::kDot;
+              } else {
+                break;
+              }
+              ++used;
+            }
+            auto dir = at.layer >= 0 && up ? DirAt(rel) : SysResult<ViewDirPtr>(Errno{ENOENT});
+            if (dir.ok()) {
+              pending.erase(pending.begin(), pending.begin() + static_cast<long>(used));
+              view = std::move(*dir);
+              host.reset();
+              *via_view = true;
+              if (pending.empty()) return current_as_target(kind);
+              continue;
+            }
+          }
           if (loc.layer >= 0 && !real.ends_with(kDeleted)) {
             view = root_;
             host.reset();

@@ -562,6 +562,7 @@ static uint64_t local_generation(dev_t dev, ino_t ino) {
 #define UPPER_ALONE 1   // a directory of the upper that no lower has
 #define UPPER_LISTED 2  // ...that upper_alone_dir holds for
 #define UPPER_FILE 4    // an object of the upper that is not a directory
+#define UPPER_CHECKED 8 // a directory upper_alone_at found not UPPER_LISTED
 struct upper_slot {
   uint64_t seq;
   uint64_t dev, ino, generation, bits;
@@ -573,7 +574,10 @@ static uint64_t view_generation(void) {
   return st == NULL ? 0 : __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
 }
 
+static uint64_t upper_bits(const struct stat* st);
+// Records `bits` (added to what is known already) of the object with stat `st`.
 static void note_upper(const struct stat* st, uint64_t bits) {
+  bits |= upper_bits(st);
   uint64_t now = view_generation();
   if (now == 0) return;
   struct upper_slot* slot = &upper_known[ovlbox_pure_hash(st->st_dev, st->st_ino) % LOCAL_SLOTS];
@@ -1076,14 +1080,17 @@ static int fast_upper_attr(long nr, int dirfd, const char* path, long a2, long a
 // cannot: it opens the directory, once per generation (note_upper).
 static int upper_alone_at(long dirfd, const struct stat* dir) {
   if (!S_ISDIR(dir->st_mode) || !cfg.writable || dir->st_dev != cfg.upper_dev) return 0;
-  if (upper_bits(dir) & UPPER_LISTED) return 1;
+  uint64_t known = upper_bits(dir);
+  if (known & UPPER_LISTED) return 1;
+  if (known & UPPER_CHECKED) return 0;
   long fd = cookie_call(SYS_openat, dirfd, (long)".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0) return 0;
   struct stat st;
-  int alone = cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
-              st.st_ino == dir->st_ino && upper_alone_dir(fd, &st);
+  int same = cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) == 0 &&
+             st.st_dev == dir->st_dev && st.st_ino == dir->st_ino;
+  int alone = same && upper_alone_dir(fd, &st);
   close_fd(fd);
-  if (alone) note_upper(&st, UPPER_ALONE | UPPER_LISTED);
+  if (same) note_upper(&st, alone ? UPPER_ALONE | UPPER_LISTED : UPPER_CHECKED);
   return alone;
 }
 
@@ -1104,14 +1111,23 @@ static int walk_entry(const struct walk* w, struct entry* e, struct statx* sx, i
   e->merged_sub = 0;
   e->dir = w->dir;
   e->name = w->name;
-  e->upper = e->generation == 0 && upper_alone_at(w->dir, &dir);
-  int merged = e->generation == 0 && !e->upper;
+  e->upper = 0;
+  int merged = e->generation == 0;
   if (merged) {
     int r = merged_entry(&dir, w->name, e->path, &e->st, &e->merged_sub, &e->generation);
-    if (r <= 0) return r;
-    e->dir = AT_FDCWD;
-    e->name = e->path;
-    if (sx == NULL) return 1;
+    if (r < 0) return r;
+    if (r == 0) {
+      // No recorded merged directory: perhaps one of the upper alone.
+      if (!upper_alone_at(w->dir, &dir)) return 0;
+      e->upper = 1;
+      e->merged_sub = 0;
+      e->generation = 0;
+      merged = 0;
+    } else {
+      e->dir = AT_FDCWD;
+      e->name = e->path;
+      if (sx == NULL) return 1;
+    }
   }
   long r = sx != NULL ? cookie_call5(SYS_statx, e->dir, (long)e->name,
                                      sx_flags | AT_SYMLINK_NOFOLLOW, mask | STATX_IDENTITY,

@@ -201,10 +201,16 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
         real->resize(real->size() - strlen(" (deleted)"));
       }
       RealLocation loc = real.ok() ? view.layers().Locate(*real) : RealLocation();
+      // Leading "./" names the directory itself.
+      std::string_view lead = path;
+      while (lead.starts_with("./")) {
+        size_t next = lead.find_first_not_of('/', 1);
+        lead = next == std::string_view::npos ? std::string_view() : lead.substr(next);
+      }
       if (loc.layer >= 0 && !loc.rel.empty()) {
-        if (path == ".." || path.starts_with("../")) {
+        if (lead == ".." || lead.starts_with("../")) {
           // Removed ancestors are passed over the same way.
-          std::string rel = loc.rel, rest = path;
+          std::string rel = loc.rel, rest(lead);
           while (!rel.empty() && (rest == ".." || rest.starts_with("../"))) {
             rel = ParentRel(rel);
             size_t next = rest.find_first_not_of('/', 2);
