@@ -27,6 +27,12 @@ namespace {
 constexpr int kMaxSymlinks = 40;  // the kernel's MAXSYMLINKS
 constexpr char kDeleted[] = " (deleted)";
 
+// Whether two stats are of the same directory, with the same mode and owner.
+bool SameDirAttrs(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_mode == b.st_mode &&
+         a.st_uid == b.st_uid && a.st_gid == b.st_gid;
+}
+
 // Splits a path into components, dropping empty ones ("a//b" is "a/b").
 void PushComponents(std::string_view path, std::deque<std::string>* pending) {
   std::vector<std::string> parts;
@@ -345,9 +351,11 @@ SysResult<Target> View::Lookup(const ViewDirPtr& dir, const std::string& name) c
     }
     OVL_ASSIGN_OR_RETURN(UniqueFd fd, OpenPath(ld.fd.get(), name.c_str()));
     {
-      ViewDirPtr cached = CachedDir(t.rel);
-      if (cached && cached->stack.front().layer == ld.layer &&
-          cached->st.st_dev == st.st_dev && cached->st.st_ino == st.st_ino) {
+      // The cached directory, if it is still the one found here, as it is
+      // now (the preload library changes and removes directories of the
+      // upper alone itself: CachedDir).
+      ViewDirPtr cached = CachedEntry(t.rel);
+      if (cached && cached->stack.front().layer == ld.layer && SameDirAttrs(cached->st, st)) {
         t.dir = std::move(cached);
       } else {
         OVL_ASSIGN_OR_RETURN(UniqueFd dirfd, OpenLayerDir(ld.fd.get(), name.c_str()));
@@ -376,15 +384,15 @@ SysResult<ViewDirPtr> View::DirAt(const std::string& rel) const {
   return t.dir;
 }
 
+ViewDirPtr View::CachedEntry(const std::string& rel) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = cache_.find(rel);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
 ViewDirPtr View::CachedDir(const std::string& rel) const {
-  ViewDirPtr dir;
-  {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    auto it = cache_.find(rel);
-    if (it == cache_.end()) return nullptr;
-    dir = it->second;
-  }
-  if (!UpperAlone(*dir)) return dir;
+  ViewDirPtr dir = CachedEntry(rel);
+  if (!dir || !UpperAlone(*dir)) return dir;
   // A directory of the upper alone: the preload library changes its
   // attributes and removes it (empty) itself, without the supervisor
   // (docs/design.md, "Changes the library makes"). What the cache keeps of
@@ -395,10 +403,7 @@ ViewDirPtr View::CachedDir(const std::string& rel) const {
     DropCached(dir);
     return nullptr;
   }
-  if (st.st_mode == dir->st.st_mode && st.st_uid == dir->st.st_uid &&
-      st.st_gid == dir->st.st_gid) {
-    return dir;
-  }
+  if (SameDirAttrs(st, dir->st)) return dir;
   int fd = fcntl(dir->top_fd(), F_DUPFD_CLOEXEC, 0);
   if (fd < 0) {
     DropCached(dir);

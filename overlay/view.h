@@ -287,7 +287,11 @@ class View {
                                               const std::string& name,
                                               UniqueFd top_fd, int top_layer) const;
 
+  // The cached directory at `rel`, checked against the directory when
+  // it is one of the upper alone (docs/design.md, "The view").
   ViewDirPtr CachedDir(const std::string& rel) const;
+  // The cache's entry at `rel` as it is.
+  ViewDirPtr CachedEntry(const std::string& rel) const;
   void CacheDir(const ViewDirPtr& dir) const;
   // Whether `dir` is a directory of the upper alone (below the root), the
   // only kind the preload library changes or removes itself.

@@ -518,97 +518,88 @@ static const struct ovlbox_view_state* view_state(void) {
   return state;
 }
 
-// Directories this process opened itself inside listed ones (a directory
-// inside one that comes from one lower alone comes from it alone too), with
-// the generation they were found at. Racy slots only cost a miss: each
-// holds one packed triple written under a per-slot sequence.
+// Per-process records by device and inode, each with the view's
+// generation it was made at and some bits. Racy slots only cost a miss:
+// each holds one packed record written under a per-slot sequence.
 #define LOCAL_SLOTS 1024
 struct local_slot {
   uint64_t seq;
-  uint64_t dev, ino, generation;
+  uint64_t dev, ino, generation, bits;
 };
-static struct local_slot local_pure[LOCAL_SLOTS];
 
-static void note_local_pure(dev_t dev, ino_t ino, uint64_t generation) {
-  struct local_slot* slot = &local_pure[ovlbox_pure_hash(dev, ino) % LOCAL_SLOTS];
+static void slot_put(struct local_slot* table, uint64_t dev, uint64_t ino, uint64_t generation,
+                     uint64_t bits) {
+  struct local_slot* slot = &table[ovlbox_pure_hash(dev, ino) % LOCAL_SLOTS];
   uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);
   if (seq & 1) return;
   if (!__atomic_compare_exchange_n(&slot->seq, &seq, seq + 1, 0, __ATOMIC_ACQ_REL,
                                    __ATOMIC_RELAXED)) {
     return;
   }
-  __atomic_store_n(&slot->dev, (uint64_t)dev, __ATOMIC_RELAXED);
-  __atomic_store_n(&slot->ino, (uint64_t)ino, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->dev, dev, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->ino, ino, __ATOMIC_RELAXED);
   __atomic_store_n(&slot->generation, generation, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->bits, bits, __ATOMIC_RELAXED);
   __atomic_store_n(&slot->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
-static uint64_t local_generation(dev_t dev, ino_t ino) {
-  const struct local_slot* slot = &local_pure[ovlbox_pure_hash(dev, ino) % LOCAL_SLOTS];
+// The generation of the record of (dev, ino), 0 when there is none; its
+// bits in *bits.
+static uint64_t slot_get(const struct local_slot* table, uint64_t dev, uint64_t ino,
+                         uint64_t* bits) {
+  const struct local_slot* slot = &table[ovlbox_pure_hash(dev, ino) % LOCAL_SLOTS];
   uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
   if (seq & 1) return 0;
   uint64_t sdev = __atomic_load_n(&slot->dev, __ATOMIC_RELAXED);
   uint64_t sino = __atomic_load_n(&slot->ino, __ATOMIC_RELAXED);
   uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
+  *bits = __atomic_load_n(&slot->bits, __ATOMIC_RELAXED);
   __atomic_thread_fence(__ATOMIC_ACQUIRE);
   if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) return 0;
-  return sdev == (uint64_t)dev && sino == (uint64_t)ino ? gen : 0;
+  return sdev == dev && sino == ino ? gen : 0;
 }
 
-// What this process found out about objects of the upper, by device and
-// inode, at the view's generation (every change the supervisor makes moves
-// it on; the library's own changes in directories of the upper alone move
-// no object in or out of the upper, nor make such a directory merged):
+// Directories this process opened itself inside listed ones (a directory
+// inside one that comes from one lower alone comes from it alone too), with
+// the generation they were found at.
+static struct local_slot local_pure[LOCAL_SLOTS];
+
+static void note_local_pure(dev_t dev, ino_t ino, uint64_t generation) {
+  slot_put(local_pure, dev, ino, generation, 0);
+}
+
+static uint64_t local_generation(dev_t dev, ino_t ino) {
+  uint64_t bits;
+  return slot_get(local_pure, dev, ino, &bits);
+}
+
+// What this process found out about objects of the upper, at the view's
+// generation (every change the supervisor makes moves it on; the
+// library's own changes in directories of the upper alone move no object
+// in or out of the upper, nor make such a directory merged):
 #define UPPER_ALONE 1   // a directory of the upper that no lower has
 #define UPPER_LISTED 2  // ...that upper_alone_dir holds for
 #define UPPER_FILE 4    // an object of the upper that is not a directory
 #define UPPER_CHECKED 8 // a directory upper_alone_at found not UPPER_LISTED
-struct upper_slot {
-  uint64_t seq;
-  uint64_t dev, ino, generation, bits;
-};
-static struct upper_slot upper_known[LOCAL_SLOTS];
+static struct local_slot upper_known[LOCAL_SLOTS];
 
 static uint64_t view_generation(void) {
   const struct ovlbox_view_state* st = view_state();
   return st == NULL ? 0 : __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
 }
 
-static uint64_t upper_bits(const struct stat* st);
-// Records `bits` (added to what is known already) of the object with stat `st`.
-static void note_upper(const struct stat* st, uint64_t bits) {
-  bits |= upper_bits(st);
-  uint64_t now = view_generation();
-  if (now == 0) return;
-  struct upper_slot* slot = &upper_known[ovlbox_pure_hash(st->st_dev, st->st_ino) % LOCAL_SLOTS];
-  uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);
-  if (seq & 1) return;
-  if (!__atomic_compare_exchange_n(&slot->seq, &seq, seq + 1, 0, __ATOMIC_ACQ_REL,
-                                   __ATOMIC_RELAXED)) {
-    return;
-  }
-  __atomic_store_n(&slot->dev, (uint64_t)st->st_dev, __ATOMIC_RELAXED);
-  __atomic_store_n(&slot->ino, (uint64_t)st->st_ino, __ATOMIC_RELAXED);
-  __atomic_store_n(&slot->generation, now, __ATOMIC_RELAXED);
-  __atomic_store_n(&slot->bits, bits, __ATOMIC_RELAXED);
-  __atomic_store_n(&slot->seq, seq + 2, __ATOMIC_RELEASE);
-}
-
 // What note_upper recorded of the object with stat `st` at the view's
 // current generation (0: nothing).
 static uint64_t upper_bits(const struct stat* st) {
-  const struct upper_slot* slot =
-      &upper_known[ovlbox_pure_hash(st->st_dev, st->st_ino) % LOCAL_SLOTS];
-  uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
-  if (seq & 1) return 0;
-  uint64_t sdev = __atomic_load_n(&slot->dev, __ATOMIC_RELAXED);
-  uint64_t sino = __atomic_load_n(&slot->ino, __ATOMIC_RELAXED);
-  uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
-  uint64_t bits = __atomic_load_n(&slot->bits, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_ACQUIRE);
-  if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) return 0;
-  if (sdev != (uint64_t)st->st_dev || sino != (uint64_t)st->st_ino) return 0;
+  uint64_t bits;
+  uint64_t gen = slot_get(upper_known, st->st_dev, st->st_ino, &bits);
   return gen != 0 && gen == view_generation() ? bits : 0;
+}
+
+// Records `bits` (added to what is known already) of the object with stat `st`.
+static void note_upper(const struct stat* st, uint64_t bits) {
+  uint64_t now = view_generation();
+  if (now != 0) slot_put(upper_known, st->st_dev, st->st_ino, now, bits | upper_bits(st));
 }
 
 // The view's generation (0: no shared state) when the real directory
@@ -1428,7 +1419,7 @@ EXPORT int chmod(const char* path, mode_t mode) {
 EXPORT int fchownat(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) {
   path = UNTRUSTED(path);
   int ret;
-  if ((flags & AT_EMPTY_PATH) && dirfd >= 0 && path != NULL && path[0] == '\0' &&
+  if ((flags & AT_EMPTY_PATH) && dirfd >= 0 && path != NULL && empty_path(path) &&
       (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) == 0) {
     if (fast_fd_change(SYS_fchown, dirfd, uid, gid, 0, &ret)) return ret;
   } else if ((flags & ~AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -1569,36 +1560,29 @@ static long open_dir_nofollow(long dirfd, const char* path) {
   return cookie_call(SYS_openat2, dirfd, (long)path, (long)&how, sizeof(how));
 }
 
-// The directory part of the relative `path`, opened natively from `dirfd`
-// (AT_FDCWD: the cwd) without following a symlink, when it is a directory
-// of the upper that no lower has: such a directory is all the view shows
-// at its path, with no lower entry to hide, so a name made or removed
-// there is made or removed as it is. A start in a lower stands for the
-// view's directory at its path, whose top is the upper's directory there
-// when there is one. Returns a private descriptor of the directory (the
-// caller closes it; the directory checked is the directory changed even
-// if another thread reuses the program's number meanwhile) with *name set
-// to the last name, or -1.
-static long upper_alone_parent(int dirfd, const char* path, const char** name) {
-  if (!enabled || !cfg.writable || path == NULL || path[0] == '/') return -1;
-  const char* slash = strrchr(path, '/');
-  const char* last = slash != NULL ? slash + 1 : path;
-  char part[PATH_MAX];
-  if (!single_name(last) || !plain_dir_part(path, last, part)) return -1;
-  struct stat sst;
-  // The directory itself, opened privately: when it is known to be one
-  // (note_upper), that is all.
-  long known = part[0] != '\0' ? open_dir_nofollow(dirfd, part)
-                                : cookie_call(SYS_openat, dirfd, (long)".",
-                                              O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-  if (known >= 0) {
-    if (cookie_call(SYS_newfstatat, known, (long)"", (long)&sst, AT_EMPTY_PATH) == 0 &&
-        S_ISDIR(sst.st_mode) && (upper_bits(&sst) & UPPER_ALONE)) {
-      *name = last;
-      return known;
-    }
-    close_fd(known);
+// Whether the directory open as `dir` is one of the upper that no lower
+// has: known so (note_upper), or found so by its real path (then noted).
+static int upper_alone_known(long dir) {
+  struct stat st;
+  if (cookie_call(SYS_newfstatat, dir, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
+      !S_ISDIR(st.st_mode)) {
+    return 0;
   }
+  if (upper_bits(&st) & UPPER_ALONE) return 1;
+  char real[PATH_MAX];
+  size_t at;
+  if (!real_path_of(dir, real) || layer_of(real, &at) != 0 || real[at] != '/' ||
+      !upper_alone_cached(real + at + 1)) {
+    return 0;
+  }
+  note_upper(&st, UPPER_ALONE);
+  return 1;
+}
+
+// For a start `dirfd` (AT_FDCWD: the cwd) in the top lower: the upper's
+// directory at the same view path (the root's path holds no symlink), then
+// `part` below it, opened without following a symlink; -1 otherwise.
+static long upper_twin(int dirfd, const char* part) {
   long start = dirfd == AT_FDCWD ? cookie_call(SYS_openat, AT_FDCWD, (long)".",
                                                O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
                                  : plain_call(SYS_fcntl, dirfd, F_DUPFD_CLOEXEC, 0, 0);
@@ -1606,51 +1590,50 @@ static long upper_alone_parent(int dirfd, const char* path, const char** name) {
   char real[PATH_MAX];
   size_t at;
   int layer = real_path_of(start, real) ? layer_of(real, &at) : -1;
-  if (layer == 1) {
-    // The upper's directory at the same path (the root's path holds no
-    // symlink; none may be on the way below it).
-    size_t ulen = upper_root_len(), rest = strlen(real + at);
-    long up = -1;
-    if (ulen != 0 && ulen + rest < sizeof(real)) {
-      memmove(real + ulen, real + at, rest + 1);
-      memcpy(real, cfg.prefixes + 1, ulen);
-      at = ulen;
-      up = open_dir_nofollow(AT_FDCWD, real);
-    }
-    close_fd(start);
-    start = up;
-  } else if (layer != 0) {
-    close_fd(start);
-    start = -1;
-  }
-  if (start < 0) return -1;
-  // A starting directory of the upper alone is remembered as one (the
-  // next call from it needs no real path); below it, so is every one.
-  int start_alone = real[at] == '/' && upper_alone_cached(real + at + 1);
-  if (start_alone && cookie_call(SYS_newfstatat, start, (long)"", (long)&sst, AT_EMPTY_PATH) == 0) {
-    note_upper(&sst, UPPER_ALONE);
-  }
-  long dir = start;
-  if (part[0] != '\0') {
-    // Plain names and no symlink: the real path is the one joined.
-    size_t rlen = strlen(real), plen = strlen(part);
-    dir = rlen + 1 + plen < sizeof(real) ? open_dir_nofollow(start, part) : -1;
-    close_fd(start);
-    if (dir >= 0) {
-      real[rlen] = '/';
-      memcpy(real + rlen + 1, part, plen + 1);
-    }
-  }
-  if (dir < 0) return -1;
-  if (!start_alone && (real[at] != '/' || !upper_alone_cached(real + at + 1))) {
+  close_fd(start);
+  if (layer != 1) return -1;
+  size_t ulen = upper_root_len(), rest = strlen(real + at);
+  if (ulen == 0 || ulen + rest >= sizeof(real)) return -1;
+  memmove(real + ulen, real + at, rest + 1);
+  memcpy(real, cfg.prefixes + 1, ulen);
+  long up = open_dir_nofollow(AT_FDCWD, real);
+  if (up < 0 || part[0] == '\0') return up;
+  long dir = open_dir_nofollow(up, part);
+  close_fd(up);
+  return dir;
+}
+
+// The directory part of the relative `path`, opened natively from `dirfd`
+// (AT_FDCWD: the cwd) without following a symlink, when it is a directory
+// of the upper that no lower has: such a directory is all the view shows
+// at its path, with no lower entry to hide, so a name made or removed
+// there is made or removed as it is. A start in a lower stands for the
+// view's directory at its path, whose top is the upper's directory there
+// when there is one (upper_twin). Returns a private descriptor of the
+// directory (the caller closes it; the directory checked is the directory
+// changed even if another thread reuses the program's number meanwhile)
+// with *name set to the last name, or -1.
+static long upper_alone_parent(int dirfd, const char* path, const char** name) {
+  if (!enabled || !cfg.writable || path == NULL || path[0] == '/') return -1;
+  const char* slash = strrchr(path, '/');
+  const char* last = slash != NULL ? slash + 1 : path;
+  char part[PATH_MAX];
+  if (!single_name(last) || !plain_dir_part(path, last, part)) return -1;
+  long dir = part[0] != '\0' ? open_dir_nofollow(dirfd, part)
+                              : cookie_call(SYS_openat, dirfd, (long)".",
+                                            O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir >= 0 && !upper_alone_known(dir)) {
     close_fd(dir);
-    return -1;
+    dir = -1;
   }
-  if (part[0] != '\0' &&
-      cookie_call(SYS_newfstatat, dir, (long)"", (long)&sst, AT_EMPTY_PATH) == 0) {
-    note_upper(&sst, UPPER_ALONE);
+  if (dir < 0) {
+    dir = upper_twin(dirfd, part);
+    if (dir >= 0 && !upper_alone_known(dir)) {
+      close_fd(dir);
+      return -1;
+    }
   }
-  *name = last;
+  if (dir >= 0) *name = last;
   return dir;
 }
 
