@@ -908,6 +908,8 @@ static long merged_step(const struct stat* dst, const char* name) {
 // A path of several names, split for a lookup of its last name in the
 // directory that holds it (docs/design.md, "The preload library").
 #define WALK_HELD 16
+#define MEMO_PART 256   // longest directory part a thread's walk memo keeps
+#define MEMO_REAL 1024  // longest real path it keeps
 struct walk {
   long dir;   // where the last name is looked up (AT_FDCWD, or a descriptor)
   int owned;  // `dir` was opened here: walk_done closes it
@@ -915,7 +917,42 @@ struct walk {
   long start;        // the caller's dirfd the walk started in (not owned), or -1
   int n_held;
   long held[WALK_HELD];  // the directories opened on the way, outermost first
+  // The thread's walk memo (walk_memo below): `memo_gen` set when it
+  // answered the walk (the last name is then looked up by its real path,
+  // `memo_path`); `fill` when the walk should be kept in it, should its
+  // directory come from one lower alone.
+  uint64_t memo_gen;
+  int fill;
+  const char* part;  // the directory part of the caller's path, and its length
+  size_t part_len;
+  char memo_path[MEMO_REAL + NAME_MAX + 2];
 };
+
+// Each thread's last walk that ended in a directory that comes from one
+// lower alone: the directory part as the caller gave it, the identity of
+// the directory it started in (none for an absolute path), and the real
+// path it led to, at the view's generation. Programs look names up in the
+// same directory many times in a row (git checks its index entries in
+// order; a compiler searches one include directory); the next lookup
+// there then costs one call for the start's identity and one by the real
+// path, where the walk costs four (open the directory, fstat it, look the
+// name up, close it) or more (through a merged directory). Nothing needs
+// dropping: a directory of one lower alone is changed only by the
+// supervisor, which moves the view's generation on; and the real path
+// names the same directory as long as the lowers are untouched, as
+// ovlbox requires. `hint` is the directory part of the last walk that
+// missed, so that a walk pays for keeping (an fstat and a readlink) only
+// when its part repeats.
+struct walk_memo {
+  int busy;  // a signal handler's lookup in the middle of an update skips it
+  uint64_t generation;  // 0: empty
+  uint64_t base_dev, base_ino;
+  size_t part_len, real_len, hint_len;
+  char part[MEMO_PART];
+  char real[MEMO_REAL];
+  char hint[MEMO_PART];
+};
+static __thread struct walk_memo walk_memo __attribute__((tls_model("initial-exec")));
 
 static void walk_done(struct walk* w) {
   if (w->owned) close_fd(w->dir);
@@ -950,6 +987,83 @@ static uint64_t walk_pure(const struct walk* w, struct stat* dir) {
   return pure_dir(dir->st_dev, dir->st_ino);
 }
 
+// The identity of the directory a walk of `path` starts in: `dirfd`'s
+// (AT_FDCWD: the cwd's), or none (0, 0) for an absolute path.
+static int walk_base(int dirfd, const char* path, uint64_t* dev, uint64_t* ino) {
+  if (path[0] == '/') {
+    *dev = *ino = 0;
+    return 1;
+  }
+  struct stat st;
+  if (!dir_stat(dirfd, &st)) return 0;
+  *dev = (uint64_t)st.st_dev;
+  *ino = (uint64_t)st.st_ino;
+  return 1;
+}
+
+// The walk of `w->part` from `dirfd` answered by the thread's walk memo,
+// when the last name `name` is a single one: 1 with *w set to look it up
+// by its real path. Otherwise 0, with w->fill set when the part repeats
+// the last one that missed.
+static int memo_walk(int dirfd, const char* name, struct walk* w) {
+  struct walk_memo* m = &walk_memo;
+  if (w->part_len >= MEMO_PART || !single_name(name) || m->busy) return 0;
+  size_t n = strlen(name);
+  uint64_t now = view_generation();
+  if (now != 0 && m->generation == now && m->part_len == w->part_len &&
+      memcmp(m->part, w->part, w->part_len) == 0 && m->real_len + 1 + n < sizeof(w->memo_path)) {
+    uint64_t dev, ino;
+    if (walk_base(dirfd, w->part, &dev, &ino) && dev == m->base_dev && ino == m->base_ino &&
+        m->generation == now) {
+      memcpy(w->memo_path, m->real, m->real_len);
+      w->memo_path[m->real_len] = '/';
+      memcpy(w->memo_path + m->real_len + 1, name, n + 1);
+      w->dir = AT_FDCWD;
+      w->name = name;
+      w->memo_gen = now;
+      return 1;
+    }
+  }
+  if (m->hint_len == w->part_len && memcmp(m->hint, w->part, w->part_len) == 0) {
+    w->fill = 1;
+  } else {
+    m->busy = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    memcpy(m->hint, w->part, w->part_len);
+    m->hint_len = w->part_len;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    m->busy = 0;
+  }
+  return 0;
+}
+
+// Keeps the walk `w` (started in `w->start`, ended in the directory open
+// as `w->dir`, which comes from one lower alone at `generation`) in the
+// thread's walk memo.
+static void memo_keep(const struct walk* w, uint64_t generation) {
+  struct walk_memo* m = &walk_memo;
+  uint64_t dev, ino;
+  char real[PATH_MAX];
+  if (m->busy || w->part_len >= MEMO_PART ||
+      !walk_base((int)w->start, w->part, &dev, &ino) || !real_path_of(w->dir, real)) {
+    return;
+  }
+  size_t len = strlen(real);
+  if (len >= MEMO_REAL || view_generation() != generation) return;
+  m->busy = 1;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  m->generation = 0;
+  m->base_dev = dev;
+  m->base_ino = ino;
+  memcpy(m->part, w->part, w->part_len);
+  m->part_len = w->part_len;
+  memcpy(m->real, real, len);
+  m->real_len = len;
+  m->generation = generation;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  m->busy = 0;
+}
+
 // Walks `path` (relative to `dirfd`, or absolute inside a lower's path) up
 // to its last name, natively, one plain name at a time, following no
 // symlink. What the kernel finds there is the view's answer only where the
@@ -970,10 +1084,15 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
   w->name = path;
   w->start = dirfd;
   w->n_held = 0;
+  w->memo_gen = 0;
+  w->fill = 0;
   if (path == NULL || path[0] == '\0') return 0;
   const char* last = strrchr(path, '/');
   if (last == NULL) return 1;  // a single name: nothing to walk
   if (last[1] == '\0' || !listing()) return 0;
+  w->part = path;
+  w->part_len = (size_t)(last - path);
+  if (memo_walk(dirfd, last + 1, w)) return 1;
   size_t start = 0;
   if (path[0] == '/') {
     start = lower_prefix(path);
@@ -1098,11 +1217,19 @@ static int walk_entry(const struct walk* w, struct entry* e, struct statx* sx, i
                       unsigned mask) {
   if (!single_name(w->name)) return 0;
   struct stat dir;
-  e->generation = walk_pure(w, &dir);
   e->merged_sub = 0;
-  e->dir = w->dir;
-  e->name = w->name;
   e->upper = 0;
+  if (w->memo_gen != 0) {
+    // The directory the thread's walk memo names: the name by its real path.
+    e->generation = w->memo_gen;
+    e->dir = AT_FDCWD;
+    e->name = w->memo_path;
+  } else {
+    e->generation = walk_pure(w, &dir);
+    e->dir = w->dir;
+    e->name = w->name;
+    if (e->generation != 0 && w->fill && w->owned) memo_keep(w, e->generation);
+  }
   int merged = e->generation == 0;
   if (merged) {
     int r = merged_entry(&dir, w->name, e->path, &e->st, &e->merged_sub, &e->generation);

@@ -506,6 +506,76 @@ rw_case pure-dir-paths "" setup_pure_paths 'p() {
   for round in 1 2; do p tp; p pure; q; done
   "$PROBE" stat:tp/sub/deeper/d2 stat:tp/sub/deeper/h.txt "stat:$PWD/tp/sub/deeper/h.txt"'
 
+# The same directory part looked up many times in a row (each thread's walk
+# memo, docs/design.md): from other starts with the same part (another
+# cwd, another descriptor, a descriptor number reused for another
+# directory), by absolute path, from several threads at once, and after
+# changes that make the directory merged, remove it or put another in its
+# place. Every lookup is made three times, so that the memo is filled and
+# then used. size.txt differs in size between pure/ and tp/.
+setup_walk_memo() {
+  setup_pure_paths
+  _put "$E2E_L2/pure/sub/size.txt" "pure"
+  _put "$E2E_VIEW/tp/sub/size.txt" "the top lower"
+  _put "$E2E_L2/pure/sub/deeper/size.txt" "pure, deeper"
+}
+rw_case walk-memo "python3" setup_walk_memo 'python3 -c "
+import os, threading
+def st(label, path, fd=None):
+    out = []
+    for i in range(3):
+        try:
+            s = os.stat(path, dir_fd=fd, follow_symlinks=False)
+            out.append((oct(s.st_mode), s.st_size, s.st_nlink))
+        except OSError as e:
+            out.append(e.strerror)
+    same = all(o == out[0] for o in out)
+    print(label, path, out[0], \"same\" if same else \"DIFFERENT %s\" % out)
+def rd(label, path, fd=None):
+    for i in range(2):
+        try:
+            f = os.open(path, os.O_RDONLY, dir_fd=fd); d = os.read(f, 100); os.close(f)
+        except OSError as e:
+            d = e.strerror
+    print(label, path, d)
+top = os.getcwd()
+for n in [\"size.txt\", \"g.txt\", \"new.txt\", \"wh\", \"deeper\", \"link\", \"nope\"]:
+    st(\"cwd top\", \"pure/sub/\" + n); st(\"cwd top\", \"tp/sub/\" + n)
+rd(\"cwd top\", \"pure/sub/g.txt\"); rd(\"cwd top\", \"tp/sub/g.txt\")
+st(\"abs\", top + \"/pure/sub/size.txt\"); st(\"abs\", top + \"/tp/sub/size.txt\")
+for d in [\"pure\", \"tp\", \"pure\"]:
+    os.chdir(top + \"/\" + d)
+    st(\"cwd \" + d, \"sub/size.txt\"); st(\"cwd \" + d, \"sub/deeper/size.txt\"); rd(\"cwd \" + d, \"sub/g.txt\")
+os.chdir(top)
+for d in [\"pure\", \"tp\", \"pure\", \"tp\"]:
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    st(\"fd %s\" % d, \"sub/size.txt\", fd); rd(\"fd %s\" % d, \"sub/g.txt\", fd)
+    os.close(fd)
+errors = []
+def worker(d, n):
+    for i in range(200):
+        s = os.stat(\"%s/sub/size.txt\" % d)
+        if s.st_size != n: errors.append((d, s.st_size))
+sizes = {d: os.stat(d + \"/sub/size.txt\").st_size for d in [\"pure\", \"tp\"]}
+ts = [threading.Thread(target=worker, args=(d, sizes[d])) for d in [\"pure\", \"tp\"] * 3]
+for t in ts: t.start()
+for t in ts: t.join()
+print(\"threads\", errors)
+with open(\"pure/sub/g.txt\", \"a\") as w: w.write(\"more\\n\")
+st(\"appended\", \"pure/sub/g.txt\"); rd(\"appended\", \"pure/sub/g.txt\")
+st(\"deeper\", \"pure/sub/deeper/h.txt\")
+os.unlink(\"pure/sub/deeper/h.txt\")
+st(\"unlinked\", \"pure/sub/deeper/h.txt\")
+st(\"tp before\", \"tp/sub/deeper/h.txt\")
+import shutil
+shutil.rmtree(\"tp/sub\")
+st(\"removed\", \"tp/sub/size.txt\"); st(\"removed\", \"tp/sub/deeper/h.txt\")
+os.makedirs(\"tp/sub/deeper\"); open(\"tp/sub/g.txt\", \"w\").write(\"made again\\n\")
+st(\"made again\", \"tp/sub/g.txt\"); rd(\"made again\", \"tp/sub/g.txt\"); st(\"made again\", \"tp/sub/deeper/h.txt\")
+st(\"after\", \"pure/sub/size.txt\"); st(\"after\", \"pure/sub/g.txt\")
+print(\"threads\", sizes)
+"'
+
 setup_streams() {
   setup_pure_paths
   mkdir -p "$E2E_VIEW/tp/many" "$E2E_OUTSIDE/hostdir"
