@@ -135,7 +135,8 @@ void RemoveRuntimeDir() {
 }  // namespace
 
 int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>& filter,
-               const std::vector<std::string>& argv, const struct rlimit& nofile) {
+               const std::vector<std::string>& argv, const struct rlimit& nofile,
+               const std::function<bool()>& prepare) {
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) {
     fprintf(stderr, "ovlbox: socketpair: %s\n", strerror(errno));
@@ -174,6 +175,11 @@ int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>&
   }
   char go = 'G';
   if (write(socks[0], &go, 1) != 1) return fail("starting the program", errno);
+  if (!prepare()) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, __WALL);
+    return kExitOwnFailure;
+  }
   int err = 0;
   int listener = ReceiveFd(socks[0], &err);
   if (listener < 0) {

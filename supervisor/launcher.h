@@ -6,6 +6,7 @@
 #include <linux/filter.h>
 #include <sys/resource.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,12 @@ namespace ovlbox {
 // ovlbox's exit status: the program's own, 128+N on signal N, 125/126/127 on
 // ovlbox's own failures (with one line on stderr).
 // `writer`: null for a read-only view. `nofile`: the descriptor limit the
-// program starts with.
+// program starts with. `prepare` runs while the program's first process
+// installs the filter, before any call is served; when it returns false
+// (having printed its line), the program never starts.
 int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>& filter,
-               const std::vector<std::string>& argv, const struct rlimit& nofile);
+               const std::vector<std::string>& argv, const struct rlimit& nofile,
+               const std::function<bool()>& prepare);
 
 }  // namespace ovlbox
 

@@ -51,25 +51,25 @@ int main(int argc, char** argv) {
   setrlimit(RLIMIT_NOFILE, &raised);
   View view(layers->get());
   // The preload library, unless the user opted out or the view cannot have
-  // it (docs/design.md, "The preload library").
-  uint64_t cookie = 0;
-  if (options->preload) {
-    cookie = NewPreloadCookie();
-    auto service = PreloadService::Create(view, cookie);
-    if (service.ok()) {
-      PreloadService::Install(std::move(*service));
-    } else {
-      cookie = 0;
-    }
-  }
+  // it (docs/design.md, "The preload library"). Its service and the upper's
+  // writer are made while the program's first process installs the filter
+  // (RunProgram); a service that cannot be made leaves the cookie unused.
+  uint64_t cookie = options->preload ? NewPreloadCookie() : 0;
   std::vector<sock_filter> filter = PrebuiltFilter(cookie);
   std::unique_ptr<Writer> writer;
-  if ((*layers)->has_upper()) {
-    writer = std::make_unique<Writer>(&view);
-    if (auto status = writer->Init(); !status.ok()) {
-      fprintf(stderr, "ovlbox: %s\n", std::string(status.message()).c_str());
-      return kExitOwnFailure;
+  if ((*layers)->has_upper()) writer = std::make_unique<Writer>(&view);
+  auto prepare = [&]() {
+    if (cookie != 0) {
+      auto service = PreloadService::Create(view, cookie);
+      if (service.ok()) PreloadService::Install(std::move(*service));
     }
-  }
-  return RunProgram(view, writer.get(), filter, options->argv, original);
+    if (writer) {
+      if (auto status = writer->Init(); !status.ok()) {
+        fprintf(stderr, "ovlbox: %s\n", std::string(status.message()).c_str());
+        return false;
+      }
+    }
+    return true;
+  };
+  return RunProgram(view, writer.get(), filter, options->argv, original, prepare);
 }

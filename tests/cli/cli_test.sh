@@ -63,6 +63,18 @@ if mount -t tmpfs -o size=1m tmpfs "$tmp/wk" 2>/dev/null; then
 else
   echo "skip work-on-other-fs: cannot mount a tmpfs (needs root)"
 fi
+# A work dir that cannot be used (its work/ is a file): one line, exit 125,
+# and the program never runs (the upper is readied while the program's
+# first process installs the filter).
+mkdir -p "$tmp/wk2" "$tmp/up2" && touch "$tmp/wk2/work"
+expect work-unusable 125 "^ovlbox: --work $tmp/wk2/work: Not a directory\$" -- \
+  --lower "$L" --upper "$tmp/up2" --work "$tmp/wk2" -- sh -c "touch $tmp/ran made-in-view"
+if [ -e "$tmp/ran" ] || [ -n "$(ls -A "$tmp/up2")" ]; then
+  echo "FAIL work-unusable-nothing-ran: the program ran"; failed=$((failed+1))
+else
+  echo "ok work-unusable-nothing-ran"; passed=$((passed+1))
+fi
+rm -rf "$tmp/wk2" "$tmp/up2"
 # An upper (and its default work dir) inside a lower is allowed, and hidden
 # from the view.
 mkdir -p "$tmp/l1/up"
