@@ -68,7 +68,7 @@ fi
 # first process installs the filter).
 mkdir -p "$tmp/wk2" "$tmp/up2" && touch "$tmp/wk2/work"
 expect work-unusable 125 "^ovlbox: --work $tmp/wk2/work: Not a directory\$" -- \
-  --lower "$L" --upper "$tmp/up2" --work "$tmp/wk2" -- sh -c "touch $tmp/ran made-in-view"
+  --lower "$L" --upper "$tmp/up2" --work "$tmp/wk2" -- touch "$tmp/ran"
 if [ -e "$tmp/ran" ] || [ -n "$(ls -A "$tmp/up2")" ]; then
   echo "FAIL work-unusable-nothing-ran: the program ran"; failed=$((failed+1))
 else
