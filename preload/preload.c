@@ -1010,31 +1010,35 @@ static int memo_walk(int dirfd, const char* name, struct walk* w) {
   if (w->part_len >= MEMO_PART || !single_name(name) || m->busy) return 0;
   size_t n = strlen(name);
   uint64_t now = view_generation();
+  int hit = 0;
+  // Busy while it reads too: a signal handler's lookup then leaves the
+  // memo alone instead of changing it under this one.
+  m->busy = 1;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   if (now != 0 && m->generation == now && m->part_len == w->part_len &&
       memcmp(m->part, w->part, w->part_len) == 0 && m->real_len + 1 + n < sizeof(w->memo_path)) {
     uint64_t dev, ino;
-    if (walk_base(dirfd, w->part, &dev, &ino) && dev == m->base_dev && ino == m->base_ino &&
-        m->generation == now) {
+    if (walk_base(dirfd, w->part, &dev, &ino) && dev == m->base_dev && ino == m->base_ino) {
       memcpy(w->memo_path, m->real, m->real_len);
       w->memo_path[m->real_len] = '/';
       memcpy(w->memo_path + m->real_len + 1, name, n + 1);
       w->dir = AT_FDCWD;
       w->name = name;
       w->memo_gen = now;
-      return 1;
+      hit = 1;
     }
   }
-  if (m->hint_len == w->part_len && memcmp(m->hint, w->part, w->part_len) == 0) {
-    w->fill = 1;
-  } else {
-    m->busy = 1;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    memcpy(m->hint, w->part, w->part_len);
-    m->hint_len = w->part_len;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    m->busy = 0;
+  if (!hit) {
+    if (m->hint_len == w->part_len && memcmp(m->hint, w->part, w->part_len) == 0) {
+      w->fill = 1;
+    } else {
+      memcpy(m->hint, w->part, w->part_len);
+      m->hint_len = w->part_len;
+    }
   }
-  return 0;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  m->busy = 0;
+  return hit;
 }
 
 // Keeps the walk `w` (started in `w->start`, ended in the directory open
