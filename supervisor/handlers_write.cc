@@ -238,6 +238,12 @@ Response HandleRename(Call& c) {
   OVL_TRY(Target from, ResolveNew(c, olddir, oldpath));
   OVL_TRY(Target to, ResolveNew(c, newdir, newpath));
   // do_renameat2(): the mounts of the two parents first, then "." and "..".
+  if (from.view_root && to.view_root && InViewMount(from) == InViewMount(to) &&
+      from.last == LastKind::kNormal && to.last == LastKind::kNormal) {
+    // The view's root onto itself: one dentry (the mount point's), which
+    // vfs_rename() leaves as it is; RENAME_NOREPLACE finds it taken first.
+    return (flags & RENAME_NOREPLACE) ? Response::Error(EEXIST) : Response::Value(0);
+  }
   if (InViewMount(from) != InViewMount(to) || from.view_root || to.view_root) {
     return Response::Error(EXDEV);
   }

@@ -1,5 +1,6 @@
 #include "tracer/tracee.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -39,6 +40,39 @@ SysResult<std::string> ReadLink(const std::string& path) {
   ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
   if (n < 0) return Errno{errno};
   return std::string(buf, n);
+}
+
+// A directory removed from the view while in use (its real directory
+// deleted, or a lower's whited out) at `loc`, stat `st`: overlayfs keeps
+// reporting one link for it when it was merged when removed: when another
+// lower has a directory at its path, when it is the upper's copy of a
+// lower's, or when it is a lower's that held names (removing them copied
+// it up first). A lower's empty directory removed at once, or one the
+// upper alone had, keeps its own count.
+void RemovedDirLinks(const View& view, const RealLocation& loc, struct stat* st) {
+  if (!S_ISDIR(st->st_mode) || loc.layer < 0 || loc.rel.empty()) return;
+  const LayerSet& layers = view.layers();
+  bool merged = false;
+  for (int j = layers.first_lower(); j < layers.size() && !merged; ++j) {
+    struct stat other;
+    merged = j != loc.layer &&
+             fstatat(layers.layer(j).root.get(), loc.rel.c_str(), &other, AT_SYMLINK_NOFOLLOW) == 0 &&
+             S_ISDIR(other.st_mode);
+  }
+  if (!merged && loc.layer >= layers.first_lower()) {
+    int fd = openat(layers.layer(loc.layer).root.get(), loc.rel.c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (DIR* d = fd >= 0 ? fdopendir(fd) : nullptr) {
+      while (dirent* e = readdir(d)) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) merged = true;
+        if (merged) break;
+      }
+      closedir(d);
+    } else if (fd >= 0) {
+      close(fd);
+    }
+  }
+  if (merged) st->st_nlink = 1;
 }
 
 }  // namespace
@@ -145,7 +179,10 @@ SysResult<Base> Tracee::BaseFor(const View& view, int dirfd) {
 SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
   OVL_ASSIGN_OR_RETURN(UniqueFd obj, OpenFdObject(fd));
   std::string real = FdPath(obj.get());
-  if (!real.empty() && real[0] == '/' && !real.ends_with(" (deleted)")) {
+  RealLocation gone;  // where it lay, when the view no longer has it
+  if (!real.empty() && real[0] == '/' && real.ends_with(" (deleted)")) {
+    gone = view.layers().Locate(real.substr(0, real.size() - strlen(" (deleted)")));
+  } else if (!real.empty() && real[0] == '/') {
     RealLocation loc = view.layers().Locate(real);
     std::string alias;
     if (loc.layer < 0 && view.AliasOf(real, &alias)) {
@@ -169,11 +206,13 @@ SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
         t = view.Lookup(*parent, slash == std::string::npos ? loc.rel : loc.rel.substr(slash + 1));
       }
       if (t.ok() && t->exists) return t;
+      gone = loc;
     }
   }
   Target t;
   t.exists = true;
   if (fstat(obj.get(), &t.st) != 0) return Errno{errno};
+  RemovedDirLinks(view, gone, &t.st);
   t.fd = std::move(obj);
   return t;
 }
@@ -234,6 +273,7 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           t.name = ".";
           t.fd.reset(fd);
           if (fstat(fd, &t.st) != 0) return Errno{errno};
+          RemovedDirLinks(view, loc, &t.st);
           return t;
         }
       }

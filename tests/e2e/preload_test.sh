@@ -967,6 +967,50 @@ for p, fd in fds.items():
         show(p + \" at \" + rest, lambda: os.stat(rest, dir_fd=fd).st_nlink > 0)
 "' 2>&1
 
+setup_removed_links() {
+  mkdir -p "$E2E_VIEW/rl/merged/sub" "$E2E_L2/rl/merged/sub" "$E2E_L2/rl/low/sub" \
+    "$E2E_VIEW/rl/copied/sub" "$E2E_L2/rl/empty"
+  _put "$E2E_L2/rl/merged/b.txt" "b"
+  _put "$E2E_VIEW/rl/copied/c.txt" "c"
+}
+
+# The link count of a directory removed while held (as descriptor and as
+# cwd): overlayfs keeps reporting one link for a merged one (in two
+# lowers, copied up from a lower before it was removed, or a lower's
+# whose names were removed first, which copies it up), and the real count
+# for a lower's empty directory removed at once and a new one of the upper.
+rw_case removed-links "python3" setup_removed_links 'mkdir -p rl/new/sub && echo x >> rl/copied/c.txt && python3 -c "
+import os, shutil
+names = [\"rl/merged\", \"rl/low\", \"rl/copied\", \"rl/new\", \"rl/empty\"]
+fds = {n: os.open(n, os.O_RDONLY | os.O_DIRECTORY) for n in names}
+for n in names:
+    print(n, \"before\", os.fstat(fds[n]).st_nlink, os.stat(n).st_nlink)
+for n in names:
+    shutil.rmtree(n)
+for n in names:
+    os.fchdir(fds[n])
+    print(n, \"removed\", os.fstat(fds[n]).st_nlink, os.stat(\".\").st_nlink)
+"' 2>&1
+
+# rename() of the view's root onto itself (by its absolute path and by
+# "../NAME": one dentry, left as it is; RENAME_NOREPLACE finds it taken),
+# as "." or "ROOT/." (busy), and to or from a name inside it (another
+# mount: EXDEV), with each flag.
+rw_case rename-view-root "python3" setup_removed_links 'python3 -c "
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+root = os.getcwd()
+def rn(a, b, f):
+    r = libc.renameat2(-100, a.encode(), -100, b.encode(), f)
+    e = ctypes.get_errno()
+    print(a.replace(root, \"ROOT\"), b.replace(root, \"ROOT\"), f, \"ok\" if r == 0 else os.strerror(e))
+for f in (0, 1, 2):
+    rn(root, root, f); rn(root + \"/.\", root + \"/.\", f); rn(\".\", \".\", f)
+    up = \"../\" + os.path.basename(root)
+    rn(up, up, f); rn(root, root + \"/rl\", f); rn(root + \"/rl\", root, f)
+print(sorted(os.listdir(\"rl\")))
+"'
+
 setup_unlinks() {
   mkdir -p "$E2E_VIEW/ul/both" "$E2E_L2/ul/both" "$E2E_L2/ul/low"
   _put "$E2E_VIEW/ul/both/a.txt" "a from l1"
