@@ -158,6 +158,13 @@ struct Target {
   // The view root named from outside (a path ending in its name): for the
   // kernel that is a mount point in the parent mount.
   bool view_root = false;
+  // A lower's directory the view no longer has, held as the caller's cwd
+  // or a descriptor (!in_view, `fd` the lower's own directory): a change
+  // to it is overlayfs' change to an unlinked copy, which nobody sees, and
+  // must never reach the lower; `removed_uncopied` when overlayfs had no
+  // copy of it (removed at once, empty) and refuses the change.
+  bool removed_lower = false;
+  bool removed_uncopied = false;
 
   bool is_dir() const { return exists && S_ISDIR(st.st_mode); }
   bool is_symlink() const { return exists && S_ISLNK(st.st_mode); }

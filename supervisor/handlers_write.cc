@@ -67,10 +67,20 @@ Response CreateEntry(Call& c, const Target& t, bool is_dir, const MakeEntry& mak
 // Applies an attribute change: on the upper copy in the view, on the
 // object itself outside it. `apply` gets an O_PATH fd of the object, its
 // parent dir fd (or -1) and its name.
+// A change to a lower's object removed from the view while held
+// (Target::removed_lower): to a directory, made to overlayfs' unlinked
+// copy of it, which nobody sees, or refused where overlayfs had none; to a
+// file, refused as overlayfs refuses it (its copy-up meets the whiteout).
+Response RemovedLowerChange(const Target& t) {
+  if (!S_ISDIR(t.st.st_mode)) return Response::Error(EEXIST);
+  return t.removed_uncopied ? Response::Error(ENOTDIR) : Response::Value(0);
+}
+
 Response ChangeEntry(Call& c, const Target& t, bool with_data,
                      const std::function<int(int, int, const char*)>& apply) {
   if (ViewRefuses(c, t)) return Response::Error(EROFS);
   if (t.in_view) return Result(-c.writer()->Modify(t, with_data, apply, c.Cancelled()));
+  if (t.removed_lower) return RemovedLowerChange(t);
   return Result(-apply(t.fd.get(), ParentFdOf(t), t.name.c_str()));
 }
 
@@ -360,6 +370,7 @@ Response HandleChmod(Call& c) {
     if (upper) return Result(fchmod(upper.get(), c.arg(1)));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
     if (!t.in_view) {
+      if (t.removed_lower) return RemovedLowerChange(t);
       OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
       return Result(fchmod(fd.get(), c.arg(1)));
     }
@@ -397,6 +408,7 @@ Response HandleChown(Call& c) {
     if (upper) return Result(fchown(upper.get(), c.arg(1), c.arg(2)));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
     if (!t.in_view) {
+      if (t.removed_lower) return RemovedLowerChange(t);
       OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
       return Result(fchown(fd.get(), c.arg(1), c.arg(2)));
     }
@@ -493,6 +505,7 @@ Response HandleUtimes(Call& c) {
     if (upper) return Result(futimens(upper.get(), ts));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), dirfd));
     if (!t.in_view) {
+      if (t.removed_lower) return RemovedLowerChange(t);
       OVL_TRY(UniqueFd fd, c.tracee().GetFd(dirfd));
       return Result(futimens(fd.get(), ts));
     }
@@ -529,6 +542,7 @@ Response HandleSetxattr(Call& c) {
   if (size && c.Read(c.arg(2), value.data(), size) != 0) return Response::Error(EFAULT);
   int flags = c.arg_int(4);
   if (by_fd && !t.in_view) {
+    if (t.removed_lower) return RemovedLowerChange(t);
     OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
     return Result(fsetxattr(fd.get(), name.c_str(), value.data(), size, flags));
   }
@@ -554,6 +568,7 @@ Response HandleRemovexattr(Call& c) {
   }
   OVL_TRY(std::string name, c.ReadString(c.arg(1), XATTR_NAME_MAX));
   if (by_fd && !t.in_view) {
+    if (t.removed_lower) return RemovedLowerChange(t);
     OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
     return Result(fremovexattr(fd.get(), name.c_str()));
   }

@@ -42,37 +42,52 @@ SysResult<std::string> ReadLink(const std::string& path) {
   return std::string(buf, n);
 }
 
-// A directory removed from the view while in use (its real directory
-// deleted, or a lower's whited out) at `loc`, stat `st`: overlayfs keeps
-// reporting one link for it when it was merged when removed: when another
-// lower has a directory at its path, when it is the upper's copy of a
-// lower's, or when it is a lower's that held names (removing them copied
-// it up first). A lower's empty directory removed at once, or one the
-// upper alone had, keeps its own count.
-void RemovedDirLinks(const View& view, const RealLocation& loc, struct stat* st) {
-  if (!S_ISDIR(st->st_mode) || loc.layer < 0 || loc.rel.empty()) return;
-  const LayerSet& layers = view.layers();
-  bool merged = false;
-  for (int j = layers.first_lower(); j < layers.size() && !merged; ++j) {
-    struct stat other;
-    merged = j != loc.layer &&
-             fstatat(layers.layer(j).root.get(), loc.rel.c_str(), &other, AT_SYMLINK_NOFOLLOW) == 0 &&
-             S_ISDIR(other.st_mode);
+// Whether the lower directory at `rel` in layer `j` holds any name.
+bool LowerDirHoldsNames(const LayerSet& layers, int j, const std::string& rel) {
+  int fd = openat(layers.layer(j).root.get(), rel.c_str(),
+                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return false;
   }
-  if (!merged && loc.layer >= layers.first_lower()) {
-    int fd = openat(layers.layer(loc.layer).root.get(), loc.rel.c_str(),
-                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (DIR* d = fd >= 0 ? fdopendir(fd) : nullptr) {
-      while (dirent* e = readdir(d)) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) merged = true;
-        if (merged) break;
-      }
-      closedir(d);
-    } else if (fd >= 0) {
-      close(fd);
+  bool names = false;
+  while (dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      names = true;
+      break;
     }
   }
-  if (merged) st->st_nlink = 1;
+  closedir(d);
+  return names;
+}
+
+// A directory removed from the view while in use (its real directory
+// deleted, or a lower's whited out) at `loc`, stat `st`, as overlayfs
+// keeps it. Its link count: one when it was merged (another lower has a
+// directory at its path, or a lower's held names, which removing copied
+// up first), else its own (a new directory of the upper: none). Returns
+// whether overlayfs held a copy of it in the upper when it was removed
+// (it is the upper's, or a lower's directory at its path held names):
+// changes to it then go to that unlinked copy; a lower's directory removed
+// at once has none, and overlayfs cannot copy it up any more (ENOTDIR).
+bool RemovedDir(const View& view, const RealLocation& loc, struct stat* st) {
+  if (!S_ISDIR(st->st_mode) || loc.layer < 0 || loc.rel.empty()) return true;
+  const LayerSet& layers = view.layers();
+  bool other_lower = false, names = false;
+  for (int j = layers.first_lower(); j < layers.size(); ++j) {
+    struct stat lower;
+    if (fstatat(layers.layer(j).root.get(), loc.rel.c_str(), &lower, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(lower.st_mode)) {
+      continue;
+    }
+    if (j != loc.layer) other_lower = true;
+    if (!names) names = LowerDirHoldsNames(layers, j, loc.rel);
+  }
+  bool upper = loc.layer < layers.first_lower();
+  if (other_lower || (!upper && names)) st->st_nlink = 1;
+  return upper || names;
 }
 
 }  // namespace
@@ -212,7 +227,9 @@ SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
   Target t;
   t.exists = true;
   if (fstat(obj.get(), &t.st) != 0) return Errno{errno};
-  RemovedDirLinks(view, gone, &t.st);
+  bool copied = RemovedDir(view, gone, &t.st);
+  t.removed_lower = gone.layer >= 0 && gone.layer >= view.layers().first_lower();
+  t.removed_uncopied = t.removed_lower && !copied;
   t.fd = std::move(obj);
   return t;
 }
@@ -273,7 +290,9 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           t.name = ".";
           t.fd.reset(fd);
           if (fstat(fd, &t.st) != 0) return Errno{errno};
-          RemovedDirLinks(view, loc, &t.st);
+          bool copied = RemovedDir(view, loc, &t.st);
+          t.removed_lower = loc.layer >= view.layers().first_lower();
+          t.removed_uncopied = t.removed_lower && !copied;
           return t;
         }
       }

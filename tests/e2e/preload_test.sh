@@ -972,6 +972,7 @@ setup_removed_links() {
     "$E2E_VIEW/rl/copied/sub" "$E2E_L2/rl/empty"
   _put "$E2E_L2/rl/merged/b.txt" "b"
   _put "$E2E_VIEW/rl/copied/c.txt" "c"
+  _put "$E2E_L2/rl/file.txt" "held open, then removed"
 }
 
 # The link count of a directory removed while held (as descriptor and as
@@ -979,8 +980,13 @@ setup_removed_links() {
 # lowers, copied up from a lower before it was removed, or a lower's
 # whose names were removed first, which copies it up), and the real count
 # for a lower's empty directory removed at once and a new one of the upper.
+# Changes to them then (by name from the cwd, and through the descriptor)
+# succeed and leave the lowers as they were (checked after every case);
+# nothing can be made in them. A lower's file removed while held open:
+# changes through the descriptor are refused, as overlayfs refuses them.
 rw_case removed-links "python3" setup_removed_links 'mkdir -p rl/new/sub && echo x >> rl/copied/c.txt && python3 -c "
 import os, shutil
+ROOT = os.getcwd()
 names = [\"rl/merged\", \"rl/low\", \"rl/copied\", \"rl/new\", \"rl/empty\"]
 fds = {n: os.open(n, os.O_RDONLY | os.O_DIRECTORY) for n in names}
 for n in names:
@@ -990,6 +996,26 @@ for n in names:
 for n in names:
     os.fchdir(fds[n])
     print(n, \"removed\", os.fstat(fds[n]).st_nlink, os.stat(\".\").st_nlink)
+    for what, op in [(\"chmod\", lambda: os.chmod(\".\", 0o700)), (\"fchmod\", lambda: os.chmod(fds[n], 0o711)),
+                     (\"utime\", lambda: os.utime(\".\", (1, 2))), (\"futimens\", lambda: os.utime(fds[n], (3, 4))),
+                     (\"chown\", lambda: os.chown(\".\", 0, 0)), (\"fchown\", lambda: os.chown(fds[n], 0, 0)),
+                     (\"setxattr\", lambda: os.setxattr(\".\", \"user.x\", b\"1\")),
+                     (\"fsetxattr\", lambda: os.setxattr(fds[n], \"user.y\", b\"2\")),
+                     (\"create\", lambda: os.close(os.open(\"new.txt\", os.O_CREAT | os.O_WRONLY))),
+                     (\"mkdir\", lambda: os.mkdir(\"newdir\"))]:
+        try:
+            op(); print(n, what, \"ok\")
+        except OSError as e:
+            print(n, what, e.strerror)
+os.chdir(\"/\")
+fd = os.open(ROOT + \"/rl/file.txt\", os.O_RDONLY)
+os.unlink(ROOT + \"/rl/file.txt\")
+for what, op in [(\"fchmod\", lambda: os.chmod(fd, 0o600)), (\"futimens\", lambda: os.utime(fd, (1, 2))),
+                 (\"fchown\", lambda: os.chown(fd, 0, 0)), (\"fsetxattr\", lambda: os.setxattr(fd, \"user.q\", b\"1\"))]:
+    try:
+        op(); print(\"removed file\", what, \"ok\")
+    except OSError as e:
+        print(\"removed file\", what, e.strerror)
 "' 2>&1
 
 # rename() of the view's root onto itself (by its absolute path and by
