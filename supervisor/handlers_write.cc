@@ -76,6 +76,15 @@ Response RemovedLowerChange(const Target& t) {
   return t.removed_uncopied ? Response::Error(ENOTDIR) : Response::Value(0);
 }
 
+// A change through the program's descriptor `fd` to what it names outside
+// the view (`t`, from TargetForFd, not in_view): made on the program's own
+// open file, except to a lower's object the view no longer has.
+Response FdChangeOutside(Call& c, const Target& t, int fd, const std::function<long(int)>& apply) {
+  if (t.removed_lower) return RemovedLowerChange(t);
+  OVL_TRY(UniqueFd ours, c.tracee().GetFd(fd));
+  return Result(apply(ours.get()));
+}
+
 Response ChangeEntry(Call& c, const Target& t, bool with_data,
                      const std::function<int(int, int, const char*)>& apply) {
   if (ViewRefuses(c, t)) return Response::Error(EROFS);
@@ -370,9 +379,7 @@ Response HandleChmod(Call& c) {
     if (upper) return Result(fchmod(upper.get(), c.arg(1)));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
     if (!t.in_view) {
-      if (t.removed_lower) return RemovedLowerChange(t);
-      OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
-      return Result(fchmod(fd.get(), c.arg(1)));
+      return FdChangeOutside(c, t, c.arg_int(0), [&](int fd) { return fchmod(fd, c.arg(1)); });
     }
     mode = c.arg(1);
     if (!IsOwnerOrPrivileged(t)) return Response::Error(EPERM);
@@ -408,9 +415,8 @@ Response HandleChown(Call& c) {
     if (upper) return Result(fchown(upper.get(), c.arg(1), c.arg(2)));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), c.arg_int(0)));
     if (!t.in_view) {
-      if (t.removed_lower) return RemovedLowerChange(t);
-      OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
-      return Result(fchown(fd.get(), c.arg(1), c.arg(2)));
+      return FdChangeOutside(c, t, c.arg_int(0),
+                             [&](int fd) { return fchown(fd, c.arg(1), c.arg(2)); });
     }
     uid = c.arg(1);
     gid = c.arg(2);
@@ -505,9 +511,7 @@ Response HandleUtimes(Call& c) {
     if (upper) return Result(futimens(upper.get(), ts));
     OVL_TRY(t, c.tracee().TargetForFd(c.view(), dirfd));
     if (!t.in_view) {
-      if (t.removed_lower) return RemovedLowerChange(t);
-      OVL_TRY(UniqueFd fd, c.tracee().GetFd(dirfd));
-      return Result(futimens(fd.get(), ts));
+      return FdChangeOutside(c, t, dirfd, [&](int fd) { return futimens(fd, ts); });
     }
   } else {
     OVL_TRY(t, ResolveExisting(c, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
@@ -542,9 +546,9 @@ Response HandleSetxattr(Call& c) {
   if (size && c.Read(c.arg(2), value.data(), size) != 0) return Response::Error(EFAULT);
   int flags = c.arg_int(4);
   if (by_fd && !t.in_view) {
-    if (t.removed_lower) return RemovedLowerChange(t);
-    OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
-    return Result(fsetxattr(fd.get(), name.c_str(), value.data(), size, flags));
+    return FdChangeOutside(c, t, c.arg_int(0), [&](int fd) {
+      return fsetxattr(fd, name.c_str(), value.data(), size, flags);
+    });
   }
   if (t.in_view && c.writer()) {
     if (int err = MayChangeXattr(t, name)) return Response::Error(err);
@@ -568,9 +572,8 @@ Response HandleRemovexattr(Call& c) {
   }
   OVL_TRY(std::string name, c.ReadString(c.arg(1), XATTR_NAME_MAX));
   if (by_fd && !t.in_view) {
-    if (t.removed_lower) return RemovedLowerChange(t);
-    OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
-    return Result(fremovexattr(fd.get(), name.c_str()));
+    return FdChangeOutside(c, t, c.arg_int(0),
+                           [&](int fd) { return fremovexattr(fd, name.c_str()); });
   }
   if (t.in_view && c.writer()) {
     if (int err = MayChangeXattr(t, name)) return Response::Error(err);

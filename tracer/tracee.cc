@@ -63,18 +63,21 @@ bool LowerDirHoldsNames(const LayerSet& layers, int j, const std::string& rel) {
   return names;
 }
 
-// A directory removed from the view while in use (its real directory
-// deleted, or a lower's whited out) at `loc`, stat `st`, as overlayfs
-// keeps it. Its link count: one when it was merged (another lower has a
-// directory at its path, or a lower's held names, which removing copied
-// up first), else its own (a new directory of the upper: none). Returns
-// whether overlayfs held a copy of it in the upper when it was removed
-// (it is the upper's, or a lower's directory at its path held names):
-// changes to it then go to that unlinked copy; a lower's directory removed
-// at once has none, and overlayfs cannot copy it up any more (ENOTDIR).
-bool RemovedDir(const View& view, const RealLocation& loc, struct stat* st) {
-  if (!S_ISDIR(st->st_mode) || loc.layer < 0 || loc.rel.empty()) return true;
+// An object removed from the view while in use (its real object deleted,
+// or a lower's whited out) at `loc`, as overlayfs keeps it, in *t (its
+// stat already read). A directory's link count: one when it was merged
+// (another lower has a directory at its path, or a lower's held names,
+// which removing copied up first), else its own (a new directory of the
+// upper: none). A lower's object is marked removed_lower (never to be
+// changed); a lower's directory also removed_uncopied when overlayfs held
+// no copy of it in the upper (no lower's directory at its path held
+// names: it was removed at once), so that it refuses changes.
+void MarkRemoved(const View& view, const RealLocation& loc, Target* t) {
   const LayerSet& layers = view.layers();
+  if (loc.layer < 0 || loc.rel.empty()) return;
+  bool upper = loc.layer < layers.first_lower();
+  t->removed_lower = !upper;
+  if (!S_ISDIR(t->st.st_mode)) return;
   bool other_lower = false, names = false;
   for (int j = layers.first_lower(); j < layers.size(); ++j) {
     struct stat lower;
@@ -85,9 +88,8 @@ bool RemovedDir(const View& view, const RealLocation& loc, struct stat* st) {
     if (j != loc.layer) other_lower = true;
     if (!names) names = LowerDirHoldsNames(layers, j, loc.rel);
   }
-  bool upper = loc.layer < layers.first_lower();
-  if (other_lower || (!upper && names)) st->st_nlink = 1;
-  return upper || names;
+  if (other_lower || (!upper && names)) t->st.st_nlink = 1;
+  t->removed_uncopied = !upper && !names;
 }
 
 }  // namespace
@@ -227,9 +229,7 @@ SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
   Target t;
   t.exists = true;
   if (fstat(obj.get(), &t.st) != 0) return Errno{errno};
-  bool copied = RemovedDir(view, gone, &t.st);
-  t.removed_lower = gone.layer >= 0 && gone.layer >= view.layers().first_lower();
-  t.removed_uncopied = t.removed_lower && !copied;
+  MarkRemoved(view, gone, &t);
   t.fd = std::move(obj);
   return t;
 }
@@ -290,9 +290,7 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           t.name = ".";
           t.fd.reset(fd);
           if (fstat(fd, &t.st) != 0) return Errno{errno};
-          bool copied = RemovedDir(view, loc, &t.st);
-          t.removed_lower = loc.layer >= view.layers().first_lower();
-          t.removed_uncopied = t.removed_lower && !copied;
+          MarkRemoved(view, loc, &t);
           return t;
         }
       }
