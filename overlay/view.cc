@@ -506,6 +506,9 @@ SysResult<Base> View::BaseForRealDir(
     // (the caller knows what ".." and "." still mean there).
     if (deleted) return Errno{ENOENT};
     OVL_ASSIGN_OR_RETURN(base.view, DirAt(loc.rel));
+    // Nor is one whose view directory no longer has it: a lower's
+    // directory that an opaque one of the upper replaced.
+    if (!base.view->HasLayer(loc.layer)) return Errno{ENOENT};
     return base;
   }
   if (!opened) {

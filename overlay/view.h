@@ -65,6 +65,13 @@ struct ViewDir {
   bool merged() const { return stack.size() > 1; }
   int top_fd() const { return stack.front().fd.get(); }
   int top_layer() const { return stack.front().layer; }
+  // Whether one of its real directories lies in `layer`.
+  bool HasLayer(int layer) const {
+    for (const LayerDir& ld : stack) {
+      if (ld.layer == layer) return true;
+    }
+    return false;
+  }
 };
 using ViewDirPtr = std::shared_ptr<const ViewDir>;
 
@@ -165,8 +172,18 @@ struct Target {
   // copy of it (removed at once, empty) and refuses the change.
   bool removed_lower = false;
   bool removed_uncopied = false;
+  // A directory removed from the view while in use, named as "." or ".."
+  // from a removed directory (!in_view): a path that the kernel resolves
+  // to it in the caller's own context (through /proc), for chdir. Also set
+  // (to the removed directory's) for a name in such a directory, which
+  // does not exist (!exists, kNormal).
+  std::string removed_path;
 
   bool is_dir() const { return exists && S_ISDIR(st.st_mode); }
+  // A name in a directory removed from the view while in use.
+  bool in_removed_dir() const {
+    return !in_view && !exists && last == LastKind::kNormal && !removed_path.empty();
+  }
   bool is_symlink() const { return exists && S_ISLNK(st.st_mode); }
 };
 

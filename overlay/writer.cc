@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -453,6 +454,45 @@ int Writer::Whiteout(int upper_parent, const std::string& name, bool replace_dir
   return 0;
 }
 
+void Writer::InheritAsMadeIn(int parent, const std::string& tmp) {
+  struct stat pst {}, st {};
+  if (fstat(parent, &pst) != 0 ||
+      fstatat(work_.get(), tmp.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return;
+  }
+  bool acting = ActingForCaller();
+  bool sgid_dir = (pst.st_mode & S_ISGID) != 0;
+  if (!acting && !sgid_dir) return;  // made with the caller's own ids already
+  const ThreadCreds& creds = CurrentThreadCreds();
+  // A set-group-ID directory gives what is made in it its group, and a
+  // directory made in it the bit too (the kernel's inode_init_owner).
+  uid_t uid = acting ? creds.caller_fsuid : static_cast<uid_t>(-1);
+  gid_t gid = sgid_dir ? pst.st_gid : acting ? creds.caller_fsgid : static_cast<gid_t>(-1);
+  if (fchownat(work_.get(), tmp.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (S_ISLNK(st.st_mode)) return;
+  mode_t mode = st.st_mode & 07777;
+  if (S_ISDIR(st.st_mode) && sgid_dir) {
+    mode |= S_ISGID;
+  } else if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) {
+    // A file keeps a set-group-ID bit it asked for only when its maker
+    // belongs to its group (the chown above cleared it).
+    uid_t maker_uid = acting ? creds.caller_fsuid : geteuid();
+    gid_t maker_gid = acting ? creds.caller_fsgid : getegid();
+    std::vector<gid_t> groups = acting ? creds.caller_groups : std::vector<gid_t>{};
+    if (!acting) {
+      int n = getgroups(0, nullptr);
+      if (n > 0) {
+        groups.resize(static_cast<size_t>(n));
+        if (getgroups(n, groups.data()) < 0) groups.clear();
+      }
+    }
+    bool member = maker_uid == 0 || maker_gid == pst.st_gid ||
+                  std::find(groups.begin(), groups.end(), pst.st_gid) != groups.end();
+    if (!member) mode &= ~static_cast<mode_t>(S_ISGID);
+  }
+  fchmodat(work_.get(), tmp.c_str(), mode, 0);
+}
+
 int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd* fd_out) {
   std::lock_guard<std::mutex> lock(mu_);
   ChangedOnExit changed(view_);
@@ -474,13 +514,7 @@ int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd
     AsMounter mounter;
     std::string tmp = TempName();
     if ((err = make(work_.get(), tmp.c_str(), fd_out)) != 0) return err;
-    if (ActingForCaller()) {
-      const ThreadCreds& creds = CurrentThreadCreds();
-      struct stat pst {};
-      fstat(parent, &pst);
-      gid_t gid = (pst.st_mode & S_ISGID) ? pst.st_gid : creds.caller_fsgid;
-      fchownat(work_.get(), tmp.c_str(), creds.caller_fsuid, gid, AT_SYMLINK_NOFOLLOW);
-    }
+    InheritAsMadeIn(parent, tmp);
     if (is_dir) {
       if ((err = SetOpaque(work_.get(), tmp)) == 0) {
         err = Renameat2(work_.get(), tmp, parent, t.name, RENAME_EXCHANGE);
@@ -576,10 +610,18 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   // lower content cannot move: EXDEV, and `mv` falls back to copying.
   if (from_dir && HasLower(*from.dir)) return EXDEV;
   if (exchange && to_dir && HasLower(*to.dir)) return EXDEV;
+  // A target directory that is not empty: overlayfs refuses one with lower
+  // content itself, first; one of the upper alone is the upper's rename to
+  // refuse, after the source directory was made opaque for its new place
+  // (which it keeps).
+  bool target_not_empty = false;
   if (!exchange && to_dir) {
     auto entries = ListMerged(*view_, *to.dir, 0);
     if (!entries.ok()) return entries.error();
-    if (entries->size() > 2) return ENOTEMPTY;
+    if (entries->size() > 2) {
+      if (HasLower(*to.dir)) return ENOTEMPTY;
+      target_not_empty = true;
+    }
   }
 
   if (ActingForCaller()) {
@@ -637,6 +679,10 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   if (from_dir && !IsOpaque(sfd, from.name) &&
       (HasLower(**dp) || to_has_lower || (upper_entry && IsWhiteout(upper_st)))) {
     if ((err = SetOpaque(sfd, from.name)) != 0) return err;
+  }
+  if (target_not_empty) {
+    view_->InvalidateDir(from.rel, true);
+    return ENOTEMPTY;
   }
   if ((err = MarkImpureFor(sfd, from.name, dfd)) != 0) return err;
   bool whiteout_placed = false;

@@ -90,6 +90,10 @@ class Writer {
   // Whether a lower layer below the upper has a visible `name` under `dir`.
   bool LowerHas(const ViewDir& dir, const std::string& name) const;
   int Whiteout(int upper_parent, const std::string& name, bool replace_dir);
+  // Gives `tmp`, made in the work dir to replace a whiteout in the upper
+  // directory `parent`, the owner, group and set-group-ID bit it would have
+  // had if made in `parent` itself.
+  void InheritAsMadeIn(int parent, const std::string& tmp);
   int RemoveWhiteouts(int dirfd);
   std::string TempName();
   SysResult<Target> Relookup(const Target& t) const;

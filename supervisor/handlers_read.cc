@@ -656,6 +656,10 @@ Response HandleGetdents(Call& c) {
       lseek(fd.get(), static_cast<off_t>(new_pos), SEEK_SET);
       return Response::Value(static_cast<int64_t>(n));
     }
+    // A lower's directory the view no longer has (removed while held):
+    // overlayfs lists a removed directory as the kernel lists any, with
+    // ENOENT, where the lower's own directory would still list its names.
+    if (dir.error() == ENOENT) return Response::Error(ENOENT);
   }
   long n = syscall(legacy ? SYS_getdents : SYS_getdents64, fd.get(), out.data(), cap);
   if (n < 0) return Response::Error(errno);

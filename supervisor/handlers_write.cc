@@ -30,7 +30,9 @@ namespace ovlbox {
 namespace {
 
 // A read-only view refuses every change in it.
-bool ViewRefuses(Call& c, const Target& t) { return t.in_view && c.writer() == nullptr; }
+bool ViewRefuses(Call& c, const Target& t) {
+  return (t.in_view || !t.removed_path.empty()) && c.writer() == nullptr;
+}
 
 // Resolves the final component of a call that creates or removes a name:
 // never followed, and a trailing slash is the handler's to judge.
@@ -45,12 +47,17 @@ Response CreateCheck(Call& c, const Target& t, bool want_dir) {
   if (t.exists) return Response::Error(EEXIST);
   if (t.trailing_slash && !want_dir) return Response::Error(ENOENT);
   if (ViewRefuses(c, t)) return Response::Error(EROFS);
+  if (t.in_removed_dir()) return Response::Error(ENOENT);  // nothing is made there
   return Response::Value(0);
 }
 
 // Which mount the kernel would see a name in: the view root named from
 // outside is a mount point in its parent's mount.
-bool InViewMount(const Target& t) { return t.in_view && !t.view_root; }
+// A directory removed from the view while in use (named as "." or "..")
+// is still on the view's mount, as overlayfs' unhashed dentry is.
+bool InViewMount(const Target& t) {
+  return (t.in_view || !t.removed_path.empty()) && !t.view_root;
+}
 
 Response Result(long rc);
 
@@ -59,6 +66,7 @@ Response Result(long rc);
 Response CreateEntry(Call& c, const Target& t, bool is_dir, const MakeEntry& make) {
   if (int err = c.AdoptUmask()) return Response::Error(err);
   if (t.in_view) return Result(-c.writer()->Create(t, is_dir, make, nullptr));
+  if (t.in_removed_dir()) return Response::Error(ENOENT);
   int parent = ParentFdOf(t);
   if (parent < 0) return Response::Error(EEXIST);
   return Result(-make(parent, t.name.c_str(), nullptr));
@@ -276,6 +284,7 @@ Response HandleRename(Call& c) {
     // their order, before the filesystem's own (in the Writer).
     bool exchange = flags & RENAME_EXCHANGE;
     if (!from.exists) return Response::Error(ENOENT);
+    if (to.in_removed_dir()) return Response::Error(ENOENT);
     if ((flags & RENAME_NOREPLACE) && to.exists) return Response::Error(EEXIST);
     bool from_dir = S_ISDIR(from.st.st_mode);
     bool to_dir = to.exists && S_ISDIR(to.st.st_mode);

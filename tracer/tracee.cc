@@ -222,7 +222,9 @@ SysResult<Target> Tracee::TargetForFd(const View& view, int fd) {
         size_t slash = loc.rel.rfind('/');
         t = view.Lookup(*parent, slash == std::string::npos ? loc.rel : loc.rel.substr(slash + 1));
       }
-      if (t.ok() && t->exists) return t;
+      // A directory is still the view's while its view directory has it (a
+      // lower's directory that an opaque one replaced is not).
+      if (t.ok() && t->exists && (!t->dir || t->dir->HasLayer(loc.layer))) return t;
       gone = loc;
     }
   }
@@ -264,15 +266,37 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
         lead = next == std::string_view::npos ? std::string_view() : lead.substr(next);
       }
       if (loc.layer >= 0 && !loc.rel.empty()) {
+        std::string link = dirfd == AT_FDCWD ? ProcPath(tid_, "cwd") : ProcFdPath(tid_, dirfd);
         if (lead == ".." || lead.starts_with("../")) {
           // Removed ancestors are passed over the same way.
-          std::string rel = loc.rel, rest(lead);
+          std::string rel = loc.rel, rest(lead), up = link;
           while (!rel.empty() && (rest == ".." || rest.starts_with("../"))) {
             rel = ParentRel(rel);
+            up += "/..";
             size_t next = rest.find_first_not_of('/', 2);
             rest = next == std::string::npos ? std::string() : rest.substr(next);
           }
-          OVL_ASSIGN_OR_RETURN(base.view, view.DirAt(rel));
+          auto parent = view.DirAt(rel);
+          if (!parent.ok() && parent.error() == ENOENT) {
+            // The parent was removed too: overlayfs' unhashed dentry still
+            // has it, a removed directory in which nothing is found.
+            if (!rest.empty()) return Errno{ENOENT};
+            int fd = open(up.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (fd < 0) return Errno{ENOENT};
+            Target t;
+            t.exists = true;
+            t.last = LastKind::kDotDot;
+            t.name = "..";
+            t.fd.reset(fd);
+            if (fstat(fd, &t.st) != 0) return Errno{errno};
+            std::string real = FdPath(fd);
+            if (real.ends_with(" (deleted)")) real.resize(real.size() - strlen(" (deleted)"));
+            MarkRemoved(view, view.layers().Locate(real), &t);
+            t.removed_path = std::move(up);
+            return t;
+          }
+          if (!parent.ok()) return Errno{parent.error()};
+          base.view = std::move(*parent);
           if (!rest.empty()) return view.Resolve(AsCaller(), base, rest, options);
           // The path ended in "..": that is what the caller names.
           OVL_ASSIGN_OR_RETURN(Target t, view.Resolve(AsCaller(), base, ".", options));
@@ -281,7 +305,6 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           return t;
         }
         if (path == "." || path == "./") {
-          std::string link = dirfd == AT_FDCWD ? ProcPath(tid_, "cwd") : ProcFdPath(tid_, dirfd);
           int fd = open(link.c_str(), O_PATH | O_CLOEXEC);
           if (fd < 0) return Errno{ENOENT};
           Target t;
@@ -291,6 +314,20 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           t.fd.reset(fd);
           if (fstat(fd, &t.st) != 0) return Errno{errno};
           MarkRemoved(view, loc, &t);
+          t.removed_path = std::move(link);
+          return t;
+        }
+        // A name in it: nothing is found there, but the kernel reaches the
+        // directory first and makes the checks that precede the lookup
+        // (a trailing slash with O_CREAT, "." and ".." of a rename...).
+        std::string_view name = lead;
+        while (name.ends_with('/')) name.remove_suffix(1);
+        if (!name.empty() && name.find('/') == std::string_view::npos && name != "." &&
+            name != "..") {
+          Target t;
+          t.name = std::string(name);
+          t.trailing_slash = name.size() != lead.size();
+          t.removed_path = std::move(link);
           return t;
         }
       }

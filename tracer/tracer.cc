@@ -68,7 +68,10 @@ void HandleChdir(const View& view, pid_t tid, user_regs_struct& regs) {
   if (!t.ok()) return SkipWithErrno(tid, regs, t.error());
   if (!t->exists) return SkipWithErrno(tid, regs, ENOENT);
   if (!S_ISDIR(t->st.st_mode)) return SkipWithErrno(tid, regs, ENOTDIR);
-  std::string real = FdPath(t->in_view ? t->dir->top_fd() : t->fd.get());
+  // A directory removed from the view while in use has no path of its
+  // own: the kernel reaches it through the caller's /proc entries.
+  std::string real = !t->removed_path.empty() ? t->removed_path
+                                                : FdPath(t->in_view ? t->dir->top_fd() : t->fd.get());
   if (real.empty() || real[0] != '/') return SkipWithErrno(tid, regs, ENOENT);
   StackScratch scratch(regs.rsp);
   scratch.AddString(real);

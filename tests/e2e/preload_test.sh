@@ -973,6 +973,8 @@ setup_removed_links() {
   _put "$E2E_L2/rl/merged/b.txt" "b"
   _put "$E2E_VIEW/rl/copied/c.txt" "c"
   _put "$E2E_L2/rl/file.txt" "held open, then removed"
+  _put "$E2E_L2/rl/low/sub/f.txt" "in a lower directory removed later"
+  _put "$E2E_L2/rl/repl/f.txt" "in a lower directory replaced later"
 }
 
 # The link count of a directory removed while held (as descriptor and as
@@ -1035,6 +1037,65 @@ for f in (0, 1, 2):
     up = \"../\" + os.path.basename(root)
     rn(up, up, f); rn(root, root + \"/rl\", f); rn(root + \"/rl\", root, f)
 print(sorted(os.listdir(\"rl\")))
+"'
+
+# A cwd removed from the view together with its parents: as overlayfs'
+# unhashed dentries, "." and ".." (and "../..") still name the removed
+# directories themselves, which can be stat'ed, opened and entered with
+# chdir, and in which nothing is found, listed (glibc's readdir ends at the
+# kernel's ENOENT) or made; rmdir("..") is ENOTEMPTY
+# and rmdir(".") EINVAL before anything is looked up, as are the checks of
+# rename ("." is EBUSY) and of open (O_CREAT with a trailing slash is
+# EISDIR); anything else made there is ENOENT. A lower's directory that
+# an opaque one replaced while held is removed the same way.
+rw_case removed-parents "python3" setup_removed_links 'mkdir -p rl/new/sub/deep && python3 -c "
+import ctypes, os, shutil, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def rename2(a, b, flags):
+    if libc.renameat2(-100, a.encode(), -100, b.encode(), flags) != 0:
+        raise OSError(ctypes.get_errno(), \"renameat2\")
+def tryit(what, f, *a, **k):
+    try:
+        r = f(*a, **k)
+        print(what, \"ok\", sorted(r) if isinstance(r, list) else r if isinstance(r, (int, str)) else \"\")
+    except OSError as e:
+        print(what, os.strerror(e.errno))
+for start in (\"rl/low/sub\", \"rl/new/sub/deep\", \"rl/merged/sub\"):
+    top = os.getcwd()
+    os.chdir(start)
+    shutil.rmtree(os.path.join(top, start.split(\"/\")[0], start.split(\"/\")[1]))
+    for p in (\".\", \"..\", \"../..\", \"../x\"):
+        tryit(start + \" stat \" + p, lambda p: os.stat(p).st_mode & 0o170000 == 0o040000, p)
+        tryit(start + \" open \" + p, lambda p: os.close(os.open(p, os.O_RDONLY)), p)
+        tryit(start + \" list \" + p, os.listdir, p)
+    tryit(start + \" rename . n2\", os.rename, \".\", \"n2\")
+    tryit(start + \" rename n2 .\", os.rename, \"n2\", \".\")
+    tryit(start + \" rename . n2 noreplace\", rename2, \".\", \"n2\", 1)
+    tryit(start + \" rename n2 n3\", os.rename, \"n2\", \"n3\")
+    tryit(start + \" rename in\", os.rename, os.path.join(top, \"rl/copied/c.txt\"), \"moved\")
+    tryit(start + \" creat n4/\", os.open, \"n4/\", os.O_CREAT | os.O_WRONLY)
+    tryit(start + \" creat n4\", os.open, \"n4\", os.O_CREAT | os.O_WRONLY)
+    tryit(start + \" mkfifo\", os.mkfifo, \"p\")
+    tryit(start + \" symlink\", os.symlink, \"x\", \"s\")
+    tryit(start + \" link\", os.link, os.path.join(top, \"rl/copied/c.txt\"), \"l\")
+    tryit(start + \" bind\", lambda: socket.socket(socket.AF_UNIX).bind(\"sock\"))
+    tryit(start + \" rmdir ..\", os.rmdir, \"..\")
+    tryit(start + \" rmdir .\", os.rmdir, \".\")
+    tryit(start + \" mkdir ../n\", os.mkdir, \"../n\")
+    tryit(start + \" chdir .\", os.chdir, \".\")
+    tryit(start + \" chdir ..\", os.chdir, \"..\")
+    tryit(start + \" stat . after\", lambda: os.stat(\".\").st_mode & 0o170000 == 0o040000)
+    tryit(start + \" chdir ..\", os.chdir, \"..\")
+    tryit(start + \" list . after\", os.listdir, \".\")
+    os.chdir(top)
+fd = os.open(\"rl/repl\", os.O_RDONLY | os.O_DIRECTORY)
+os.unlink(\"rl/repl/f.txt\")
+os.mkdir(\"rl/newrepl\")
+os.rename(\"rl/newrepl\", \"rl/repl\")
+st = os.fstat(fd)
+print(\"replaced\", oct(st.st_mode), st.st_nlink, os.stat(\".\", dir_fd=fd).st_nlink, sorted(os.listdir(fd)))
+tryit(\"replaced creat\", os.open, \"x\", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd)
+print(sorted(os.listdir(\"rl\")), sorted(os.listdir(\"rl/repl\")))
 "'
 
 setup_unlinks() {

@@ -609,4 +609,32 @@ touch opened/mine 2>&1 | sed \"s/^touch: //\"
 "
 cat secret.txt'
 
+# A set-group-ID directory gives what is made in it its group, and a
+# directory made in it the bit too, also where a name is made again over
+# the whiteout of a lower's (built in the work dir, then swapped in). A
+# file that asks for the bit keeps it only when its maker is in the group.
+setup_setgid() {
+  local l2=$E2E_L2
+  E2E_LOWERS=$E2E_VIEW:$E2E_L2
+  mkdir -p "$l2/sg/d" "$l2/sg/open/d"
+  _put "$l2/sg/f" "lower file"
+  _put "$l2/sg/open/f" "lower file"
+  _put "$l2/sg/open/g" "lower file"
+  ln -s x "$l2/sg/l"
+  chgrp -R 4321 "$l2/sg"
+  chmod 2775 "$l2/sg"
+  chmod 2777 "$l2/sg/open"
+}
+
+rw_case setgid-dirs 'setpriv' setup_setgid '
+cd sg
+rm -r d f l && mkdir d && mkdir -m 0700 d2 && echo new > f && ln -s y l && mkfifo p
+python3 -c "import os; os.close(os.open(\"x\", os.O_CREAT | os.O_WRONLY, 0o2775))"
+rm x && python3 -c "import os; os.umask(0); os.close(os.open(\"x\", os.O_CREAT | os.O_WRONLY, 0o2775))"
+setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "
+cd open && rm -r d f g && mkdir d && echo mine > f &&
+python3 -c \"import os; os.umask(0); os.close(os.open(\\\"g\\\", os.O_CREAT | os.O_WRONLY, 0o2775))\"
+"
+stat -c "%n %A %u %g" * open/* | sort'
+
 e2e_finish
