@@ -50,7 +50,10 @@ void Notifier::Serve() {
 
   for (;;) {
     memset(req_buf.data(), 0, req_buf.size());
-    if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
+    receivers_.acquire();
+    int received = ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, req);
+    receivers_.release();
+    if (received != 0) {
       if (errno == EINTR) continue;
       if (errno == ENOENT) {
         // A caller killed before its call was read, or no program left
