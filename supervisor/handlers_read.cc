@@ -550,11 +550,13 @@ Response HandleGetcwd(Call& c) {
   size_t size = c.arg(1);
   OVL_TRY(std::string real, c.tracee().CwdRealPath());
   if (real.ends_with(" (deleted)")) return Response::Error(ENOENT);
-  // A cwd removed from the view (still in a lower, but whited out) is
-  // unlinked for the program: ENOENT, as getcwd answers for it.
-  if (RealLocation loc = c.view().layers().Locate(real); loc.layer >= 0 &&
-      !(c.view().HasPassthrough() && IsHostDir(c, real)) && !c.view().DirAt(loc.rel).ok()) {
-    return Response::Error(ENOENT);
+  // A cwd removed from the view (still in a lower, but whited out, or
+  // replaced by an opaque directory) is unlinked for the program: ENOENT,
+  // as getcwd answers for it.
+  if (RealLocation loc = c.view().layers().Locate(real);
+      loc.layer >= 0 && !(c.view().HasPassthrough() && IsHostDir(c, real))) {
+    auto dir = c.view().DirAt(loc.rel);
+    if (!dir.ok() || !(*dir)->HasLayer(loc.layer)) return Response::Error(ENOENT);
   }
   std::string path = c.view().ViewPathOfReal(real);
   if (size < path.size() + 1) return Response::Error(ERANGE);
@@ -644,6 +646,8 @@ Response HandleGetdents(Call& c) {
     // listing keeps its place when the directory is copied up meanwhile.
     uint64_t generation = c.view().generation();
     auto dir = c.view().DirAt(loc.rel);
+    // A lower's directory that an opaque one replaced is removed too.
+    if (dir.ok() && !(*dir)->HasLayer(loc.layer)) dir = Errno{ENOENT};
     if (dir.ok()) {
       c.NoteDir(**dir, generation);  // the next listing of it: the library's
       OVL_TRY(auto entries, CachedListing(c.view(), **dir, DotDotIno(c.view(), **dir)));

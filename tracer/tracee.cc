@@ -279,10 +279,24 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           auto parent = view.DirAt(rel);
           if (!parent.ok() && parent.error() == ENOENT) {
             // The parent was removed too: overlayfs' unhashed dentry still
-            // has it, a removed directory in which nothing is found.
-            if (!rest.empty()) return Errno{ENOENT};
+            // has it, a removed directory in which nothing is found, but a
+            // single name in it is still one the kernel reached (as below).
             int fd = open(up.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (fd < 0) return Errno{ENOENT};
+            if (!rest.empty()) {
+              close(fd);
+              std::string_view name = rest;
+              while (name.ends_with('/')) name.remove_suffix(1);
+              if (name.empty() || name.find('/') != std::string_view::npos || name == "." ||
+                  name == "..") {
+                return Errno{ENOENT};
+              }
+              Target t;
+              t.name = std::string(name);
+              t.trailing_slash = name.size() != rest.size();
+              t.removed_path = std::move(up);
+              return t;
+            }
             Target t;
             t.exists = true;
             t.last = LastKind::kDotDot;
