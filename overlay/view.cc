@@ -1,5 +1,6 @@
 #include "overlay/view.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -179,6 +180,25 @@ std::string FdPath(int fd) {
   ssize_t n = readlink(link, buf, sizeof(buf) - 1);
   if (n < 0) return std::string();
   return std::string(buf, n);
+}
+
+bool DirHoldsNames(int dirfd, const char* name) {
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return false;
+  }
+  bool names = false;
+  while (dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      names = true;
+      break;
+    }
+  }
+  closedir(d);
+  return names;
 }
 
 ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size) {

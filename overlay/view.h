@@ -349,6 +349,9 @@ ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size);
 bool IsWhiteout(const struct stat& st);
 // The path of the object an fd refers to, as the kernel reports it.
 std::string FdPath(int fd);
+// Whether `name` in `dirfd` is a directory that holds any entry besides
+// "." and ".." (false when it is no directory, or cannot be read).
+bool DirHoldsNames(int dirfd, const char* name);
 
 }  // namespace ovlbox
 

@@ -539,30 +539,6 @@ int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd
   return err;
 }
 
-namespace {
-
-// Whether `name` in `dirfd` is a directory with no entry at all.
-bool RealDirEmpty(int dirfd, const std::string& name) {
-  int fd = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
-  DIR* d = fdopendir(fd);
-  if (d == nullptr) {
-    close(fd);
-    return false;
-  }
-  bool empty = true;
-  while (dirent* e = readdir(d)) {
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-      empty = false;
-      break;
-    }
-  }
-  closedir(d);
-  return empty;
-}
-
-}  // namespace
-
 int Writer::RemoveWhiteouts(int dirfd) {
   DIR* d = fdopendir(fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
   if (d == nullptr) return errno;
@@ -715,7 +691,7 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   // it, removed, with its own ".." (swapped first, it would be removed
   // from the source's place). One that holds whiteouts is swapped out.
   bool empty_dir_target =
-      upper_entry && from_dir && S_ISDIR(upper_st.st_mode) && RealDirEmpty(dfd, to.name);
+      upper_entry && from_dir && S_ISDIR(upper_st.st_mode) && !DirHoldsNames(dfd, to.name.c_str());
   if (upper_entry && (from_dir || S_ISDIR(upper_st.st_mode)) && !empty_dir_target) {
     // Swap, then deal with what was at the destination (now at the source
     // name): a whiteout there is exactly what the source name may need.

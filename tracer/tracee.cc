@@ -1,6 +1,5 @@
 #include "tracer/tracee.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -11,6 +10,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "overlay/proc_status.h"
 
@@ -44,23 +45,25 @@ SysResult<std::string> ReadLink(const std::string& path) {
 
 // Whether the lower directory at `rel` in layer `j` holds any name.
 bool LowerDirHoldsNames(const LayerSet& layers, int j, const std::string& rel) {
-  int fd = openat(layers.layer(j).root.get(), rel.c_str(),
-                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
-  DIR* d = fdopendir(fd);
-  if (d == nullptr) {
-    close(fd);
-    return false;
+  return DirHoldsNames(layers.layer(j).root.get(), rel.c_str());
+}
+
+// A single name (`lead`, perhaps with trailing slashes) in a removed
+// directory reached through `link`: nothing is found there, but the kernel
+// reached the directory and makes the checks that precede the lookup (a
+// trailing slash with O_CREAT, "." and ".." of a rename...). None for a
+// longer path, ".", "..", or nothing.
+std::optional<Target> NameInRemoved(std::string_view lead, std::string link) {
+  std::string_view name = lead;
+  while (name.ends_with('/')) name.remove_suffix(1);
+  if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..") {
+    return std::nullopt;
   }
-  bool names = false;
-  while (dirent* e = readdir(d)) {
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-      names = true;
-      break;
-    }
-  }
-  closedir(d);
-  return names;
+  Target t;
+  t.name = std::string(name);
+  t.trailing_slash = name.size() != lead.size();
+  t.removed_path = std::move(link);
+  return t;
 }
 
 // An object removed from the view while in use (its real object deleted,
@@ -285,17 +288,8 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
             if (fd < 0) return Errno{ENOENT};
             if (!rest.empty()) {
               close(fd);
-              std::string_view name = rest;
-              while (name.ends_with('/')) name.remove_suffix(1);
-              if (name.empty() || name.find('/') != std::string_view::npos || name == "." ||
-                  name == "..") {
-                return Errno{ENOENT};
-              }
-              Target t;
-              t.name = std::string(name);
-              t.trailing_slash = name.size() != rest.size();
-              t.removed_path = std::move(up);
-              return t;
+              if (auto t = NameInRemoved(rest, std::move(up))) return std::move(*t);
+              return Errno{ENOENT};
             }
             Target t;
             t.exists = true;
@@ -331,19 +325,9 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           t.removed_path = std::move(link);
           return t;
         }
-        // A name in it: nothing is found there, but the kernel reaches the
-        // directory first and makes the checks that precede the lookup
-        // (a trailing slash with O_CREAT, "." and ".." of a rename...).
-        std::string_view name = lead;
-        while (name.ends_with('/')) name.remove_suffix(1);
-        if (!name.empty() && name.find('/') == std::string_view::npos && name != "." &&
-            name != "..") {
-          Target t;
-          t.name = std::string(name);
-          t.trailing_slash = name.size() != lead.size();
-          t.removed_path = std::move(link);
-          return t;
-        }
+        // A name in it: nothing is found there, but the kernel's checks
+        // before the lookup come first.
+        if (auto t = NameInRemoved(lead, std::move(link))) return std::move(*t);
       }
     }
     if (!found.ok()) return Errno{found.error()};
