@@ -95,6 +95,33 @@ void MarkRemoved(const View& view, const RealLocation& loc, Target* t) {
   t->removed_uncopied = !upper && !names;
 }
 
+// A removed directory reached through `link` (/proc/TID/cwd or fd/N, with
+// "/.." for each removed parent passed over), named "." or ".." by the
+// caller: a removed directory in which nothing is found. `loc` is where it
+// lay in the view (null: taken from its real path).
+SysResult<Target> RemovedDir(const View& view, std::string link, LastKind kind,
+                             const RealLocation* loc) {
+  int fd = open(link.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0) return Errno{ENOENT};
+  Target t;
+  t.exists = true;
+  t.last = kind;
+  t.name = kind == LastKind::kDot ? "." : "..";
+  t.fd.reset(fd);
+  if (fstat(fd, &t.st) != 0) return Errno{errno};
+  RealLocation at;
+  if (loc != nullptr) {
+    at = *loc;
+  } else {
+    std::string real = FdPath(fd);
+    if (real.ends_with(" (deleted)")) real.resize(real.size() - strlen(" (deleted)"));
+    at = view.layers().Locate(real);
+  }
+  MarkRemoved(view, at, &t);
+  t.removed_path = std::move(link);
+  return t;
+}
+
 }  // namespace
 
 pid_t Tracee::Tgid() {
@@ -284,24 +311,12 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
             // The parent was removed too: overlayfs' unhashed dentry still
             // has it, a removed directory in which nothing is found, but a
             // single name in it is still one the kernel reached (as below).
-            int fd = open(up.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (fd < 0) return Errno{ENOENT};
             if (!rest.empty()) {
-              close(fd);
+              if (access(up.c_str(), F_OK) != 0) return Errno{ENOENT};
               if (auto t = NameInRemoved(rest, std::move(up))) return std::move(*t);
               return Errno{ENOENT};
             }
-            Target t;
-            t.exists = true;
-            t.last = LastKind::kDotDot;
-            t.name = "..";
-            t.fd.reset(fd);
-            if (fstat(fd, &t.st) != 0) return Errno{errno};
-            std::string real = FdPath(fd);
-            if (real.ends_with(" (deleted)")) real.resize(real.size() - strlen(" (deleted)"));
-            MarkRemoved(view, view.layers().Locate(real), &t);
-            t.removed_path = std::move(up);
-            return t;
+            return RemovedDir(view, std::move(up), LastKind::kDotDot, nullptr);
           }
           if (!parent.ok()) return Errno{parent.error()};
           base.view = std::move(*parent);
@@ -313,17 +328,7 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           return t;
         }
         if (path == "." || path == "./") {
-          int fd = open(link.c_str(), O_PATH | O_CLOEXEC);
-          if (fd < 0) return Errno{ENOENT};
-          Target t;
-          t.exists = true;
-          t.last = LastKind::kDot;
-          t.name = ".";
-          t.fd.reset(fd);
-          if (fstat(fd, &t.st) != 0) return Errno{errno};
-          MarkRemoved(view, loc, &t);
-          t.removed_path = std::move(link);
-          return t;
+          return RemovedDir(view, std::move(link), LastKind::kDot, &loc);
         }
         // A name in it: nothing is found there, but the kernel's checks
         // before the lookup come first.
