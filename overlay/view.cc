@@ -507,6 +507,12 @@ std::string View::ViewPathOfReal(const std::string& real_path) const {
   return AbsoluteViewPath(loc.rel) + suffix;
 }
 
+SysResult<ViewDirPtr> View::DirOfReal(const RealLocation& loc) const {
+  OVL_ASSIGN_OR_RETURN(ViewDirPtr dir, DirAt(loc.rel));
+  if (!dir->HasLayer(loc.layer)) return Errno{ENOENT};
+  return dir;
+}
+
 SysResult<Base> View::BaseForRealDir(
     const std::string& real_path, const std::function<SysResult<UniqueFd>()>& open_dir) const {
   std::string real = real_path;
@@ -525,10 +531,7 @@ SysResult<Base> View::BaseForRealDir(
     // A directory of a layer removed while in use is no base for lookups
     // (the caller knows what ".." and "." still mean there).
     if (deleted) return Errno{ENOENT};
-    OVL_ASSIGN_OR_RETURN(base.view, DirAt(loc.rel));
-    // Nor is one whose view directory no longer has it: a lower's
-    // directory that an opaque one of the upper replaced.
-    if (!base.view->HasLayer(loc.layer)) return Errno{ENOENT};
+    OVL_ASSIGN_OR_RETURN(base.view, DirOfReal(loc));
     return base;
   }
   if (!opened) {

@@ -211,6 +211,10 @@ class View {
   // The view directory at `rel` (walked from the root without following
   // symlinks; ENOENT/ENOTDIR when it is not a directory of the view now).
   SysResult<ViewDirPtr> DirAt(const std::string& rel) const;
+  // The view directory a real directory found at `loc` (in a layer) still
+  // belongs to; ENOENT when it was removed from the view while in use
+  // (whited out, or a lower's that an opaque directory replaced).
+  SysResult<ViewDirPtr> DirOfReal(const RealLocation& loc) const;
 
   // Resolves `path` from `base` (ignored for absolute paths).
   SysResult<Target> Resolve(const Caller& caller, const Base& base,

@@ -555,8 +555,7 @@ Response HandleGetcwd(Call& c) {
   // as getcwd answers for it.
   if (RealLocation loc = c.view().layers().Locate(real);
       loc.layer >= 0 && !(c.view().HasPassthrough() && IsHostDir(c, real))) {
-    auto dir = c.view().DirAt(loc.rel);
-    if (!dir.ok() || !(*dir)->HasLayer(loc.layer)) return Response::Error(ENOENT);
+    if (!c.view().DirOfReal(loc).ok()) return Response::Error(ENOENT);
   }
   std::string path = c.view().ViewPathOfReal(real);
   if (size < path.size() + 1) return Response::Error(ERANGE);
@@ -645,9 +644,7 @@ Response HandleGetdents(Call& c) {
     // Every directory of the view is listed with the view's cookies, so a
     // listing keeps its place when the directory is copied up meanwhile.
     uint64_t generation = c.view().generation();
-    auto dir = c.view().DirAt(loc.rel);
-    // A lower's directory that an opaque one replaced is removed too.
-    if (dir.ok() && !(*dir)->HasLayer(loc.layer)) dir = Errno{ENOENT};
+    auto dir = c.view().DirOfReal(loc);
     if (dir.ok()) {
       c.NoteDir(**dir, generation);  // the next listing of it: the library's
       OVL_TRY(auto entries, CachedListing(c.view(), **dir, DotDotIno(c.view(), **dir)));

@@ -43,11 +43,6 @@ SysResult<std::string> ReadLink(const std::string& path) {
   return std::string(buf, n);
 }
 
-// Whether the lower directory at `rel` in layer `j` holds any name.
-bool LowerDirHoldsNames(const LayerSet& layers, int j, const std::string& rel) {
-  return DirHoldsNames(layers.layer(j).root.get(), rel.c_str());
-}
-
 // A single name (`lead`, perhaps with trailing slashes) in a removed
 // directory reached through `link`: nothing is found there, but the kernel
 // reached the directory and makes the checks that precede the lookup (a
@@ -89,7 +84,7 @@ void MarkRemoved(const View& view, const RealLocation& loc, Target* t) {
       continue;
     }
     if (j != loc.layer) other_lower = true;
-    if (!names) names = LowerDirHoldsNames(layers, j, loc.rel);
+    if (!names) names = DirHoldsNames(layers.layer(j).root.get(), loc.rel.c_str());
   }
   if (other_lower || (!upper && names)) t->st.st_nlink = 1;
   t->removed_uncopied = !upper && !names;
