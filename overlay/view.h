@@ -62,6 +62,12 @@ struct ViewDir {
   // The device and inode of each real directory, top first (with
   // real_paths).
   mutable std::vector<std::pair<uint64_t, uint64_t>> real_ids;
+  // Whether the top real directory holds only regular files, directories
+  // and symlinks, by the types its listing gives; worked out once on
+  // first use (the preload service lists it with a directory of one
+  // lower alone).
+  mutable std::once_flag plain_once;
+  mutable bool plain = false;
   bool merged() const { return stack.size() > 1; }
   int top_fd() const { return stack.front().fd.get(); }
   int top_layer() const { return stack.front().layer; }

@@ -93,6 +93,7 @@ std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
       SYS_newfstatat, SYS_statx,  SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr,
       SYS_getdents64, SYS_fchmod, SYS_fchown,     SYS_openat,     SYS_openat2,
       SYS_mkdirat,    SYS_unlinkat, SYS_utimensat, SYS_fchownat,  452 /* fchmodat2 */,
+      SYS_fchdir,
   };
   constexpr uint32_t kArgsOffset = offsetof(seccomp_data, args);
   constexpr size_t n = sizeof(kCalls) / sizeof(kCalls[0]);

@@ -63,8 +63,14 @@ TEST(SyscallTableTest, ChdirAndExecAreTraced) {
   EXPECT_EQ(RuleFor(SYS_chdir).action, SyscallAction::kTrace);
   EXPECT_EQ(RuleFor(SYS_execve).action, SyscallAction::kTrace);
   EXPECT_EQ(RuleFor(SYS_execveat).action, SyscallAction::kTrace);
-  EXPECT_EQ(RuleFor(SYS_fchdir).action, SyscallAction::kAllow);
   EXPECT_EQ(RuleFor(SYS_read).action, SyscallAction::kAllow);
+}
+
+// The preload library keeps its cwd's identity while the supervisor has
+// seen nothing that could move it (preload/config.h, cwd_epoch).
+TEST(SyscallTableTest, CallsThatMoveTheCwdAreSeen) {
+  EXPECT_EQ(RuleFor(SYS_fchdir).action, SyscallAction::kNotify);
+  EXPECT_EQ(RuleFor(SYS_setns).action, SyscallAction::kNotify);
 }
 
 TEST(SyscallTableTest, NoNumberIsListedTwice) {
@@ -286,7 +292,7 @@ TEST(CookieFilterTest, OtherCallsKeepTheKernelsActionCache) {
   for (uint32_t nr :
        {SYS_newfstatat, SYS_statx, SYS_openat, SYS_readlinkat, SYS_faccessat2, SYS_fgetxattr,
         SYS_getdents64, SYS_fchmod, SYS_fchown, SYS_utimensat, SYS_unlinkat, SYS_mkdirat, SYS_openat2,
-        SYS_fchownat, 452 /* fchmodat2 */}) {
+        SYS_fchownat, 452 /* fchmodat2 */, SYS_fchdir}) {
     EXPECT_FALSE(PrefixIgnoresArguments(prefix, nr)) << "syscall " << nr;
   }
 }

@@ -98,6 +98,11 @@ std::vector<SyscallRule> BuildRules() {
       {126, "capset", A::kNotify},
       // The program's own state: done at a ptrace stop.
       {80, "chdir", A::kTrace},
+      // They move a working directory: counted (the preload library keeps
+      // its cwd's identity while nothing can have moved it), then run
+      // unchanged. The library's own fchdir passes with the cookie.
+      {81, "fchdir", A::kNotify},
+      {308, "setns", A::kNotify},
       {59, "execve", A::kTrace},
       {322, "execveat", A::kTrace},
       // Would bypass the view.

@@ -52,7 +52,13 @@ struct ovlbox_pure_slot {
   uint64_t dev;
   uint64_t ino;
   uint64_t generation;  // recorded at; 0: empty
+  uint64_t flags;       // OVLBOX_PURE_*
 };
+
+// The directory holds only regular files, directories and symlinks (no
+// fifo, socket, device or whiteout): opening any of its names has no side
+// effect, so the library may open a name before it knows what it is.
+#define OVLBOX_PURE_PLAIN 1ULL
 
 // Merged directories, by the device and inode of each of their real
 // directories (one slot each: the view gives a program the top one, but a
@@ -82,7 +88,12 @@ struct ovlbox_merged_slot {
 struct ovlbox_view_state {
   uint64_t generation;  // the view's; starts at 1
   uint64_t listing;     // 1 when the supervisor lists directories at all
-  uint64_t pad[6];
+  // Counts the calls the supervisor sees that can move a working directory
+  // (chdir, fchdir and setns without the cookie), each counted before it
+  // runs: the library keeps the identity of its cwd while this and its own
+  // count of the fchdir calls it makes are unchanged.
+  uint64_t cwd_epoch;
+  uint64_t pad[5];
   struct ovlbox_pure_slot slots[OVLBOX_PRELOAD_STATE_SLOTS];
   struct ovlbox_merged_slot merged[OVLBOX_PRELOAD_MERGED_SLOTS];
 };

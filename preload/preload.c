@@ -626,11 +626,71 @@ static uint64_t pure_dir(dev_t dev, ino_t ino) {
 }
 
 // The stat of the directory open as `dirfd` (AT_FDCWD: the cwd).
+// The identity of the thread's cwd, kept while nothing can have moved it:
+// the supervisor counts the chdir, fchdir and setns calls it sees (the
+// shared state's cwd_epoch), the library the fchdir calls it makes itself
+// with the cookie (cwd_moves, counted before each). Both counts are read
+// before the stat they vouch for, so a move in between makes the next
+// lookup stat again.
+static uint64_t cwd_moves;
+struct cwd_memo {
+  int busy;  // a signal handler's lookup in the middle of an update skips it
+  int valid;
+  uint64_t epoch, moves;
+  dev_t dev;
+  ino_t ino;
+  mode_t mode;
+};
+static __thread struct cwd_memo cwd_memo __attribute__((tls_model("initial-exec")));
+
+// The cwd's stat, for what the lookups read of it: device, inode, type.
+static int cwd_stat(struct stat* dir) {
+  const struct ovlbox_view_state* state = view_state();
+  struct cwd_memo* m = &cwd_memo;
+  int keep = state != NULL && !m->busy;
+  uint64_t epoch = 0, moves = 0;
+  if (keep) {
+    epoch = __atomic_load_n(&state->cwd_epoch, __ATOMIC_ACQUIRE);
+    moves = __atomic_load_n(&cwd_moves, __ATOMIC_ACQUIRE);
+    m->busy = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    int hit = m->valid && m->epoch == epoch && m->moves == moves;
+    if (hit) {
+      memset(dir, 0, sizeof(*dir));
+      dir->st_dev = m->dev;
+      dir->st_ino = m->ino;
+      dir->st_mode = m->mode;
+    }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    m->busy = 0;
+    if (hit) return 1;
+  }
+  if (cookie_call(SYS_newfstatat, AT_FDCWD, (long)".", (long)dir, 0) != 0 ||
+      !S_ISDIR(dir->st_mode)) {
+    return 0;
+  }
+  if (keep && !m->busy) {
+    m->busy = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    m->valid = 0;
+    m->epoch = epoch;
+    m->moves = moves;
+    m->dev = dir->st_dev;
+    m->ino = dir->st_ino;
+    m->mode = dir->st_mode & S_IFMT;
+    m->valid = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    m->busy = 0;
+  }
+  return 1;
+}
+
+// The stat of the directory `dirfd` (AT_FDCWD: the cwd), for its device,
+// inode and type alone: 1 when it is a directory.
 static int dir_stat(int dirfd, struct stat* dir) {
-  long r = dirfd == AT_FDCWD
-               ? cookie_call(SYS_newfstatat, AT_FDCWD, (long)".", (long)dir, 0)
-               : cookie_call(SYS_newfstatat, dirfd, (long)"", (long)dir, AT_EMPTY_PATH);
-  return r == 0 && S_ISDIR(dir->st_mode);
+  if (dirfd == AT_FDCWD) return cwd_stat(dir);
+  return cookie_call(SYS_newfstatat, dirfd, (long)"", (long)dir, AT_EMPTY_PATH) == 0 &&
+         S_ISDIR(dir->st_mode);
 }
 
 // The generation at which the directory open as `dirfd` (AT_FDCWD: the
@@ -642,6 +702,31 @@ static uint64_t pure_dirfd_at(int dirfd, struct stat* dir) {
   }
   return pure_dir(dir->st_dev, dir->st_ino);
 }
+// Whether the shared table lists the real directory (dev, ino) as of one
+// lower alone at the view's current generation, holding only regular
+// files, directories and symlinks (OVLBOX_PURE_PLAIN).
+static int pure_dir_plain(dev_t dev, ino_t ino) {
+  const struct ovlbox_view_state* st = view_state();
+  if (st == NULL || st->listing == 0) return 0;
+  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  uint64_t h = ovlbox_pure_hash((uint64_t)dev, (uint64_t)ino);
+  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
+    const struct ovlbox_pure_slot* slot = &st->slots[(h + i) % OVLBOX_PRELOAD_STATE_SLOTS];
+    uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+    if (seq & 1) continue;
+    uint64_t sdev = __atomic_load_n(&slot->dev, __ATOMIC_RELAXED);
+    uint64_t sino = __atomic_load_n(&slot->ino, __ATOMIC_RELAXED);
+    uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
+    uint64_t flags = __atomic_load_n(&slot->flags, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) continue;
+    if (sdev == (uint64_t)dev && sino == (uint64_t)ino && gen != 0) {
+      return gen == now && (flags & OVLBOX_PURE_PLAIN) != 0;
+    }
+  }
+  return 0;
+}
+
 static uint64_t pure_dirfd(int dirfd) {
   struct stat dir;
   return pure_dirfd_at(dirfd, &dir);
@@ -910,6 +995,7 @@ static long merged_step(const struct stat* dst, const char* name) {
 #define WALK_HELD 16
 #define MEMO_PART 256   // longest directory part a thread's walk memo keeps
 #define MEMO_REAL 1024  // longest real path it keeps
+#define MEMO_SLOTS 4    // walks it keeps
 struct walk {
   long dir;   // where the last name is looked up (AT_FDCWD, or a descriptor)
   int owned;  // `dir` was opened here: walk_done closes it
@@ -918,39 +1004,48 @@ struct walk {
   int n_held;
   long held[WALK_HELD];  // the directories opened on the way, outermost first
   // The thread's walk memo (walk_memo below): `memo_gen` set when it
-  // answered the walk (the last name is then looked up by its real path,
-  // `memo_path`); `fill` when the walk should be kept in it, should its
-  // directory come from one lower alone.
+  // answered the walk. The last name is then looked up by its real path,
+  // `memo_path`, in a directory of one lower alone, or in the recorded
+  // merged directory (memo_dev, memo_ino) when `memo_merged`.
   uint64_t memo_gen;
-  int fill;
+  int memo_merged;
+  int memo_plain;  // the directory holds nothing but OVLBOX_PURE_PLAIN's types
+  uint64_t memo_dev, memo_ino;
   const char* part;  // the directory part of the caller's path, and its length
   size_t part_len;
   char memo_path[MEMO_REAL + NAME_MAX + 2];
 };
 
-// Each thread's last walk that ended in a directory that comes from one
-// lower alone: the directory part as the caller gave it, the identity of
-// the directory it started in (none for an absolute path), and the real
-// path it led to, at the view's generation. Programs look names up in the
-// same directory many times in a row (git checks its index entries in
-// order; a compiler searches one include directory); the next lookup
-// there then costs one call for the start's identity and one by the real
-// path, where the walk costs four (open the directory, fstat it, look the
-// name up, close it) or more (through a merged directory). Nothing needs
-// dropping: a directory of one lower alone is changed only by the
-// supervisor, which moves the view's generation on; and the real path
-// names the same directory as long as the lowers are untouched, as
-// ovlbox requires. `hint` is the directory part of the last walk that
-// missed, so that a walk pays for keeping (an fstat and a readlink) only
-// when its part repeats.
-struct walk_memo {
-  int busy;  // a signal handler's lookup in the middle of an update skips it
+// Each thread's last few walks that ended in a directory whose entries the
+// library can look up by itself: one of one lower alone, or a recorded
+// merged one. Each holds the directory part as the caller gave it, the
+// identity of the directory it started in (none for an absolute path), and
+// where it led, at the view's generation: the real path of a directory of
+// one lower alone, the identity of a merged one (whose record names its
+// real directories). Programs look names up in the same directories many
+// times (git checks its index entries in order; a compiler searches its
+// include directories; `find -exec cat {} +` names every file of a
+// directory, then of the ones below, and comes back); a lookup there then
+// costs no call to find the directory (the cwd's identity is kept too:
+// cwd_stat) where the walk costs four (open the directory, fstat it, look
+// the name up, close it) or more. Nothing needs dropping: such a directory
+// is changed only by the supervisor, which moves the view's generation on;
+// and the real path names the same directory as long as the lowers are
+// untouched, as ovlbox requires.
+struct memo_slot {
   uint64_t generation;  // 0: empty
   uint64_t base_dev, base_ino;
-  size_t part_len, real_len, hint_len;
+  int merged;
+  int plain;  // pure_dir_plain, when it was kept
+  uint64_t dir_dev, dir_ino;  // a merged directory's identity
+  size_t part_len, real_len;
   char part[MEMO_PART];
   char real[MEMO_REAL];
-  char hint[MEMO_PART];
+};
+struct walk_memo {
+  int busy;  // a signal handler's lookup in the middle of an update skips it
+  unsigned next;  // the slot to reuse next when none is stale
+  struct memo_slot slot[MEMO_SLOTS];
 };
 static __thread struct walk_memo walk_memo __attribute__((tls_model("initial-exec")));
 
@@ -1003,69 +1098,141 @@ static int walk_base(int dirfd, const char* path, uint64_t* dev, uint64_t* ino) 
 
 // The walk of `w->part` from `dirfd` answered by the thread's walk memo,
 // when the last name `name` is a single one: 1 with *w set to look it up
-// by its real path. Otherwise 0, with w->fill set when the part repeats
-// the last one that missed.
+// there.
 static int memo_walk(int dirfd, const char* name, struct walk* w) {
   struct walk_memo* m = &walk_memo;
   if (w->part_len >= MEMO_PART || !single_name(name) || m->busy) return 0;
   size_t n = strlen(name);
   uint64_t now = view_generation();
-  int hit = 0;
+  if (now == 0) return 0;
+  int hit = 0, based = 0;
+  uint64_t dev = 0, ino = 0;
   // Busy while it reads too: a signal handler's lookup then leaves the
   // memo alone instead of changing it under this one.
   m->busy = 1;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (now != 0 && m->generation == now && m->part_len == w->part_len &&
-      memcmp(m->part, w->part, w->part_len) == 0 && m->real_len + 1 + n < sizeof(w->memo_path)) {
-    uint64_t dev, ino;
-    if (walk_base(dirfd, w->part, &dev, &ino) && dev == m->base_dev && ino == m->base_ino) {
-      memcpy(w->memo_path, m->real, m->real_len);
-      w->memo_path[m->real_len] = '/';
-      memcpy(w->memo_path + m->real_len + 1, name, n + 1);
-      w->dir = AT_FDCWD;
-      w->name = name;
-      w->memo_gen = now;
-      hit = 1;
+  for (int i = 0; i < MEMO_SLOTS && !hit; ++i) {
+    const struct memo_slot* s = &m->slot[i];
+    if (s->generation != now || s->part_len != w->part_len ||
+        memcmp(s->part, w->part, w->part_len) != 0 ||
+        (!s->merged && s->real_len + 1 + n >= sizeof(w->memo_path))) {
+      continue;
     }
-  }
-  if (!hit) {
-    if (m->hint_len == w->part_len && memcmp(m->hint, w->part, w->part_len) == 0) {
-      w->fill = 1;
+    if (!based) {
+      if (!walk_base(dirfd, w->part, &dev, &ino)) break;
+      based = 1;
+    }
+    if (dev != s->base_dev || ino != s->base_ino) continue;
+    w->memo_merged = s->merged;
+    w->memo_plain = s->plain;
+    if (s->merged) {
+      w->memo_dev = s->dir_dev;
+      w->memo_ino = s->dir_ino;
     } else {
-      memcpy(m->hint, w->part, w->part_len);
-      m->hint_len = w->part_len;
+      memcpy(w->memo_path, s->real, s->real_len);
+      w->memo_path[s->real_len] = '/';
+      memcpy(w->memo_path + s->real_len + 1, name, n + 1);
     }
+    w->dir = AT_FDCWD;
+    w->name = name;
+    w->memo_gen = now;
+    hit = 1;
   }
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   m->busy = 0;
   return hit;
 }
 
+// Directories of one lower alone this process listed for lists_only_plain,
+// with bits 1 (judged) and 2 (plain). A lower never changes: the records
+// hold for the whole run.
+static struct local_slot plain_known[LOCAL_SLOTS];
+
+// Whether the directory open (O_PATH will do) as `fd`, stat `st`, lists
+// only regular files, directories and symlinks, by the types its listing
+// gives (as OVLBOX_PURE_PLAIN): read through, once per process, for a
+// directory of one lower alone the supervisor has not judged.
+static int lists_only_plain(long fd, const struct stat* st) {
+  uint64_t bits;
+  if (slot_get(plain_known, st->st_dev, st->st_ino, &bits) != 0 && (bits & 1)) {
+    return (bits & 2) != 0;
+  }
+  long dir = cookie_call(SYS_openat, fd, (long)".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir < 0) return 0;
+  char buf[8192] __attribute__((aligned(8)));
+  int plain = 1;
+  for (;;) {
+    long n = cookie_call(SYS_getdents64, dir, (long)buf, sizeof(buf), 0);
+    if (n <= 0) {
+      plain = plain && n == 0;
+      break;
+    }
+    for (long off = 0; off < n && plain;) {
+      const struct dirent64* d = (const struct dirent64*)(buf + off);
+      plain = d->d_type == DT_REG || d->d_type == DT_DIR || d->d_type == DT_LNK;
+      off += d->d_reclen;
+    }
+    if (!plain) break;
+  }
+  close_fd(dir);
+  slot_put(plain_known, st->st_dev, st->st_ino, 1, plain ? 3 : 1);
+  return plain;
+}
+
 // Keeps the walk `w` (started in `w->start`, ended in the directory open
-// as `w->dir`, which comes from one lower alone at `generation`) in the
-// thread's walk memo.
-static void memo_keep(const struct walk* w, uint64_t generation) {
+// as `w->dir`, stat `dir`, whose entries the library looks up by itself at
+// `generation`: one of one lower alone, or a recorded merged one when
+// `merged`) in the thread's walk memo. Returns whether the directory of
+// one lower alone holds only plain entries (pure_dir_plain,
+// lists_only_plain), as far as it was kept.
+static int memo_keep(const struct walk* w, const struct stat* dir, int merged,
+                     uint64_t generation) {
   struct walk_memo* m = &walk_memo;
   uint64_t dev, ino;
   char real[PATH_MAX];
-  if (m->busy || w->part_len >= MEMO_PART ||
-      !walk_base((int)w->start, w->part, &dev, &ino) || !real_path_of(w->dir, real)) {
-    return;
+  if (m->busy || !w->owned || w->part_len >= MEMO_PART ||
+      !walk_base((int)w->start, w->part, &dev, &ino)) {
+    return 0;
   }
-  size_t len = strlen(real);
-  if (len >= MEMO_REAL || view_generation() != generation) return;
+  size_t len = 0;
+  int plain = 0;
+  if (!merged) {
+    if (!real_path_of(w->dir, real)) return 0;
+    len = strlen(real);
+    if (len >= MEMO_REAL) return 0;
+    plain = pure_dir_plain(dir->st_dev, dir->st_ino) || lists_only_plain(w->dir, dir);
+  }
+  if (view_generation() != generation) return 0;
   m->busy = 1;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  m->generation = 0;
-  m->base_dev = dev;
-  m->base_ino = ino;
-  memcpy(m->part, w->part, w->part_len);
-  m->part_len = w->part_len;
-  memcpy(m->real, real, len);
-  m->real_len = len;
-  m->generation = generation;
+  // The slot of the same walk, else a stale one, else the next in turn.
+  struct memo_slot* s = NULL;
+  for (int i = 0; i < MEMO_SLOTS && s == NULL; ++i) {
+    struct memo_slot* c = &m->slot[i];
+    if (c->generation != 0 && c->part_len == w->part_len && c->base_dev == dev &&
+        c->base_ino == ino && memcmp(c->part, w->part, w->part_len) == 0) {
+      s = c;
+    }
+  }
+  for (int i = 0; i < MEMO_SLOTS && s == NULL; ++i) {
+    if (m->slot[i].generation != generation) s = &m->slot[i];
+  }
+  if (s == NULL) s = &m->slot[m->next++ % MEMO_SLOTS];
+  s->generation = 0;
+  s->base_dev = dev;
+  s->base_ino = ino;
+  s->merged = merged;
+  s->plain = plain;
+  s->dir_dev = (uint64_t)dir->st_dev;
+  s->dir_ino = (uint64_t)dir->st_ino;
+  memcpy(s->part, w->part, w->part_len);
+  s->part_len = w->part_len;
+  memcpy(s->real, real, len);
+  s->real_len = len;
+  s->generation = generation;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   m->busy = 0;
+  return plain;
 }
 
 // Walks `path` (relative to `dirfd`, or absolute inside a lower's path) up
@@ -1089,7 +1256,8 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
   w->start = dirfd;
   w->n_held = 0;
   w->memo_gen = 0;
-  w->fill = 0;
+  w->memo_merged = 0;
+  w->memo_plain = 0;
   if (path == NULL || path[0] == '\0') return 0;
   const char* last = strrchr(path, '/');
   if (last == NULL) return 1;  // a single name: nothing to walk
@@ -1216,31 +1384,45 @@ static int upper_alone_at(long dirfd, const struct stat* dir) {
 // entry's numbers are its own); in a recorded merged directory, a lower's
 // object (merged_entry). With `sx`, the lookup is a statx for `mask`
 // (flags `sx_flags`) into *sx. 1: found (*e); -ENOENT: no such entry; 0:
-// the supervisor's.
+// the supervisor's. With `locate`, 2 when the directory is one of one
+// lower alone that holds nothing but OVLBOX_PURE_PLAIN's types: e->dir and
+// e->name then name the real entry, not looked up yet.
 static int walk_entry(const struct walk* w, struct entry* e, struct statx* sx, int sx_flags,
-                      unsigned mask) {
+                      unsigned mask, int locate) {
   if (!single_name(w->name)) return 0;
   struct stat dir;
   e->merged_sub = 0;
   e->upper = 0;
-  if (w->memo_gen != 0) {
+  if (w->memo_gen != 0 && !w->memo_merged) {
     // The directory the thread's walk memo names: the name by its real path.
     e->generation = w->memo_gen;
     e->dir = AT_FDCWD;
     e->name = w->memo_path;
+    if (locate && w->memo_plain) return 2;
+  } else if (w->memo_gen != 0) {
+    // The merged directory the memo names, by its record.
+    memset(&dir, 0, sizeof(dir));
+    dir.st_dev = (dev_t)w->memo_dev;
+    dir.st_ino = (ino_t)w->memo_ino;
+    dir.st_mode = S_IFDIR;
+    e->generation = 0;
   } else {
     e->generation = walk_pure(w, &dir);
     e->dir = w->dir;
     e->name = w->name;
-    if (e->generation != 0 && w->fill && w->owned) memo_keep(w, e->generation);
+    if (e->generation != 0 && memo_keep(w, &dir, 0, e->generation) && locate) return 2;
   }
   int merged = e->generation == 0;
   if (merged) {
+    uint64_t seen = view_generation();
     int r = merged_entry(&dir, w->name, e->path, &e->st, &e->merged_sub, &e->generation);
+    // A walk to a recorded merged directory is kept whatever the answer
+    // for the name (memo_keep checks the generation has not moved).
+    if (r != 0 && w->memo_gen == 0 && seen != 0) memo_keep(w, &dir, 1, seen);
     if (r < 0) return r;
     if (r == 0) {
       // No recorded merged directory: perhaps one of the upper alone.
-      if (!upper_alone_at(w->dir, &dir)) return 0;
+      if (w->memo_gen != 0 || !upper_alone_at(w->dir, &dir)) return 0;
       e->upper = 1;
       e->merged_sub = 0;
       e->generation = 0;
@@ -1295,7 +1477,7 @@ struct stat_call {
 static int walked_stat(const struct walk* w, void* arg, int* ret) {
   const struct stat_call* c = arg;
   struct entry e;
-  int r = walk_entry(w, &e, NULL, 0, 0);
+  int r = walk_entry(w, &e, NULL, 0, 0, 0);
   if (r == 0 || (r > 0 && S_ISLNK(e.st.st_mode) && !(c->flags & AT_SYMLINK_NOFOLLOW))) return 0;
   if (r < 0) {
     *ret = set_errno(r);
@@ -1326,7 +1508,7 @@ struct readlink_call {
 static int walked_readlink(const struct walk* w, void* arg, int* ret) {
   const struct readlink_call* c = arg;
   struct entry e;
-  int r = walk_entry(w, &e, NULL, 0, 0);
+  int r = walk_entry(w, &e, NULL, 0, 0, 0);
   if (r == 0) return 0;
   if (r < 0 || !S_ISLNK(e.st.st_mode)) {
     *ret = set_errno(r < 0 ? r : -EINVAL);
@@ -2016,7 +2198,7 @@ static int walked_statx(const struct walk* w, void* arg, int* ret) {
   const struct statx_call* c = arg;
   struct entry e;
   struct statx tmp;
-  int r = walk_entry(w, &e, &tmp, c->flags, c->mask);
+  int r = walk_entry(w, &e, &tmp, c->flags, c->mask, 0);
   if (r == 0 || (r > 0 && S_ISLNK(e.st.st_mode) && !(c->flags & AT_SYMLINK_NOFOLLOW))) return 0;
   if (r < 0) {
     *ret = set_errno(r);
@@ -2111,6 +2293,16 @@ EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* st,
   return check_ver(ver) ? -1 : fstatat(dirfd, path, (struct stat*)st, flags);
 }
 
+// ---- fchdir ----
+
+// Made with the cookie, counted first (cwd_stat): without it, the
+// supervisor would have to be asked just to count it.
+EXPORT int fchdir(int fd) {
+  if (!enabled) return set_errno(plain_call(SYS_fchdir, fd, 0, 0, 0));
+  __atomic_add_fetch(&cwd_moves, 1, __ATOMIC_SEQ_CST);
+  return set_errno(cookie_call(SYS_fchdir, fd, 0, 0, 0));
+}
+
 // ---- open ----
 
 static int fast_open(const char* path, int flags, int* ret) {
@@ -2163,6 +2355,35 @@ static int walked_open_parent(const struct walk* w, int flags, int* ret) {
   return 1;
 }
 
+// openat for reading of an entry walk_entry located in a directory that
+// holds only regular files, directories and symlinks: opened first (that
+// has no side effect there). What opens is a regular file or a
+// directory, the view's object; a symlink (ELOOP) and any other failure
+// but a missing name are the supervisor's. A directory asked for as one
+// (O_DIRECTORY: opendir, tree walkers) is remembered as of one lower
+// alone, for the lookups that follow in it.
+static int open_plain(const struct entry* e, int flags, int* ret) {
+  long fd = cookie_call(SYS_openat, e->dir, (long)e->name, flags | O_NOFOLLOW, 0);
+  if (fd == -ENOENT) {
+    *ret = set_errno(fd);
+    return 1;
+  }
+  if (fd < 0) return 0;
+  if (!(flags & O_DIRECTORY)) {
+    *ret = (int)fd;
+    return 1;
+  }
+  struct stat st;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
+      !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+    close_fd(fd);
+    return 0;
+  }
+  if (S_ISDIR(st.st_mode)) note_unmarked_pure(fd, &st, e->generation);
+  *ret = (int)fd;
+  return 1;
+}
+
 // openat of the walk's last name for reading, of a regular file or a
 // directory (walk_entry): the view's object is that real object. A
 // directory of one lower alone opened this way is remembered as such.
@@ -2170,7 +2391,8 @@ static int walked_open(const struct walk* w, void* arg, int* ret) {
   int flags = *(const int*)arg;
   if (w->name != NULL && strcmp(w->name, "..") == 0) return walked_open_parent(w, flags, ret);
   struct entry e;
-  int r = walk_entry(w, &e, NULL, 0, 0);
+  int r = walk_entry(w, &e, NULL, 0, 0, 1);
+  if (r == 2) return open_plain(&e, flags, ret);
   if (r < 0) {
     *ret = set_errno(r);
     return 1;

@@ -5,6 +5,7 @@
 
 #include "supervisor/credentials.h"
 #include "supervisor/handlers.h"
+#include "supervisor/preload.h"
 
 namespace ovlbox {
 namespace {
@@ -18,6 +19,13 @@ Response CredentialChange(Call& c) {
   uint64_t args[6];
   for (int i = 0; i < 6; ++i) args[i] = c.arg(i);
   NoteCredentialChange(c.tracee().tid(), c.nr(), args);
+  return Response::Continue();
+}
+
+// fchdir and setns: they run unchanged, counted first in the shared view
+// state, so that the preload library knows its cwd may have moved.
+Response CwdChange(Call&) {
+  if (const PreloadService* preload = PreloadService::Get()) preload->NoteCwdChange();
   return Response::Continue();
 }
 
@@ -99,6 +107,8 @@ constexpr Entry kEntries[] = {
     {SYS_setfsuid, CredentialChange},
     {SYS_setfsgid, CredentialChange},
     {SYS_capset, CredentialChange},
+    {SYS_fchdir, CwdChange},
+    {SYS_setns, CwdChange},
     // setxattrat, getxattrat, listxattrat, removexattrat, file_getattr and
     // file_setattr (Linux 6.13+) answer ENOSYS: callers fall back to the
     // older calls, which are served.

@@ -20,6 +20,7 @@
 #include "supervisor/call.h"
 #include "supervisor/cli.h"
 #include "supervisor/notifier.h"
+#include "supervisor/preload.h"
 #include "tracer/tracer.h"
 
 namespace ovlbox {
@@ -202,7 +203,11 @@ int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>&
   if (write(socks[0], &go, 1) != 1) return fail("starting the program", errno);
   close(socks[0]);
 
-  Tracer tracer(&view);
+  // A chdir moves the cwd the preload library may be keeping the identity
+  // of (preload/config.h, cwd_epoch).
+  Tracer tracer(&view, [] {
+    if (const PreloadService* preload = PreloadService::Get()) preload->NoteCwdChange();
+  });
   int status = tracer.Run(pid);
   RemoveRuntimeDir();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

@@ -1,10 +1,12 @@
 #include "supervisor/preload.h"
 
+#include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -300,6 +302,25 @@ void WriteSlot(Slot* slot, uint64_t dev, uint64_t ino, uint64_t at, Fill fill) {
   __atomic_store_n(&slot->seq, slot->seq + 1, __ATOMIC_RELEASE);
 }
 
+// Whether the directory `dir_fd` (any open mode) lists only regular
+// files, directories and symlinks. False when it cannot be read, or a type
+// is not given (DT_UNKNOWN).
+bool HoldsOnlyPlainEntries(int dir_fd) {
+  UniqueFd fd(openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return false;
+  std::vector<char> buf(16384);
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd.get(), buf.data(), buf.size());
+    if (n < 0) return false;
+    if (n == 0) return true;
+    for (long off = 0; off < n;) {
+      const auto* d = reinterpret_cast<const struct dirent64*>(buf.data() + off);
+      if (d->d_type != DT_REG && d->d_type != DT_DIR && d->d_type != DT_LNK) return false;
+      off += d->d_reclen;
+    }
+  }
+}
+
 }  // namespace
 
 bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const {
@@ -314,11 +335,16 @@ bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
   uint64_t h = ovlbox_pure_hash(dev, ino);
   if (ListedAt(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, at)) return false;
+  // A lower's directory never changes: its listing is read once.
+  std::call_once(dir.plain_once, [&dir] { dir.plain = HoldsOnlyPlainEntries(dir.top_fd()); });
+  uint64_t flags = dir.plain ? OVLBOX_PURE_PLAIN : 0;
   std::lock_guard<std::mutex> lock(mu_);
   if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
   ovlbox_pure_slot* slot = SlotFor(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, at);
   if (slot == nullptr) return false;
-  WriteSlot(slot, dev, ino, at, [](ovlbox_pure_slot*) {});
+  WriteSlot(slot, dev, ino, at, [flags](ovlbox_pure_slot* s) {
+    __atomic_store_n(&s->flags, flags, __ATOMIC_RELAXED);
+  });
   return true;
 }
 

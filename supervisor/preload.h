@@ -76,6 +76,12 @@ class PreloadService {
   // listed just now (not when it was listed already, or cannot be).
   bool NoteDir(const View& view, const ViewDir& dir, uint64_t seen) const;
 
+  // Counts a call that may move a working directory (chdir, fchdir,
+  // setns), before it runs (preload/config.h, cwd_epoch).
+  void NoteCwdChange() const {
+    if (shared_ != nullptr) __atomic_add_fetch(&shared_->cwd_epoch, 1, __ATOMIC_SEQ_CST);
+  }
+
  private:
   // NoteDir for a directory of one layer, and for a merged one (which
   // lists its real directories).

@@ -176,6 +176,7 @@ void Tracer::OnSeccompStop(pid_t tid) {
   if (ptrace(PTRACE_GETREGS, tid, nullptr, &regs) != 0) return;
   switch (static_cast<int>(regs.orig_rax)) {
     case kChdir:
+      if (before_chdir_) before_chdir_();
       HandleChdir(*view_, tid, regs);
       break;
     case kExecve:

@@ -19,6 +19,9 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <utility>
+
 #include "overlay/view.h"
 
 namespace ovlbox {
@@ -28,7 +31,10 @@ long TracerOptions();
 
 class Tracer {
  public:
-  explicit Tracer(const View* view) : view_(view) {}
+  // `before_chdir`, if set, runs at every chdir stop before the call is
+  // changed or run.
+  explicit Tracer(const View* view, std::function<void()> before_chdir = {})
+      : view_(view), before_chdir_(std::move(before_chdir)) {}
 
   // Serves ptrace stops until no traced process is left. Returns the wait
   // status of `main_pid`.
@@ -37,6 +43,7 @@ class Tracer {
  private:
   void OnSeccompStop(pid_t tid);
   const View* view_;
+  std::function<void()> before_chdir_;
 };
 
 }  // namespace ovlbox

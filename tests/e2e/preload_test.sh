@@ -69,6 +69,69 @@ add_outside_links() {
   ln -sfn host-dir-link "$o/chain"
 }
 add_outside_links
+
+# For the walk memo and the cwd's identity (docs/design.md, "The walk
+# memo"): the same names below a directory of the top lower alone (d1), a
+# merged one (d2) and one of the middle lower alone (d3); and a directory
+# of one lower that holds a fifo next to a file (not one whose names the
+# library may open before it knows what they are).
+add_memo_dirs() {
+  local v=$E2E_VIEW l2=$E2E_L2
+  _put "$v/cwdmove/d1/sub/f" "f in d1"
+  _put "$v/cwdmove/d2/sub/f" "f in d2 (l1)"
+  _put "$l2/cwdmove/d2/sub/f" "f in d2 (l2, hidden)"
+  _put "$l2/cwdmove/d2/sub/g" "g in d2 (l2)"
+  _put "$l2/cwdmove/d3/sub/f" "f in d3 (l2)"
+  _put "$l2/cwdmove/d3/sub/g" "g in d3 (l2)"
+  _put "$v/cwdmove/fifos/in/a" "a next to a fifo"
+  mkfifo "$v/cwdmove/fifos/in/p"
+  cat >"$E2E_OUTSIDE/memo.py" <<'PY'
+import ctypes, errno, os, threading
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+def rd(p):
+    try:
+        with open(p) as f:
+            return f.read().strip()
+    except OSError as e:
+        return "error " + errno.errorcode[e.errno]
+
+def show(tag):
+    print(tag, "|", rd("sub/f"), "|", rd("sub/f"), "|", rd("sub/g"), "|", os.path.exists("sub/g"),
+          "|", rd("./sub/f"), flush=True)
+
+os.chdir("cwdmove/d1")
+show("chdir d1")
+fds = {d: os.open("../" + d, os.O_RDONLY | os.O_DIRECTORY) for d in ("d1", "d2", "d3")}
+os.fchdir(fds["d2"])
+show("fchdir d2")
+libc.syscall(81, fds["d3"])  # fchdir without libc's wrapper
+show("raw fchdir d3")
+libc.syscall(81, fds["d1"])
+show("raw fchdir d1")
+os.chdir("../d2")
+show("chdir ../d2")
+t = threading.Thread(target=lambda: os.fchdir(fds["d3"]))
+t.start()
+t.join()
+show("another thread's fchdir d3")
+if os.fork() == 0:
+    os.fchdir(fds["d1"])
+    show("child fchdir d1")
+    os._exit(0)
+os.wait()
+show("parent after the child's fchdir")
+
+os.chdir("../fifos")
+print(rd("in/a"), rd("in/a"), rd("in/a"))
+r = os.open("in/p", os.O_RDONLY | os.O_NONBLOCK)
+w = os.open("in/p", os.O_WRONLY | os.O_NONBLOCK)
+os.write(w, b"through the view's fifo")
+print(os.read(r, 100).decode())
+PY
+}
+add_memo_dirs
 E2E_EXTRA_ENV="PROBE=$PROBE
 OUT=$E2E_OUTSIDE
 L2=$E2E_L2"
@@ -148,6 +211,13 @@ run_case host-links-into-view '"$PROBE" "stat:$OUT/into-view" "open:$OUT/into-vi
 run_case view-and-lower-paths '"$PROBE" "stat:$VIEW/gone.txt" "open:$VIEW/merged/a.txt:r" \
   "realpath:$VIEW/merged/../README.txt" "realpath:$VIEW/gone.txt" \
   "open:$L2/README.txt:r" "stat:$L2/gone.txt" "realpath:$L2/merged"'
+
+# ------------------------------------------------------------ the walk memo
+
+# Multi-name paths relative to a cwd moved by chdir, by fchdir through libc
+# and without it, by another thread, in a child; and a fifo opened by a
+# multi-name path in a directory whose files the memo answers.
+run_case cwd-moves 'python3 "$OUT/memo.py"'
 
 # ------------------------------------------------------------ programs
 
