@@ -631,11 +631,13 @@ static uint64_t pure_dir(dev_t dev, ino_t ino) {
 // shared state's cwd_epoch), the library the fchdir calls it makes itself
 // with the cookie (cwd_moves, counted before each). Both counts are read
 // before the stat they vouch for, so a move in between makes the next
-// lookup stat again.
+// lookup stat again. The process's id is kept too: a vfork child shares
+// this memory (its thread's memo included) but not the cwd.
 static uint64_t cwd_moves;
 struct cwd_memo {
   int busy;  // a signal handler's lookup in the middle of an update skips it
   int valid;
+  long pid;
   uint64_t epoch, moves;
   dev_t dev;
   ino_t ino;
@@ -649,12 +651,14 @@ static int cwd_stat(struct stat* dir) {
   struct cwd_memo* m = &cwd_memo;
   int keep = state != NULL && !m->busy;
   uint64_t epoch = 0, moves = 0;
+  long pid = 0;
   if (keep) {
     epoch = __atomic_load_n(&state->cwd_epoch, __ATOMIC_ACQUIRE);
     moves = __atomic_load_n(&cwd_moves, __ATOMIC_ACQUIRE);
+    pid = plain_call(SYS_getpid, 0, 0, 0, 0);
     m->busy = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    int hit = m->valid && m->epoch == epoch && m->moves == moves;
+    int hit = m->valid && m->epoch == epoch && m->moves == moves && m->pid == pid;
     if (hit) {
       memset(dir, 0, sizeof(*dir));
       dir->st_dev = m->dev;
@@ -675,6 +679,7 @@ static int cwd_stat(struct stat* dir) {
     m->valid = 0;
     m->epoch = epoch;
     m->moves = moves;
+    m->pid = pid;
     m->dev = dir->st_dev;
     m->ino = dir->st_ino;
     m->mode = dir->st_mode & S_IFMT;

@@ -218,6 +218,10 @@ run_case view-and-lower-paths '"$PROBE" "stat:$VIEW/gone.txt" "open:$VIEW/merged
 # and without it, by another thread, in a child; and a fifo opened by a
 # multi-name path in a directory whose files the memo answers.
 run_case cwd-moves 'python3 "$OUT/memo.py"'
+# A vfork child shares the parent's memory (the library's memos too), not
+# its cwd.
+run_case cwd-vfork 'cd cwdmove/d1 && "$PROBE" vforkchdir:../d3:sub/f vforkchdir:../d2:sub/f \
+  vforkchdir:../d1:sub/f'
 
 # ------------------------------------------------------------ programs
 
