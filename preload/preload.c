@@ -602,14 +602,11 @@ static void note_upper(const struct stat* st, uint64_t bits) {
   if (now != 0) slot_put(upper_known, st->st_dev, st->st_ino, now, bits | upper_bits(st));
 }
 
-// The view's generation (0: no shared state) when the real directory
-// (dev, ino) is known to come from one lower alone and the view has not
-// changed since; 0 otherwise.
-static uint64_t pure_dir(dev_t dev, ino_t ino) {
-  const struct ovlbox_view_state* st = view_state();
-  if (st == NULL || st->listing == 0) return 0;
-  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
-  if (local_generation(dev, ino) == now) return now;
+// The shared table's record of the real directory (dev, ino): 1 with the
+// generation it was recorded at and its OVLBOX_PURE_* flags, 0 when there
+// is none (or it is being rewritten).
+static int shared_pure_slot(const struct ovlbox_view_state* st, dev_t dev, ino_t ino,
+                            uint64_t* generation, uint64_t* flags) {
   uint64_t h = ovlbox_pure_hash((uint64_t)dev, (uint64_t)ino);
   for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
     const struct ovlbox_pure_slot* slot = &st->slots[(h + i) % OVLBOX_PRELOAD_STATE_SLOTS];
@@ -618,11 +615,40 @@ static uint64_t pure_dir(dev_t dev, ino_t ino) {
     uint64_t sdev = __atomic_load_n(&slot->dev, __ATOMIC_RELAXED);
     uint64_t sino = __atomic_load_n(&slot->ino, __ATOMIC_RELAXED);
     uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
+    uint64_t f = __atomic_load_n(&slot->flags, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) continue;
-    if (sdev == (uint64_t)dev && sino == (uint64_t)ino && gen != 0) return gen == now ? now : 0;
+    if (sdev == (uint64_t)dev && sino == (uint64_t)ino && gen != 0) {
+      *generation = gen;
+      *flags = f;
+      return 1;
+    }
   }
   return 0;
+}
+
+// The view's generation (0: no shared state) when the real directory
+// (dev, ino) is known to come from one lower alone and the view has not
+// changed since; 0 otherwise.
+static uint64_t pure_dir(dev_t dev, ino_t ino) {
+  const struct ovlbox_view_state* st = view_state();
+  if (st == NULL || st->listing == 0) return 0;
+  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  if (local_generation(dev, ino) == now) return now;
+  uint64_t gen, flags;
+  return shared_pure_slot(st, dev, ino, &gen, &flags) && gen == now ? now : 0;
+}
+
+// Whether the shared table lists the real directory (dev, ino) as of one
+// lower alone at the view's current generation, holding only regular
+// files, directories and symlinks (OVLBOX_PURE_PLAIN).
+static int pure_dir_plain(dev_t dev, ino_t ino) {
+  const struct ovlbox_view_state* st = view_state();
+  if (st == NULL || st->listing == 0) return 0;
+  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  uint64_t gen, flags;
+  return shared_pure_slot(st, dev, ino, &gen, &flags) && gen == now &&
+         (flags & OVLBOX_PURE_PLAIN) != 0;
 }
 
 // The stat of the directory open as `dirfd` (AT_FDCWD: the cwd).
@@ -707,31 +733,6 @@ static uint64_t pure_dirfd_at(int dirfd, struct stat* dir) {
   }
   return pure_dir(dir->st_dev, dir->st_ino);
 }
-// Whether the shared table lists the real directory (dev, ino) as of one
-// lower alone at the view's current generation, holding only regular
-// files, directories and symlinks (OVLBOX_PURE_PLAIN).
-static int pure_dir_plain(dev_t dev, ino_t ino) {
-  const struct ovlbox_view_state* st = view_state();
-  if (st == NULL || st->listing == 0) return 0;
-  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
-  uint64_t h = ovlbox_pure_hash((uint64_t)dev, (uint64_t)ino);
-  for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
-    const struct ovlbox_pure_slot* slot = &st->slots[(h + i) % OVLBOX_PRELOAD_STATE_SLOTS];
-    uint64_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
-    if (seq & 1) continue;
-    uint64_t sdev = __atomic_load_n(&slot->dev, __ATOMIC_RELAXED);
-    uint64_t sino = __atomic_load_n(&slot->ino, __ATOMIC_RELAXED);
-    uint64_t gen = __atomic_load_n(&slot->generation, __ATOMIC_RELAXED);
-    uint64_t flags = __atomic_load_n(&slot->flags, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) continue;
-    if (sdev == (uint64_t)dev && sino == (uint64_t)ino && gen != 0) {
-      return gen == now && (flags & OVLBOX_PURE_PLAIN) != 0;
-    }
-  }
-  return 0;
-}
-
 static uint64_t pure_dirfd(int dirfd) {
   struct stat dir;
   return pure_dirfd_at(dirfd, &dir);
