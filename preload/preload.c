@@ -2397,7 +2397,9 @@ static int walked_open(const struct walk* w, void* arg, int* ret) {
   int flags = *(const int*)arg;
   if (w->name != NULL && strcmp(w->name, "..") == 0) return walked_open_parent(w, flags, ret);
   struct entry e;
-  int r = walk_entry(w, &e, NULL, 0, 0, 1);
+  // (O_PATH opens a symlink itself even where the call follows it: such
+  // an open looks the name up first.)
+  int r = walk_entry(w, &e, NULL, 0, 0, !(flags & O_PATH));
   if (r == 2) return open_plain(&e, flags, ret);
   if (r < 0) {
     *ret = set_errno(r);

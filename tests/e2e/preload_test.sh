@@ -83,6 +83,7 @@ add_memo_dirs() {
   _put "$l2/cwdmove/d2/sub/g" "g in d2 (l2)"
   _put "$l2/cwdmove/d3/sub/f" "f in d3 (l2)"
   _put "$l2/cwdmove/d3/sub/g" "g in d3 (l2)"
+  ln -s f "$v/cwdmove/d1/sub/lnk"
   _put "$v/cwdmove/fifos/in/a" "a next to a fifo"
   mkfifo "$v/cwdmove/fifos/in/p"
   cat >"$E2E_OUTSIDE/memo.py" <<'PY'
@@ -220,6 +221,12 @@ run_case view-and-lower-paths '"$PROBE" "stat:$VIEW/gone.txt" "open:$VIEW/merged
 run_case cwd-moves 'python3 "$OUT/memo.py"'
 # A vfork child shares the parent's memory (the library's memos too), not
 # its cwd.
+# Opens by a path the memo answers, in a directory of one lower that holds
+# only files, directories and symlinks: O_PATH of a symlink follows it
+# unless O_NOFOLLOW says otherwise.
+run_case memo-open-flags 'cd cwdmove/d1 && "$PROBE" open:sub/f:r open:sub/f:r open:sub/lnk:r \
+  open:sub/lnk:path open:sub/lnk:path+nofollow open:sub/lnk:r+nofollow open:sub/f:dir \
+  open:sub/missing:r open:sub:r open:sub/lnk:dir'
 run_case cwd-vfork 'cd cwdmove/d1 && "$PROBE" vforkchdir:../d3:sub/f vforkchdir:../d2:sub/f \
   vforkchdir:../d1:sub/f'
 
