@@ -3,6 +3,7 @@
 #ifndef OVLBOX_PRELOAD_CONFIG_H_
 #define OVLBOX_PRELOAD_CONFIG_H_
 
+#include <dirent.h>
 #include <stdint.h>
 
 #define OVLBOX_PRELOAD_MAGIC "OVLBOX-PRELOAD-CONFIG-1"
@@ -57,8 +58,21 @@ struct ovlbox_pure_slot {
 
 // The directory holds only regular files, directories and symlinks (no
 // fifo, socket, device or whiteout): opening any of its names has no side
-// effect, so the library may open a name before it knows what it is.
+// effect, so the library may open a name before it knows what it is. A
+// lower never changes, so this is judged once: by the supervisor for the
+// directories it records, by the library for those it finds by itself.
 #define OVLBOX_PURE_PLAIN 1ULL
+
+// Whether the `n` bytes of getdents64 entries at `buf` are all of the
+// types OVLBOX_PURE_PLAIN allows (a type not given, DT_UNKNOWN, is not).
+static inline int ovlbox_dirents_plain(const char* buf, long n) {
+  for (long off = 0; off < n;) {
+    const struct dirent64* d = (const struct dirent64*)(buf + off);
+    if (d->d_type != DT_REG && d->d_type != DT_DIR && d->d_type != DT_LNK) return 0;
+    off += d->d_reclen;
+  }
+  return 1;
+}
 
 // Merged directories, by the device and inode of each of their real
 // directories (one slot each: the view gives a program the top one, but a

@@ -651,7 +651,6 @@ static int pure_dir_plain(dev_t dev, ino_t ino) {
          (flags & OVLBOX_PURE_PLAIN) != 0;
 }
 
-// The stat of the directory open as `dirfd` (AT_FDCWD: the cwd).
 // The identity of the thread's cwd, kept while nothing can have moved it:
 // the supervisor counts the chdir, fchdir and setns calls it sees (the
 // shared state's cwd_epoch), the library the fchdir calls it makes itself
@@ -699,7 +698,7 @@ static int cwd_stat(struct stat* dir) {
       !S_ISDIR(dir->st_mode)) {
     return 0;
   }
-  if (keep && !m->busy) {
+  if (keep) {
     m->busy = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     m->valid = 0;
@@ -1154,10 +1153,9 @@ static int memo_walk(int dirfd, const char* name, struct walk* w) {
 // hold for the whole run.
 static struct local_slot plain_known[LOCAL_SLOTS];
 
-// Whether the directory open (O_PATH will do) as `fd`, stat `st`, lists
-// only regular files, directories and symlinks, by the types its listing
-// gives (as OVLBOX_PURE_PLAIN): read through, once per process, for a
-// directory of one lower alone the supervisor has not judged.
+// Whether the directory of one lower alone open (O_PATH will do) as `fd`,
+// stat `st`, is plain (OVLBOX_PURE_PLAIN), by its listing: read through
+// once per process, for a directory the supervisor has not judged.
 static int lists_only_plain(long fd, const struct stat* st) {
   uint64_t bits;
   if (slot_get(plain_known, st->st_dev, st->st_ino, &bits) != 0 && (bits & 1)) {
@@ -1166,19 +1164,11 @@ static int lists_only_plain(long fd, const struct stat* st) {
   long dir = cookie_call(SYS_openat, fd, (long)".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dir < 0) return 0;
   char buf[8192] __attribute__((aligned(8)));
-  int plain = 1;
+  int plain;
   for (;;) {
     long n = cookie_call(SYS_getdents64, dir, (long)buf, sizeof(buf), 0);
-    if (n <= 0) {
-      plain = plain && n == 0;
-      break;
-    }
-    for (long off = 0; off < n && plain;) {
-      const struct dirent64* d = (const struct dirent64*)(buf + off);
-      plain = d->d_type == DT_REG || d->d_type == DT_DIR || d->d_type == DT_LNK;
-      off += d->d_reclen;
-    }
-    if (!plain) break;
+    plain = n == 0 || (n > 0 && ovlbox_dirents_plain(buf, n));
+    if (n <= 0 || !plain) break;
   }
   close_fd(dir);
   slot_put(plain_known, st->st_dev, st->st_ino, 1, plain ? 3 : 1);

@@ -302,9 +302,8 @@ void WriteSlot(Slot* slot, uint64_t dev, uint64_t ino, uint64_t at, Fill fill) {
   __atomic_store_n(&slot->seq, slot->seq + 1, __ATOMIC_RELEASE);
 }
 
-// Whether the directory `dir_fd` (any open mode) lists only regular
-// files, directories and symlinks. False when it cannot be read, or a type
-// is not given (DT_UNKNOWN).
+// Whether the directory `dir_fd` (any open mode) is plain
+// (OVLBOX_PURE_PLAIN, preload/config.h); false when it cannot be read.
 bool HoldsOnlyPlainEntries(int dir_fd) {
   UniqueFd fd(openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return false;
@@ -313,11 +312,7 @@ bool HoldsOnlyPlainEntries(int dir_fd) {
     long n = syscall(SYS_getdents64, fd.get(), buf.data(), buf.size());
     if (n < 0) return false;
     if (n == 0) return true;
-    for (long off = 0; off < n;) {
-      const auto* d = reinterpret_cast<const struct dirent64*>(buf.data() + off);
-      if (d->d_type != DT_REG && d->d_type != DT_DIR && d->d_type != DT_LNK) return false;
-      off += d->d_reclen;
-    }
+    if (!ovlbox_dirents_plain(buf.data(), n)) return false;
   }
 }
 
