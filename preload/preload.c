@@ -89,10 +89,12 @@ static int enabled;
 static uint64_t pure_dir(dev_t dev, ino_t ino);
 static int single_name(const char* name);
 static int upper_alone_at(long dirfd, const struct stat* dir);
+static void redirect_libc(void);
 
 __attribute__((constructor)) static void init(void) {
   // (The magic is not compared here: the image must hold it only once.)
   enabled = cfg.cookie != 0;
+  if (enabled) redirect_libc();
 }
 
 // A system call with this run's cookie XOR `tag` in r9, loaded and
@@ -3407,3 +3409,147 @@ EXPORT int dirfd(DIR* dir) {
   }
   return ((struct ovl_dir*)dir)->fd;
 }
+
+// glibc's own calls. Inside libc, stdio, setlocale, gettext, iconv, the
+// name service and opendir open and fstat files through libc's internal
+// entry points, where no symbol a preload library defines is seen: each of
+// those calls (a dozen locale and message catalog opens per process, the
+// fstat behind every stdio stream) went to the supervisor. At start the
+// library points those entry points at its own functions, with a jump
+// written over their first bytes (x86-64 only): `__open64_nocancel`,
+// `open64` (alias `__open`), `openat64`, `__fstat64` and `fstatat64` (which
+// stat and lstat enter too). Each replacement is the function the library
+// already exports under the same contract, so libc's callers get exactly
+// what a program calling it gets, including errno. A symbol that is not
+// libc's, is smaller than the jump, or whose page cannot be made writable
+// (a memory-deny-write-execute policy) is left alone: its calls go to the
+// supervisor as before. The loader (ld.so) has its own copies, which stay.
+static int libc_open_nocancel(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return do_openat(AT_FDCWD, path, flags, mode);
+}
+
+#if defined(__x86_64__)
+#include <link.h>
+#include <sys/auxv.h>
+
+#define JUMP_SIZE 14  // jmp *0(%rip), then the target's address
+
+struct redirect {
+  const char* name;
+  const char* version;
+  void* to;
+  unsigned char* from;
+};
+
+// libc's dynamic symbol table, found once by dl_iterate_phdr (dladdr
+// would scan every symbol of libc on each call: 80 us for five).
+struct libc_syms {
+  uintptr_t base;
+  const ElfW(Sym)* sym;
+  const char* str;
+  const uint32_t* gnu_hash;
+};
+
+static uintptr_t dyn_ptr(uintptr_t base, ElfW(Addr) p) { return p < base ? base + p : p; }
+
+static int find_libc(struct dl_phdr_info* info, size_t size, void* arg) {
+  (void)size;
+  struct libc_syms* l = arg;
+  const char* base = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+  base = base ? base + 1 : info->dlpi_name;
+  if (base == NULL || strncmp(base, "libc.so", 7) != 0) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+    const ElfW(Dyn)* d = (const ElfW(Dyn)*)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    for (; d->d_tag != DT_NULL; ++d) {
+      if (d->d_tag == DT_SYMTAB) l->sym = (const ElfW(Sym)*)dyn_ptr(info->dlpi_addr, d->d_un.d_ptr);
+      if (d->d_tag == DT_STRTAB) l->str = (const char*)dyn_ptr(info->dlpi_addr, d->d_un.d_ptr);
+      if (d->d_tag == DT_GNU_HASH) {
+        l->gnu_hash = (const uint32_t*)dyn_ptr(info->dlpi_addr, d->d_un.d_ptr);
+      }
+    }
+  }
+  l->base = info->dlpi_addr;
+  return 1;
+}
+
+// libc's symbol `name` whose address is `at`, by its GNU hash table.
+static const ElfW(Sym)* libc_symbol(const struct libc_syms* l, const char* name, uintptr_t at) {
+  const uint32_t* h = l->gnu_hash;
+  uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2];
+  if (nbuckets == 0) return NULL;
+  const uint32_t* buckets = (const uint32_t*)((const ElfW(Addr)*)(h + 4) + bloom_size);
+  const uint32_t* chain = buckets + nbuckets;
+  uint32_t hash = 5381;
+  for (const unsigned char* c = (const unsigned char*)name; *c; ++c) hash = hash * 33 + *c;
+  uint32_t i = buckets[hash % nbuckets];
+  if (i < symoffset) return NULL;
+  for (;; ++i) {
+    uint32_t ch = chain[i - symoffset];
+    const ElfW(Sym)* s = &l->sym[i];
+    if ((ch | 1) == (hash | 1) && l->base + s->st_value == at &&
+        strcmp(l->str + s->st_name, name) == 0) {
+      return s;
+    }
+    if (ch & 1) return NULL;
+  }
+}
+
+// The address of libc's `name`@`version`, when it is a function of libc
+// at least JUMP_SIZE bytes long; NULL otherwise.
+static unsigned char* libc_entry(const struct libc_syms* l, const char* name, const char* version) {
+  void* at = dlvsym(RTLD_NEXT, name, version);
+  if (at == NULL) return NULL;
+  const ElfW(Sym)* s = libc_symbol(l, name, (uintptr_t)at);
+  if (s == NULL || ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_size < JUMP_SIZE) return NULL;
+  return at;
+}
+
+static void redirect_libc(void) {
+  struct redirect r[] = {
+      {"__open64_nocancel", "GLIBC_PRIVATE", (void*)libc_open_nocancel, NULL},
+      {"open64", "GLIBC_2.2.5", (void*)open64, NULL},
+      {"openat64", "GLIBC_2.4", (void*)openat64, NULL},
+      {"__fstat64", "GLIBC_PRIVATE", (void*)fstat, NULL},
+      {"fstatat64", "GLIBC_2.33", (void*)fstatat, NULL},
+  };
+  size_t n = sizeof(r) / sizeof(r[0]);
+  struct libc_syms l = {0, NULL, NULL, NULL};
+  if (dl_iterate_phdr(find_libc, &l) == 0 || l.sym == NULL || l.str == NULL || l.gnu_hash == NULL) {
+    return;
+  }
+  uintptr_t page = getauxval(AT_PAGESZ);
+  if (page == 0) page = 4096;
+  uintptr_t lo = UINTPTR_MAX, hi = 0;
+  for (size_t i = 0; i < n; ++i) {
+    r[i].from = libc_entry(&l, r[i].name, r[i].version);
+    if (r[i].from == NULL) continue;
+    uintptr_t a = (uintptr_t)r[i].from;
+    if (a < lo) lo = a;
+    if (a + JUMP_SIZE > hi) hi = a + JUMP_SIZE;
+  }
+  if (hi == 0) return;
+  lo &= ~(page - 1);
+  hi = (hi + page - 1) & ~(page - 1);
+  // libc's text lies in one mapping; a span that is not small is no libc
+  // this was written for.
+  if (hi - lo > 64 * page) return;
+  if (plain_call(SYS_mprotect, (long)lo, (long)(hi - lo), PROT_READ | PROT_WRITE | PROT_EXEC, 0) != 0) {
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (r[i].from == NULL) continue;
+    unsigned char code[JUMP_SIZE] = {0xff, 0x25, 0, 0, 0, 0};
+    uint64_t to = (uint64_t)(uintptr_t)r[i].to;
+    memcpy(code + 6, &to, sizeof(to));
+    memcpy(r[i].from, code, sizeof(code));
+  }
+  plain_call(SYS_mprotect, (long)lo, (long)(hi - lo), PROT_READ | PROT_EXEC, 0);
+}
+#else
+static void redirect_libc(void) {}
+#endif

@@ -133,6 +133,20 @@ print(os.read(r, 100).decode())
 PY
 }
 add_memo_dirs
+
+# For glibc's own opens and stats (docs/design.md, "glibc's own calls"):
+# compiled locales in the view, read by setlocale through LOCPATH. The
+# middle lower holds two copies of the host's C.utf8; the top one whites
+# out the LC_CTYPE of the second, which then cannot load.
+add_locales() {
+  local src=/usr/lib/locale/C.utf8
+  [ -d "$src" ] || return 0
+  mkdir -p "$E2E_L2/locales"
+  cp -r "$src" "$E2E_L2/locales/C.utf8"
+  cp -r "$src" "$E2E_L2/locales/xx_XX.utf8"
+  _whiteout "$E2E_VIEW/locales/xx_XX.utf8/LC_CTYPE"
+}
+add_locales
 E2E_EXTRA_ENV="PROBE=$PROBE
 OUT=$E2E_OUTSIDE
 L2=$E2E_L2"
@@ -234,6 +248,17 @@ run_case cwd-vfork 'cd cwdmove/d1 && "$PROBE" vforkchdir:../d3:sub/f vforkchdir:
 
 # NULL pointers where glibc's prototypes say nonnull (Rust probes statx so):
 # the same errors as the kernel's, not a crash in the library.
+# Calls glibc makes from inside itself, where no symbol of the library is
+# seen: setlocale's opens and fstats of the locale files, nftw's and
+# glob's listings and stats, freopen's open. The library answers them
+# (redirected entry points); they must be the view's.
+run_case libc-internal-calls 'for l in C.UTF-8 xx_XX.UTF-8; do
+    LOCPATH=$VIEW/locales LC_ALL=$l locale charmap 2>&1
+    LOCPATH=$VIEW/locales LC_ALL=$l date -d @0 "+%A %B" 2>&1
+  done
+  "$PROBE" nftw:merged nftw:opq nftw:typechange-file nftw:locales glob:"merged/*" glob:"*/sub" \
+    glob:"gone*" freopen:merged/b.txt freopen:gone.txt freopen:$OUT/host.txt freopen:opq1/l2.txt'
+
 run_case null-arguments '"$PROBE" nullargs:/usr/include/stdio.h nullargs:merged/a.txt'
 
 run_case python-imports 'python3 -c "
@@ -471,6 +496,27 @@ d = os.open(\"merged\", os.O_RDONLY | os.O_DIRECTORY)
 a, b = os.fstat(d), os.stat(\"merged\")
 print(\"merged dir\", a.st_ino == b.st_ino, a.st_nlink == b.st_nlink)
 "'
+
+# The same after changes: a copy-up (which keeps its origin's identity), a
+# new file, a removal and a new directory, seen by glibc's own calls.
+# posix_spawn's file actions open in the child, on its own small stack.
+rw_case libc-internal-after-changes "python3" setup_changes 'echo changed >> merged/a.txt
+  echo new > merged/new.txt; rm merged/b.txt; mkdir merged/newdir
+  python3 -c "
+import os
+acts = [(os.POSIX_SPAWN_OPEN, 0, \"merged/a.txt\", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, \"merged/newdir/out.txt\", os.O_WRONLY | os.O_CREAT, 0o644)]
+pid = os.posix_spawn(\"/bin/cat\", [\"cat\"], os.environ, file_actions=acts)
+print(\"spawned cat:\", os.waitpid(pid, 0)[1])
+try:
+    os.posix_spawn(\"/bin/cat\", [\"cat\"], os.environ,
+                   file_actions=[(os.POSIX_SPAWN_OPEN, 0, \"merged/b.txt\", os.O_RDONLY, 0)])
+except OSError as e:
+    print(\"spawn with a removed file:\", os.strerror(e.errno))
+"
+  touch -d @1600000000 merged merged/a.txt merged/new.txt merged/newdir merged/newdir/out.txt
+  "$PROBE" nftw:merged glob:"merged/*" freopen:merged/a.txt freopen:merged/b.txt \
+    freopen:merged/new.txt freopen:merged/newdir/out.txt'
 
 setup_pure() {
   setup_changes
