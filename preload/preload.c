@@ -3424,14 +3424,6 @@ EXPORT int dirfd(DIR* dir) {
 // libc's, is smaller than the jump, or whose page cannot be made writable
 // (a memory-deny-write-execute policy) is left alone: its calls go to the
 // supervisor as before. The loader (ld.so) has its own copies, which stay.
-static int libc_open_nocancel(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  return do_openat(AT_FDCWD, path, flags, mode);
-}
-
 #if defined(__x86_64__)
 #include <link.h>
 #include <sys/auxv.h>
@@ -3511,7 +3503,7 @@ static unsigned char* libc_entry(const struct libc_syms* l, const char* name, co
 
 static void redirect_libc(void) {
   struct redirect r[] = {
-      {"__open64_nocancel", "GLIBC_PRIVATE", (void*)libc_open_nocancel, NULL},
+      {"__open64_nocancel", "GLIBC_PRIVATE", (void*)open64, NULL},
       {"open64", "GLIBC_2.2.5", (void*)open64, NULL},
       {"openat64", "GLIBC_2.4", (void*)openat64, NULL},
       {"__fstat64", "GLIBC_PRIVATE", (void*)fstat, NULL},
