@@ -3422,11 +3422,14 @@ EXPORT int dirfd(DIR* dir) {
 // already exports under the same contract, so libc's callers get exactly
 // what a program calling it gets, including errno. A symbol that is not
 // libc's, is smaller than the jump, or whose page cannot be made writable
-// (a memory-deny-write-execute policy) is left alone: its calls go to the
-// supervisor as before. The loader (ld.so) has its own copies, which stay.
+// (a memory-deny-write-execute policy) is left alone, and so is all of
+// libc in a process that already runs a second thread: their calls go to
+// the supervisor as before. The loader (ld.so) has its own copies, which
+// stay.
 #if defined(__x86_64__)
 #include <link.h>
 #include <sys/auxv.h>
+#include <sys/single_threaded.h>
 
 #define JUMP_SIZE 14  // jmp *0(%rip), then the target's address
 
@@ -3510,6 +3513,10 @@ static void redirect_libc(void) {
       {"fstatat64", "GLIBC_2.33", (void*)fstatat, NULL},
   };
   size_t n = sizeof(r) / sizeof(r[0]);
+  // The jumps are written 14 bytes at a time: only while no other thread
+  // can be running libc (another library's constructor may have started
+  // one before this one runs).
+  if (!__libc_single_threaded) return;
   struct libc_syms l = {0, NULL, NULL, NULL};
   if (dl_iterate_phdr(find_libc, &l) == 0 || l.sym == NULL || l.str == NULL || l.gnu_hash == NULL) {
     return;
