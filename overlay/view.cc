@@ -209,13 +209,25 @@ ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size) {
   return getxattr(link, name, value, size);
 }
 
-void View::Changed() const {
-  uint64_t now = generation_.fetch_add(1, std::memory_order_acq_rel) + 2;
-  if (mirror_ == nullptr) return;
-  uint64_t seen = __atomic_load_n(mirror_, __ATOMIC_ACQUIRE);
-  while (seen < now && !__atomic_compare_exchange_n(mirror_, &seen, now, false, __ATOMIC_ACQ_REL,
+namespace {
+
+// Raises *at to `now`, never lowering it.
+void RaiseTo(uint64_t* at, uint64_t now) {
+  uint64_t seen = __atomic_load_n(at, __ATOMIC_ACQUIRE);
+  while (seen < now && !__atomic_compare_exchange_n(at, &seen, now, false, __ATOMIC_ACQ_REL,
                                                     __ATOMIC_ACQUIRE)) {
   }
+}
+
+}  // namespace
+
+void View::Changed(bool layout) const {
+  uint64_t now = generation_.fetch_add(1, std::memory_order_acq_rel) + 2;
+  if (mirror_ == nullptr) return;
+  // The layout first: a reader that sees the new generation sees it too
+  // (preload/config.h).
+  if (layout && layout_mirror_ != nullptr) RaiseTo(layout_mirror_, now);
+  RaiseTo(mirror_, now);
 }
 
 bool View::IsPassthrough(dev_t dev) const {

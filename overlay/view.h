@@ -299,13 +299,19 @@ class View {
 
   // A number that grows with every change to the view (the Writer calls
   // Changed once a change is made): what was computed from the view at one
-  // generation is still right while it stays the same.
+  // generation is still right while it stays the same. `layout`: the
+  // change made, removed, moved or changed a directory (or copied one up),
+  // not only other objects in directories that have their upper already.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  void Changed() const;
+  void Changed(bool layout) const;
   // Where Changed also publishes generation() + 1 (never lowering it), for
-  // readers in other processes (supervisor/preload.h). Set once, before
-  // the program starts.
-  void MirrorGenerationTo(uint64_t* mirror) { mirror_ = mirror; }
+  // readers in other processes (supervisor/preload.h), and, for a change
+  // of the layout, the same number to `layout` first. Set once, before the
+  // program starts.
+  void MirrorGenerationTo(uint64_t* mirror, uint64_t* layout) {
+    mirror_ = mirror;
+    layout_mirror_ = layout;
+  }
 
   // Forgets the cached directory `rel` and, with `subtree`, every directory
   // below it (after it was copied up, removed, renamed; "" with `subtree`:
@@ -340,6 +346,7 @@ class View {
   mutable OriginCache origins_;
   mutable std::atomic<uint64_t> generation_{0};
   uint64_t* mirror_ = nullptr;
+  uint64_t* layout_mirror_ = nullptr;
   size_t cache_limit_ = 4096;
   dev_t proc_dev_ = 0;
   ino_t proc_root_ino_ = 0;

@@ -27,16 +27,21 @@ namespace {
 
 constexpr size_t kCopyChunk = 8 << 20;
 
-// Tells the view, when a change is done, that it changed.
+// Tells the view, when a change is done, that it changed, and whether
+// its directories did (*layout, which it resets).
 class ChangedOnExit {
  public:
-  explicit ChangedOnExit(const View* view) : view_(view) {}
-  ~ChangedOnExit() { view_->Changed(); }
+  ChangedOnExit(const View* view, bool* layout) : view_(view), layout_(layout) {}
+  ~ChangedOnExit() {
+    view_->Changed(*layout_);
+    *layout_ = false;
+  }
   ChangedOnExit(const ChangedOnExit&) = delete;
   ChangedOnExit& operator=(const ChangedOnExit&) = delete;
 
  private:
   const View* view_;
+  bool* layout_;
 };
 
 std::string FdName(int dirfd, const std::string& name) {
@@ -273,7 +278,7 @@ SysResult<Target> Writer::Relookup(const Target& t) const {
 
 SysResult<ViewDirPtr> Writer::CopyUpDir(const ViewDirPtr& dir) {
   std::lock_guard<std::mutex> lock(mu_);
-  ChangedOnExit changed(view_);
+  ChangedOnExit changed(view_, &layout_);
   return CopyUpDirLocked(dir);
 }
 
@@ -291,6 +296,7 @@ SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir_in) {
   std::string tmp = TempName();
   const struct stat& st = dir->st;
   int src = dir->top_fd();
+  layout_ = true;
   if (mkdirat(work_.get(), tmp.c_str(), 0700) != 0) return Errno{errno};
   auto fail = [&](int err) -> SysResult<ViewDirPtr> {
     RemoveTree(work_.get(), tmp);
@@ -404,7 +410,7 @@ int Writer::CopyUpFile(const Target& t, int upper_parent, bool with_data,
 
 SysResult<Target> Writer::CopyUp(const Target& t, bool with_data, const CancelCheck& cancel) {
   std::lock_guard<std::mutex> lock(mu_);
-  ChangedOnExit changed(view_);
+  ChangedOnExit changed(view_, &layout_);
   return CopyUpLocked(t, with_data, cancel);
 }
 
@@ -495,8 +501,9 @@ void Writer::InheritAsMadeIn(int parent, const std::string& tmp) {
 
 int Writer::Create(const Target& t, bool is_dir, const MakeEntry& make, UniqueFd* fd_out) {
   std::lock_guard<std::mutex> lock(mu_);
-  ChangedOnExit changed(view_);
+  ChangedOnExit changed(view_, &layout_);
   if (!t.in_view || !t.parent) return EROFS;
+  if (is_dir) layout_ = true;
   // The caller's permission first: a refused creation copies nothing up.
   if (int err = CallerMayChangeDir(t.parent->st)) return err;
   auto up = CopyUpDirLocked(t.parent);
@@ -561,12 +568,13 @@ int Writer::RemoveWhiteouts(int dirfd) {
 
 int Writer::Remove(const Target& t, bool is_dir) {
   std::lock_guard<std::mutex> lock(mu_);
-  ChangedOnExit changed(view_);
+  ChangedOnExit changed(view_, &layout_);
   if (!t.in_view || !t.exists || !t.parent) return ENOENT;
   bool dir = S_ISDIR(t.st.st_mode);
   if (is_dir && !dir) return ENOTDIR;
   if (!is_dir && dir) return EISDIR;
   if (dir) {
+    layout_ = true;
     auto entries = ListMerged(*view_, *t.dir, 0);
     if (!entries.ok()) return entries.error();
     if (entries->size() > 2) return ENOTEMPTY;
@@ -598,13 +606,14 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return EINVAL;
   if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return EINVAL;
   std::lock_guard<std::mutex> lock(mu_);
-  ChangedOnExit changed(view_);
+  ChangedOnExit changed(view_, &layout_);
   if (!from.exists) return ENOENT;
   if (!from.parent || !to.parent) return EBUSY;
   bool exchange = flags & RENAME_EXCHANGE;
   if (exchange && !to.exists) return ENOENT;
   bool from_dir = S_ISDIR(from.st.st_mode);
   bool to_dir = to.exists && S_ISDIR(to.st.st_mode);
+  if (from_dir || to_dir) layout_ = true;
   if (from.rel == to.rel) return 0;
   // Without redirect_dir (userxattr forces it off) a directory that has
   // lower content cannot move: EXDEV, and `mv` falls back to copying.
@@ -732,7 +741,7 @@ int Writer::Link(const Target& from, const Target& to) {
   SysResult<Target> src = Errno{EIO};
   {
     std::lock_guard<std::mutex> lock(mu_);
-  ChangedOnExit changed(view_);
+    ChangedOnExit changed(view_, &layout_);
     src = CopyUpLocked(from, true, nullptr);
   }
   if (!src.ok()) return src.error();
@@ -755,9 +764,11 @@ int Writer::Modify(const Target& t,
                    const std::function<int(int obj_fd, int parent_fd, const char* name)>& apply,
                    const CancelCheck& cancel) {
   std::lock_guard<std::mutex> lock(mu_);
-  ChangedOnExit changed(view_);
+  ChangedOnExit changed(view_, &layout_);
+  if (S_ISDIR(t.st.st_mode) || t.rel.empty()) layout_ = true;
   auto up = CopyUpLocked(t, with_data, cancel);
   if (!up.ok()) return up.error();
+  if (S_ISDIR(up->st.st_mode)) layout_ = true;
   int parent = -1;
   if (up->parent) parent = UpperFd(*up->parent);
   // Attributes only: no directory's layers change, but a cached directory

@@ -102,6 +102,9 @@ class Writer {
   UniqueFd work_;  // <work dir>/work, where copies are built
   std::mutex mu_;
   uint64_t counter_ = 0;
+  // Set (under mu_) when the change in progress makes, removes, moves or
+  // changes a directory: View::Changed(layout) when it is done.
+  bool layout_ = false;
 };
 
 }  // namespace ovlbox

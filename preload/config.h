@@ -40,10 +40,14 @@ struct ovlbox_preload_config {
 // inode of its real directory, when its view directory comes from that
 // one lower directory alone (no upper, no other lower, no whiteouts marked
 // by xattr, no hidden or mount points inside): the view's entries are then
-// that directory's entries, whiteout devices excepted. An entry holds only
-// while `generation` still equals the one it was recorded at: the
-// supervisor advances it with every change to the view, before the change
-// is answered.
+// that directory's entries, whiteout devices excepted. An entry made at
+// generation g holds while `layout` <= g: the supervisor advances
+// `generation` with every change to the view, and sets `layout` to the new
+// generation (before it) when the change makes, removes, moves or changes
+// a directory, before the change is answered. A change to other objects in
+// a directory that has its upper already (a file made, copied up, removed,
+// renamed) leaves every entry holding: the library's lookups read the real
+// directories each time, and see it.
 #define OVLBOX_PRELOAD_STATE_PATH "/etc/ovlbox-view-state"
 #define OVLBOX_PRELOAD_STATE_SLOTS 8192
 #define OVLBOX_PRELOAD_STATE_PROBES 8
@@ -80,7 +84,8 @@ static inline int ovlbox_dirents_plain(const char* buf, long n) {
 // real directories that make up the view directory, top first, when none of
 // them marks xattr whiteouts. The view's entry for a name is then the
 // first of those directories' entries for it, a whiteout device there
-// meaning none. Valid, as above, while `generation` is unchanged.
+// meaning none. Valid, as above, while `layout` has not passed
+// `generation`.
 #define OVLBOX_PRELOAD_MERGED_SLOTS 1024
 #define OVLBOX_PRELOAD_MERGED_BYTES 1952
 
@@ -107,7 +112,10 @@ struct ovlbox_view_state {
   // runs: the library keeps the identity of its cwd while this and its own
   // count of the fchdir calls it makes are unchanged.
   uint64_t cwd_epoch;
-  uint64_t pad[5];
+  // The generation of the last change to the view's directories (as
+  // above); at most `generation`, and published before it.
+  uint64_t layout;
+  uint64_t pad[4];
   struct ovlbox_pure_slot slots[OVLBOX_PRELOAD_STATE_SLOTS];
   struct ovlbox_merged_slot merged[OVLBOX_PRELOAD_MERGED_SLOTS];
 };

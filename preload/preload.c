@@ -590,6 +590,35 @@ static uint64_t view_generation(void) {
   return st == NULL ? 0 : __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
 }
 
+// Whether a record of directories made at generation `gen` still holds:
+// no change to the view's directories since (preload/config.h). The
+// records of directories (of one lower alone, merged, and the walks to
+// them) are all checked so: a change to other objects, in a directory
+// that has its upper already, moves the generation but not the layout,
+// and the library's lookups read the real directories each time.
+static int holds(uint64_t gen, uint64_t layout) { return gen != 0 && gen >= layout; }
+
+// The view's generation (0: no shared state) and in *layout that of the
+// last change to its directories, read after it: a generation read here
+// and kept as a record's holds exactly as long as the records it was
+// judged by.
+static uint64_t view_now(uint64_t* layout) {
+  const struct ovlbox_view_state* st = view_state();
+  if (st == NULL) {
+    *layout = 1;
+    return 0;
+  }
+  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  *layout = __atomic_load_n(&st->layout, __ATOMIC_ACQUIRE);
+  return now;
+}
+
+static int record_holds(uint64_t gen) {
+  uint64_t layout;
+  view_now(&layout);
+  return holds(gen, layout);
+}
+
 // What note_upper recorded of the object with stat `st` at the view's
 // current generation (0: nothing).
 static uint64_t upper_bits(const struct stat* st) {
@@ -630,26 +659,26 @@ static int shared_pure_slot(const struct ovlbox_view_state* st, dev_t dev, ino_t
 }
 
 // The view's generation (0: no shared state) when the real directory
-// (dev, ino) is known to come from one lower alone and the view has not
-// changed since; 0 otherwise.
+// (dev, ino) is known to come from one lower alone by a record that still
+// holds; 0 otherwise.
 static uint64_t pure_dir(dev_t dev, ino_t ino) {
   const struct ovlbox_view_state* st = view_state();
   if (st == NULL || st->listing == 0) return 0;
-  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
-  if (local_generation(dev, ino) == now) return now;
+  uint64_t layout;
+  uint64_t now = view_now(&layout);
+  if (holds(local_generation(dev, ino), layout)) return now;
   uint64_t gen, flags;
-  return shared_pure_slot(st, dev, ino, &gen, &flags) && gen == now ? now : 0;
+  return shared_pure_slot(st, dev, ino, &gen, &flags) && holds(gen, layout) ? now : 0;
 }
 
 // Whether the shared table lists the real directory (dev, ino) as of one
-// lower alone at the view's current generation, holding only regular
+// lower alone, still holding (holds), with only regular
 // files, directories and symlinks (OVLBOX_PURE_PLAIN).
 static int pure_dir_plain(dev_t dev, ino_t ino) {
   const struct ovlbox_view_state* st = view_state();
   if (st == NULL || st->listing == 0) return 0;
-  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
   uint64_t gen, flags;
-  return shared_pure_slot(st, dev, ino, &gen, &flags) && gen == now &&
+  return shared_pure_slot(st, dev, ino, &gen, &flags) && record_holds(gen) &&
          (flags & OVLBOX_PURE_PLAIN) != 0;
 }
 
@@ -771,11 +800,12 @@ struct merged {
 };
 
 // Whether the real directory (dev, ino) is one of a merged directory's
-// recorded at the view's current generation; *m gets its directories.
+// recorded and still holding (holds); *m gets its directories.
 static int shared_merged_dir(dev_t dev, ino_t ino, struct merged* m) {
   const struct ovlbox_view_state* st = view_state();
   if (st == NULL || st->listing == 0) return 0;
-  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  uint64_t layout;
+  view_now(&layout);
   uint64_t h = ovlbox_pure_hash((uint64_t)dev, (uint64_t)ino);
   for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
     const struct ovlbox_merged_slot* slot = &st->merged[(h + i) % OVLBOX_PRELOAD_MERGED_SLOTS];
@@ -796,7 +826,7 @@ static int shared_merged_dir(dev_t dev, ino_t ino, struct merged* m) {
     for (uint32_t j = 0; j < len; ++j) m->paths[j] = __atomic_load_n(&slot->paths[j], __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != seq) return 0;
-    if (gen == 0 || gen != now || m->n_dirs < 2) return 0;
+    if (!holds(gen, layout) || m->n_dirs < 2) return 0;
     m->generation = gen;
     m->paths[len < sizeof(m->paths) ? len : sizeof(m->paths) - 1] = '\0';
     return 1;
@@ -827,18 +857,19 @@ static void note_local_merged(dev_t dev, ino_t ino, const struct merged* m) {
 }
 
 // Whether the real directory (dev, ino) is one of a merged directory's,
-// recorded by the supervisor or worked out here, at the view's current
-// generation; *m gets its directories.
+// recorded by the supervisor or worked out here, still holding; *m gets
+// its directories.
 static int merged_dir(dev_t dev, ino_t ino, struct merged* m) {
   if (shared_merged_dir(dev, ino, m)) return 1;
   const struct ovlbox_view_state* st = view_state();
   if (st == NULL || st->listing == 0) return 0;
-  uint64_t now = __atomic_load_n(&st->generation, __ATOMIC_ACQUIRE);
+  uint64_t layout;
+  view_now(&layout);
   if (__atomic_exchange_n(&local_merged.lock, 1, __ATOMIC_ACQUIRE) != 0) return 0;
   int found = 0;
   for (int i = 0; i < LOCAL_MERGED && !found; ++i) {
     if (local_merged.dev[i] == (uint64_t)dev && local_merged.ino[i] == (uint64_t)ino &&
-        local_merged.m[i].generation == now && local_merged.m[i].n_dirs >= 2) {
+        holds(local_merged.m[i].generation, layout) && local_merged.m[i].n_dirs >= 2) {
       *m = local_merged.m[i];
       found = 1;
     }
@@ -889,12 +920,30 @@ static long opaque_xattr(const char* path, char* v) {
   return x;
 }
 
+// Whether the regular file at the real path `path` (lstat *st), in the
+// upper, is no copy of a lower file (it has no origin xattr: the
+// supervisor records one on every copy-up it makes, as overlayfs does):
+// the view then reports its own stat. *st gets the stat of what was
+// checked.
+static int upper_file_own(const char* path, struct stat* st) {
+  long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path,
+                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  int own = cookie_call(SYS_fgetxattr, fd, (long)"user.overlay.origin", 0, 0) == -ENODATA &&
+            cookie_call(SYS_newfstatat, fd, (long)"", (long)st, AT_EMPTY_PATH) == 0 &&
+            S_ISREG(st->st_mode);
+  close_fd(fd);
+  return own;
+}
+
 // A single name in the merged directory whose top real directory has stat
-// `dir` (S_ISDIR), when the view's
-// answer is an object of a lower: 1 with its real path in `path` and
-// lstat in *st; -ENOENT; 0: the supervisor's (the upper's objects, which
-// report their origin's identity, and anything in doubt). A lower's
-// non-directory reports its own stat and opens as itself, as on overlayfs.
+// `dir` (S_ISDIR), when the view's answer is a real object as it is: 1
+// with its real path in `path` and lstat in *st; -ENOENT; 0: the
+// supervisor's (directories of the upper, which are merged or opaque, and
+// its copies of lower files, which report their origin's identity, and
+// anything in doubt). A lower's non-directory reports its own stat and
+// opens as itself, as on overlayfs; so do the upper's symlinks and the
+// regular files made there.
 // So does a directory, the topmost of the view's directory: except that
 // when a lower below has the name as a directory too (and the directory
 // found is not opaque), the view's directory is merged, and reports one
@@ -908,7 +957,10 @@ static int merged_entry(const struct stat* dir, const char* name, char* path, st
   uint32_t index;
   int r = merged_lookup(&m, 0, name, path, st, &index);
   if (r <= 0) return r;
-  if (index == 0 && m.upper_first) return 0;
+  if (index == 0 && m.upper_first &&
+      !S_ISLNK(st->st_mode) && !(S_ISREG(st->st_mode) && upper_file_own(path, st))) {
+    return 0;
+  }
   *merged_sub = 0;
   *generation = m.generation;
   if (!S_ISDIR(st->st_mode)) return 1;
@@ -968,7 +1020,7 @@ static void note_unmarked_pure(long fd, const struct stat* st, uint64_t generati
 static void note_walked_pure(long dir, uint64_t generation) {
   struct stat st;
   if (cookie_call(SYS_newfstatat, dir, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
-      !S_ISDIR(st.st_mode) || local_generation(st.st_dev, st.st_ino) == generation) {
+      !S_ISDIR(st.st_mode) || record_holds(local_generation(st.st_dev, st.st_ino))) {
     return;
   }
   long fd = cookie_call(SYS_openat, dir, (long)".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -980,10 +1032,12 @@ static void note_walked_pure(long dir, uint64_t generation) {
 // A walk's step from a directory (stat `dst`) that lacks `name`, if it is
 // one of the real directories of a recorded merged directory: the real
 // directory the view's `name` is topmost in, when another one has it
-// (opened O_PATH; one of the upper's is the supervisor's); -ENOENT when
-// none has it or a whiteout hides it; -ESRCH when it is no such
-// directory; another error: the supervisor's. (The walk may stand in a
-// lower's directory of it: a cwd at the view root is one.)
+// (opened O_PATH); -ENOENT when none has it or a whiteout hides it;
+// -ESRCH when it is no such directory; another error: the supervisor's.
+// (The walk may stand in a lower's directory of it: a cwd at the view root
+// is one.) The upper's directory is the view's at that name whatever it
+// holds: a walk on from it finds the upper's entries, and looks names it
+// lacks up by its own record, which it has only when it is merged.
 static long merged_step(const struct stat* dst, const char* name) {
   struct stat st;
   struct merged m;
@@ -992,7 +1046,7 @@ static long merged_step(const struct stat* dst, const char* name) {
   if (!merged_dir(dst->st_dev, dst->st_ino, &m)) return -ESRCH;
   int r = merged_lookup(&m, m.key_index == 0 ? 1 : 0, name, path, &st, &index);
   if (r < 0) return r;
-  if (r == 0 || !S_ISDIR(st.st_mode) || (index == 0 && m.upper_first)) return -EAGAIN;
+  if (r == 0 || !S_ISDIR(st.st_mode)) return -EAGAIN;
   long fd = open_checked(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &st);
   return fd < 0 ? -EAGAIN : fd;
 }
@@ -1036,7 +1090,7 @@ struct walk {
 // costs no call to find the directory (the cwd's identity is kept too:
 // cwd_stat) where the walk costs four (open the directory, fstat it, look
 // the name up, close it) or more. Nothing needs dropping: such a directory
-// is changed only by the supervisor, which moves the view's generation on;
+// is changed only by the supervisor, which moves the view's layout on;
 // and the real path names the same directory as long as the lowers are
 // untouched, as ovlbox requires.
 struct memo_slot {
@@ -1110,8 +1164,8 @@ static int memo_walk(int dirfd, const char* name, struct walk* w) {
   struct walk_memo* m = &walk_memo;
   if (w->part_len >= MEMO_PART || !single_name(name) || m->busy) return 0;
   size_t n = strlen(name);
-  uint64_t now = view_generation();
-  if (now == 0) return 0;
+  uint64_t layout;
+  if (view_now(&layout) == 0) return 0;
   int hit = 0, based = 0;
   uint64_t dev = 0, ino = 0;
   // Busy while it reads too: a signal handler's lookup then leaves the
@@ -1120,7 +1174,7 @@ static int memo_walk(int dirfd, const char* name, struct walk* w) {
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   for (int i = 0; i < MEMO_SLOTS && !hit; ++i) {
     const struct memo_slot* s = &m->slot[i];
-    if (s->generation != now || s->part_len != w->part_len ||
+    if (!holds(s->generation, layout) || s->part_len != w->part_len ||
         memcmp(s->part, w->part, w->part_len) != 0 ||
         (!s->merged && s->real_len + 1 + n >= sizeof(w->memo_path))) {
       continue;
@@ -1142,7 +1196,7 @@ static int memo_walk(int dirfd, const char* name, struct walk* w) {
     }
     w->dir = AT_FDCWD;
     w->name = name;
-    w->memo_gen = now;
+    w->memo_gen = s->generation;
     hit = 1;
   }
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -1200,7 +1254,9 @@ static int memo_keep(const struct walk* w, const struct stat* dir, int merged,
     if (len >= MEMO_REAL) return 0;
     plain = pure_dir_plain(dir->st_dev, dir->st_ino) || lists_only_plain(w->dir, dir);
   }
-  if (view_generation() != generation) return 0;
+  uint64_t layout;
+  view_now(&layout);
+  if (!holds(generation, layout)) return 0;
   m->busy = 1;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   // The slot of the same walk, else a stale one, else the next in turn.
@@ -1213,7 +1269,7 @@ static int memo_keep(const struct walk* w, const struct stat* dir, int merged,
     }
   }
   for (int i = 0; i < MEMO_SLOTS && s == NULL; ++i) {
-    if (m->slot[i].generation != generation) s = &m->slot[i];
+    if (!holds(m->slot[i].generation, layout)) s = &m->slot[i];
   }
   if (s == NULL) s = &m->slot[m->next++ % MEMO_SLOTS];
   s->generation = 0;
@@ -1415,7 +1471,7 @@ static int walk_entry(const struct walk* w, struct entry* e, struct statx* sx, i
     uint64_t seen = view_generation();
     int r = merged_entry(&dir, w->name, e->path, &e->st, &e->merged_sub, &e->generation);
     // A walk to a recorded merged directory is kept whatever the answer
-    // for the name (memo_keep checks the generation has not moved).
+    // for the name (memo_keep checks the layout has not moved).
     if (r != 0 && w->memo_gen == 0 && seen != 0) memo_keep(w, &dir, 1, seen);
     if (r < 0) return r;
     if (r == 0) {
@@ -2704,6 +2760,156 @@ static int walk_realpath(const char* path, char* out) {
   return 1;
 }
 
+// The view path of the real directory `real` (absolute), when it lies in
+// a layer: the view's root (the topmost lower's path), then the
+// directory's place below its layer's root. Without redirects (userxattr
+// turns them off) a layer's directory stands for the view directory at
+// its own place and no other. 1 when `out` (PATH_MAX) holds it.
+// The view's root: the topmost lower's root in the configuration.
+static int view_root(struct root* r) {
+  const char* p = cfg.prefixes;
+  int k;
+  while ((k = next_root(&p, r)) > 0 && r->kind != 'D') {
+  }
+  return k > 0;
+}
+
+// Whether the cwd is a directory of the view the library looks names up
+// in itself: of one lower alone, or a recorded merged one, still holding
+// (a directory removed from the view is in no record).
+static int cwd_listed(void) {
+  struct stat cwd;
+  struct merged m;
+  return cwd_stat(&cwd) &&
+         (pure_dir(cwd.st_dev, cwd.st_ino) != 0 || merged_dir(cwd.st_dev, cwd.st_ino, &m));
+}
+
+static int view_path_of_dir(const char* real, char* out) {
+  size_t root_len;
+  struct root r;
+  if (layer_of(real, &root_len) < 0 || !view_root(&r)) return 0;
+  const char* rel = root_len == 1 ? real : real + root_len;  // "" or "/..."
+  size_t top = r.len == 1 ? 0 : r.len;  // the view at "/": no root part
+  size_t rel_len = strlen(rel);
+  if (top + rel_len + 1 >= PATH_MAX) return 0;
+  memcpy(out, r.path, top);
+  memcpy(out + top, rel, rel_len + 1);
+  if (out[0] == '\0') memcpy(out, "/", 2);
+  return 1;
+}
+
+// The real path of the directory a walk looks its last name up in, in
+// `real` (PATH_MAX): where the thread's walk memo led, or the walk's own
+// directory (the cwd's: this thread's).
+static int walk_dir_real(const struct walk* w, char* real) {
+  if (w->memo_gen != 0 && !w->memo_merged) {
+    size_t len = strlen(w->memo_path) - strlen(w->name) - 1;
+    memcpy(real, w->memo_path, len);
+    real[len] = '\0';
+    return 1;
+  }
+  if (w->memo_gen != 0) {
+    struct merged m;
+    if (!merged_dir((dev_t)w->memo_dev, (ino_t)w->memo_ino, &m)) return 0;
+    size_t len = strnlen(m.paths, sizeof(m.paths));
+    if (len == 0 || len >= sizeof(m.paths)) return 0;
+    memcpy(real, m.paths, len + 1);
+    return 1;
+  }
+  if (w->dir == AT_FDCWD) return real_path_at("/proc/thread-self/cwd", real);
+  return real_path_of(w->dir, real);
+}
+
+// realpath of a path the library walks to its last name itself (plain
+// names; no "..", no trailing slash), relative to a cwd in the view
+// (cwd_listed) or absolute below the view's root: the view path of the directory the name is looked up in
+// (one of one lower alone, a recorded merged one, or one of the upper
+// alone, each canonical: every directory above it in the view is one),
+// then the name, when that is no symlink. 1: `out` (PATH_MAX) holds it;
+// -1: the name is missing, and `out` holds what glibc's realpath leaves
+// in a caller's buffer then (the directory's path and the name); 0: the
+// supervisor's (a name missing on the way included: which one it is
+// decides what is left in the buffer).
+static int walked_realpath(const char* path, char* out) {
+  if (!enabled || path == NULL || path[0] == '\0' || !listing()) return 0;
+  // (A walk may also pass through another lower's own host path, which is
+  // the host's, not the view's.)
+  struct root top;
+  if (path[0] == '/' ? !view_root(&top) || !below_root(path, &top) || strcmp(path, top.path) == 0
+                     : !cwd_listed()) {
+    return 0;
+  }
+  struct walk w;
+  if (walk_to_last(AT_FDCWD, path, &w) <= 0) return 0;
+  struct entry e;
+  int r = walk_entry(&w, &e, NULL, 0, 0, 0);
+  char real[PATH_MAX];
+  int answer = 0;
+  if (r != 0 && (r < 0 || !S_ISLNK(e.st.st_mode)) && walk_dir_real(&w, real) &&
+      view_path_of_dir(real, out)) {
+    size_t len = strlen(out), n = strlen(w.name);
+    if (len + 1 + n < PATH_MAX) {
+      if (len > 1) out[len++] = '/';
+      memcpy(out + len, w.name, n + 1);
+      answer = r < 0 ? -1 : 1;
+    }
+  }
+  walk_done(&w);
+  return answer;
+}
+
+// getcwd where the cwd is a directory of the view the library looks names
+// up in itself (of one lower alone, or a recorded merged one, still
+// holding: a directory removed from the view is in no record): its view
+// path (view_path_of_dir). 1 when `out` (PATH_MAX) holds it.
+static int fast_getcwd(char* out) {
+  struct stat cwd;
+  if (!enabled || !listing() || !cwd_listed() || !cwd_stat(&cwd)) return 0;
+  char real[PATH_MAX];
+  struct stat again;
+  // The link read, then the identity checked again: the cwd did not move
+  // in between.
+  return real_path_at("/proc/thread-self/cwd", real) &&
+         cookie_call(SYS_newfstatat, AT_FDCWD, (long)".", (long)&again, 0) == 0 &&
+         again.st_dev == cwd.st_dev && again.st_ino == cwd.st_ino && view_path_of_dir(real, out);
+}
+
+typedef char* (*getcwd_fn)(char*, size_t);
+
+EXPORT char* getcwd(char* buf, size_t size) {
+  buf = UNTRUSTED(buf);
+  char view[PATH_MAX];
+  if (!(buf != NULL && size == 0) && fast_getcwd(view)) {
+    size_t n = strlen(view) + 1;
+    if (buf == NULL) {
+      if (size != 0 && size < n) {
+        errno = ERANGE;
+        return NULL;
+      }
+      char* copy = malloc(size != 0 ? size : n);
+      if (copy == NULL) {
+        errno = ENOMEM;
+        return NULL;
+      }
+      memcpy(copy, view, n);
+      return copy;
+    }
+    if (size < n) {
+      errno = ERANGE;
+      return NULL;
+    }
+    memcpy(buf, view, n);
+    return buf;
+  }
+  static getcwd_fn next;
+  if (next == NULL) next = (getcwd_fn)dlsym(RTLD_NEXT, "getcwd");
+  if (next == NULL) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return next(buf, size);
+}
+
 // The canonical view path of `path` from the supervisor, in one call, for
 // a path the host fast path does not place: 1 when `out` (PATH_MAX) holds
 // it. Failures are left to glibc, for the exact errno and for what its
@@ -2722,6 +2928,7 @@ EXPORT char* realpath(const char* path, char* resolved) {
   path = UNTRUSTED(path);
   resolved = UNTRUSTED(resolved);
   int fast = walk_realpath(path, buf);
+  if (fast == 0) fast = walked_realpath(path, buf);
   if (fast == 0 && view_realpath(path, buf)) fast = 1;
   if (fast < 0) {
     if (resolved != NULL) memcpy(resolved, buf, strlen(buf) + 1);
@@ -2899,7 +3106,7 @@ static enum dir_source dir_source_of(int fd, struct merged* plan, uint64_t* dotd
 // ---- merged listings ----
 //
 // A merged directory whose real directories are all lowers' (recorded at
-// the view's current generation) is listed here as the supervisor lists
+// a record that still holds) is listed here as the supervisor lists
 // it (overlay/dirlist.cc, ListMerged): every real directory's names, top
 // first, each name once, a whiteout device hiding the name below it; "."
 // and ".." with the numbers the record gives; each entry's d_off its name's
@@ -3147,9 +3354,9 @@ static int merged_listing(struct ovl_dir* d, const struct merged* plan) {
     ok = mlist_add_dir(&l, path, d->buf);
     path += strlen(path) + 1;
   }
-  // Made at the generation the record holds at: still the view's now.
-  const struct ovlbox_view_state* vs = view_state();
-  ok = ok && vs != NULL && __atomic_load_n(&vs->generation, __ATOMIC_ACQUIRE) == plan->generation;
+  // Made while the record holds: still the view's now (its directories
+  // are all lowers': nothing in them changes before the layout does).
+  ok = ok && record_holds(plan->generation);
   char* list = NULL;
   size_t size = 0;
   if (ok) {

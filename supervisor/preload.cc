@@ -228,8 +228,9 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   if (map == MAP_FAILED) return absl::ErrnoToStatus(errno, "mapping the shared view state");
   service->shared_ = static_cast<ovlbox_view_state*>(map);
   service->shared_->generation = view.generation() + 1;
+  service->shared_->layout = service->shared_->generation;
   service->state_ = std::move(state);
-  view.MirrorGenerationTo(&service->shared_->generation);
+  view.MirrorGenerationTo(&service->shared_->generation, &service->shared_->layout);
   // Mount points or host pseudo filesystems inside a lower would be
   // entries whose stat the host answers differently, and an upper or work
   // dir inside a lower must stay hidden in whatever directory below a
@@ -261,20 +262,25 @@ namespace {
 // The shared tables' slots (ovlbox_pure_slot, ovlbox_merged_slot) are
 // found by hashing a directory's device and inode, probing a few slots.
 
-// Whether the first slot for (dev, ino) already lists it at `at`: the
-// check without a lock that most lookups end at.
+// Whether an entry made at generation `at` still holds with the shared
+// state's `layout` (preload/config.h).
+bool Holds(uint64_t at, uint64_t layout) { return at != 0 && at >= layout; }
+
+// Whether the first slot for (dev, ino) already lists it, still holding:
+// the check without a lock that most lookups end at.
 template <typename Slot>
-bool ListedAt(const Slot* slots, size_t n, uint64_t h, uint64_t dev, uint64_t ino, uint64_t at) {
+bool Listed(const Slot* slots, size_t n, uint64_t h, uint64_t dev, uint64_t ino,
+            uint64_t layout) {
   const Slot* first = &slots[h % n];
   return __atomic_load_n(&first->dev, __ATOMIC_RELAXED) == dev &&
          __atomic_load_n(&first->ino, __ATOMIC_RELAXED) == ino &&
-         __atomic_load_n(&first->generation, __ATOMIC_RELAXED) == at;
+         Holds(__atomic_load_n(&first->generation, __ATOMIC_RELAXED), layout);
 }
 
 // The slot to write (dev, ino) to: its own, else an empty or stale one
-// among the probes, else the first. Null when it lists it at `at` already.
+// among the probes, else the first. Null when it lists it, still holding.
 template <typename Slot>
-Slot* SlotFor(Slot* slots, size_t n, uint64_t h, uint64_t dev, uint64_t ino, uint64_t at) {
+Slot* SlotFor(Slot* slots, size_t n, uint64_t h, uint64_t dev, uint64_t ino, uint64_t layout) {
   Slot* victim = nullptr;
   for (int i = 0; i < OVLBOX_PRELOAD_STATE_PROBES; ++i) {
     Slot* slot = &slots[(h + i) % n];
@@ -282,10 +288,10 @@ Slot* SlotFor(Slot* slots, size_t n, uint64_t h, uint64_t dev, uint64_t ino, uin
       victim = slot;
       break;
     }
-    if (victim == nullptr && (slot->generation == 0 || slot->generation != at)) victim = slot;
+    if (victim == nullptr && !Holds(slot->generation, layout)) victim = slot;
   }
   if (victim == nullptr) victim = &slots[h % n];
-  if (victim->dev == dev && victim->ino == ino && victim->generation == at) return nullptr;
+  if (victim->dev == dev && victim->ino == ino && Holds(victim->generation, layout)) return nullptr;
   return victim;
 }
 
@@ -324,18 +330,21 @@ bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   const LayerSet& layers = view.layers();
   if (only.layer < layers.first_lower() || only.xwhiteouts) return false;
   uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
-  // The entry holds at the generation `dir` was judged at: any change
-  // since (in flight then or later) has made it stale already.
+  // The entry holds from the generation `dir` was judged at: a change of
+  // the layout since (in flight then or later) has made it stale already.
   uint64_t at = seen + 1;  // the mirror's numbering (View::Changed)
-  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
+  uint64_t layout = __atomic_load_n(&shared_->layout, __ATOMIC_ACQUIRE);
+  if (!Holds(at, layout)) return false;
   uint64_t h = ovlbox_pure_hash(dev, ino);
-  if (ListedAt(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, at)) return false;
+  if (Listed(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, layout)) return false;
   // A lower's directory never changes: its listing is read once.
   std::call_once(dir.plain_once, [&dir] { dir.plain = HoldsOnlyPlainEntries(dir.top_fd()); });
   uint64_t flags = dir.plain ? OVLBOX_PURE_PLAIN : 0;
   std::lock_guard<std::mutex> lock(mu_);
-  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
-  ovlbox_pure_slot* slot = SlotFor(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, at);
+  layout = __atomic_load_n(&shared_->layout, __ATOMIC_ACQUIRE);
+  if (!Holds(at, layout)) return false;
+  ovlbox_pure_slot* slot =
+      SlotFor(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, layout);
   if (slot == nullptr) return false;
   WriteSlot(slot, dev, ino, at, [flags](ovlbox_pure_slot* s) {
     __atomic_store_n(&s->flags, flags, __ATOMIC_RELAXED);
@@ -349,11 +358,12 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
     if (ld.xwhiteouts) return false;
   }
   uint64_t at = seen + 1;  // as in NotePureDir
-  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
+  uint64_t layout = __atomic_load_n(&shared_->layout, __ATOMIC_ACQUIRE);
+  if (!Holds(at, layout)) return false;
   {
     uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
     uint64_t h = ovlbox_pure_hash(dev, ino);
-    if (ListedAt(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at)) return false;
+    if (Listed(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, layout)) return false;
   }
   std::call_once(dir.real_paths_once, [&dir] {
     std::string paths;
@@ -381,7 +391,8 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
   uint64_t self_ino = dir.stable_ino;
   uint64_t dotdot_ino = DotDotIno(view, dir);
   std::lock_guard<std::mutex> lock(mu_);
-  if (at != __atomic_load_n(&shared_->generation, __ATOMIC_ACQUIRE)) return false;
+  layout = __atomic_load_n(&shared_->layout, __ATOMIC_ACQUIRE);
+  if (!Holds(at, layout)) return false;
   // The same record under each of its real directories: a program holds
   // whichever one it was given (its cwd at the view root is a lower's
   // directory; a directory copied up after it went there stays the
@@ -391,7 +402,7 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
     const auto& [dev, ino] = dir.real_ids[key];
     uint64_t h = ovlbox_pure_hash(dev, ino);
     ovlbox_merged_slot* slot =
-        SlotFor(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, at);
+        SlotFor(shared_->merged, OVLBOX_PRELOAD_MERGED_SLOTS, h, dev, ino, layout);
     if (slot == nullptr) break;
     WriteSlot(slot, dev, ino, at, [&](ovlbox_merged_slot* s) {
       __atomic_store_n(&s->n_dirs, n_dirs, __ATOMIC_RELAXED);

@@ -862,6 +862,46 @@ rw_case merged-lookups "" setup_merged 'p() {
   echo "-- after changes"
   for round in 1 2; do p; done'
 
+# Paths in merged directories that have their upper directory: names
+# made there (their own identity), lower files copied up there (their
+# origin's), symlinks made there, and directories of the upper alone,
+# looked up, opened, canonicalised (realpath, relative to a cwd in the view
+# and absolute) and as the cwd (getcwd), each round twice (the first
+# records the directories); then cwds removed from the view. What the
+# library answers itself must be what the kernel's overlayfs shows.
+rw_case merged-upper-paths "" setup_merged 'mkdir -p mg/both/newsub mg/only2/deep/nd &&
+  echo made > mg/both/made.txt && echo more >> mg/both/b2.txt && ln -s made.txt mg/both/ulink &&
+  echo f > mg/only2/deep/nd/f && echo g > mg/both/newsub/g &&
+  touch -h -d @1600000000 mg/both/made.txt mg/both/b2.txt mg/both/ulink mg/both/newsub/g \
+    mg/both/newsub mg/only2/deep/nd/f mg/only2/deep/nd mg/only2/deep mg/only2 mg/both mg &&
+  p() {
+    "$PROBE" realpath:mg/both/made.txt realpath:mg/both/b2.txt realpath:mg/both/b1.txt \
+      realpath:mg/both/ulink realpath:mg/both/none realpath:mg/both/newsub \
+      realpath:mg/both/newsub/g realpath:mg/both/newsub/none realpath:mg/only2/deep/nd/f \
+      realpath:mg/only2/deep/d.txt realpath:mg/both/sub/s.txt realpath:mg/hidden.txt \
+      "realpath:$PWD/mg/both/made.txt" "realpath:$PWD/mg/only2/deep/nd" \
+      "realpath:$PWD/mg/both/newsub/g" "realpath:$PWD/mg/none" \
+      stat:mg/both/made.txt lstat:mg/both/ulink stat:mg/both/ulink statx:mg/both/made.txt \
+      open:mg/both/made.txt:r open:mg/both/b2.txt:r open:mg/both/newsub/g:r \
+      readlink:mg/both/ulink readlink:mg/both/made.txt readlink:mg/both/b2.txt \
+      stat:mg/both/newsub stat:mg/only2/deep/nd/f open:mg/only2/deep/nd:dir
+    stat -c "%n %s %h %F %i" mg/both/b2.txt mg/low.txt mg/only2/deep/d.txt 2>&1
+    stat -c "%n %s %h %F" mg/both/made.txt mg/both/ulink mg/both/newsub mg/only2/deep/nd/f 2>&1
+    for d in mg mg/both mg/both/sub mg/only1 mg/only2/deep mg/only2/deep/nd mg/both/newsub mg/opq; do
+      (cd "$d" && "$PROBE" chdir:. realpath:. realpath:none realpath:sub/s.txt realpath:made.txt \
+        realpath:deep/nd/f && python3 -c "import os; print(\"py\", os.getcwd())")
+    done
+  }
+  for round in 1 2; do p; done
+  echo "-- removed"
+  mkdir mg/both/rm && (cd mg/both/rm && rmdir ../rm && "$PROBE" chdir:. realpath:x &&
+    python3 -c "import os; os.getcwd()" 2>&1 | tail -1)
+  (cd mg/only1 && "$PROBE" chdir:. && rm -r ../only1 && "$PROBE" chdir:. realpath:e.txt stat:e.txt &&
+    python3 -c "import os; os.getcwd()" 2>&1 | tail -1)
+  (cd mg/only2/deep && "$PROBE" chdir:. && cd .. && mv deep deep2 2>&1; "$PROBE" chdir:deep realpath:deep/d.txt)
+  (cd mg/both/newsub && "$PROBE" chdir:. && mv ../newsub ../moved && "$PROBE" chdir:. realpath:g &&
+    python3 -c "import os; print(os.getcwd())")'
+
 # chmod without following symlinks (glibc's fchmodat with
 # AT_SYMLINK_NOFOLLOW, as tar restores directory modes): made one
 # fchmodat2 call by the library; symlinks refuse, lower files copy up.
