@@ -97,12 +97,15 @@ std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
   };
   constexpr uint32_t kArgsOffset = offsetof(seccomp_data, args);
   constexpr size_t n = sizeof(kCalls) / sizeof(kCalls[0]);
+  static_assert(kCalls[0] == SYS_newfstatat);
   // Every "no" jumps to the end of the prefix, where libseccomp's program
   // starts (it checks the architecture again itself). The call number is
   // tested before any argument is read: for every other call the result
   // then depends on the architecture and number alone, so the kernel's
   // action cache still lets the calls ovlbox allows run without the filter.
-  const size_t cookie_at = 3 + n;  // the cookie's test
+  const size_t loader_at = 3 + n;      // newfstatat: the loader's fstat
+  const size_t cookie_at = loader_at + 4;  // the cookie's test
+  const size_t allow_at = cookie_at + 4;
   const size_t end = cookie_at + 5;
   std::vector<sock_filter> p;
   p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
@@ -111,10 +114,19 @@ std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
   p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
   for (size_t i = 0; i < n; ++i) {
     size_t at = p.size();
+    size_t yes = i == 0 ? loader_at : cookie_at;
     p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kCalls[i],
-                         static_cast<uint8_t>(cookie_at - at - 1),
+                         static_cast<uint8_t>(yes - at - 1),
                          static_cast<uint8_t>(i + 1 == n ? end - at - 1 : 0)));
   }
+  // newfstatat(kLoaderFd, ..., AT_EMPTY_PATH): the descriptor and the
+  // flags are ints (the kernel reads the low halves alone).
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 0 * 8));
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(kLoaderFd), 0,
+                       static_cast<uint8_t>(cookie_at - loader_at - 2)));
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 3 * 8));
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AT_EMPTY_PATH,
+                       static_cast<uint8_t>(allow_at - loader_at - 4), 0));
   // The cookie, in the sixth argument.
   p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + 5 * 8));
   p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cookie), 0, 3));

@@ -22,6 +22,13 @@ namespace ovlbox {
 // way.
 absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie = 0);
 
+// With a nonzero cookie, fstat of descriptor kLoaderFd (newfstatat with
+// exactly AT_EMPTY_PATH) is let through too: the supervisor gives the
+// dynamic loader the files it opens under that number, and the loader's
+// fstat of them is the kernel's to answer (docs/design.md, "The loader's
+// files"). 1000 lies below the usual limit of open files (1024).
+inline constexpr int kLoaderFd = 1000;
+
 // The part BuildFilter puts in front of libseccomp's program for `cookie`
 // (every path through it that does not allow the call ends where that
 // program starts).

@@ -297,6 +297,49 @@ TEST(CookieFilterTest, OtherCallsKeepTheKernelsActionCache) {
   }
 }
 
+// The dynamic loader's fstat of its file at kLoaderFd passes (with the
+// cookie's prefix in place); fstat of another descriptor, or of that one
+// with other flags, still reaches the supervisor.
+TEST(CookieFilterTest, TheLoadersFstatPasses) {
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter(
+                [] {
+                  if (dup2(0, kLoaderFd) != kLoaderFd) return 1;
+                  struct stat st;
+                  return syscall(SYS_newfstatat, kLoaderFd, "", &st, AT_EMPTY_PATH) == 0 ? 0 : 2;
+                },
+                EXDEV, &nr, kCookie),
+            0);
+  EXPECT_EQ(nr, -1);
+  for (int (*body)() :
+       {+[] {
+          struct stat st;
+          return syscall(SYS_newfstatat, 0, "", &st, AT_EMPTY_PATH) == -1 ? errno : 0;
+        },
+        +[] {
+          struct stat st;
+          return syscall(SYS_newfstatat, kLoaderFd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ==
+                         -1
+                     ? errno
+                     : 0;
+        }}) {
+    nr = -1;
+    EXPECT_EQ(RunUnderFilter(body, EXDEV, &nr, kCookie), EXDEV);
+    EXPECT_EQ(nr, SYS_newfstatat);
+  }
+  // Without the cookie (no preload library) nothing passes.
+  nr = -1;
+  EXPECT_EQ(RunUnderFilter(
+                [] {
+                  struct stat st;
+                  return syscall(SYS_newfstatat, kLoaderFd, "", &st, AT_EMPTY_PATH) == -1 ? errno
+                                                                                          : 0;
+                },
+                EXDEV, &nr),
+            EXDEV);
+  EXPECT_EQ(nr, SYS_newfstatat);
+}
+
 TEST(CookieFilterTest, OnlyTheLibrarysCallsPass) {
   int nr = -1;
   EXPECT_EQ(RunUnderFilter(

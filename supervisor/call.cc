@@ -93,7 +93,19 @@ void SendResponse(int listener, uint64_t id, Response r) {
     addfd.flags = r.drop_before_return ? 0 : SECCOMP_ADDFD_FLAG_SEND;
     addfd.srcfd = static_cast<uint32_t>(r.fd.get());
     addfd.newfd_flags = r.cloexec ? O_CLOEXEC : 0;
-    int installed = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    int installed = -1;
+    if (r.target_fd >= 0) {
+      seccomp_notif_addfd at = addfd;
+      at.flags |= SECCOMP_ADDFD_FLAG_SETFD;
+      at.newfd = static_cast<uint32_t>(r.target_fd);
+      installed = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &at);
+      // Above the caller's limit of open files (EBADF, EMFILE): the lowest.
+      if (installed < 0 && errno != ENOENT && errno != EINPROGRESS) {
+        installed = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+      }
+    } else {
+      installed = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    }
     if (installed >= 0 && !r.drop_before_return) return;
     if (installed < 0 && errno == ENOENT) return;  // the thread is gone
     if (installed >= 0) {

@@ -31,6 +31,9 @@ struct Response {
   // call return (a fifo end must not be held open by the supervisor once
   // the program runs on).
   bool drop_before_return = false;
+  // kFd: the descriptor number to install it as in the caller (>= 0, free
+  // there), rather than the lowest free one; where that fails, the lowest.
+  int target_fd = -1;
 
   static Response Value(int64_t v) {
     Response r;

@@ -19,6 +19,7 @@
 #include "policy/filter.h"
 #include "supervisor/call.h"
 #include "supervisor/cli.h"
+#include "supervisor/loader_fds.h"
 #include "supervisor/notifier.h"
 #include "supervisor/preload.h"
 #include "tracer/tracer.h"
@@ -205,9 +206,13 @@ int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>&
 
   // A chdir moves the cwd the preload library may be keeping the identity
   // of (preload/config.h, cwd_epoch).
-  Tracer tracer(&view, [] {
-    if (const PreloadService* preload = PreloadService::Get()) preload->NoteCwdChange();
-  });
+  // An execve ends what was known of the thread's dynamic loader.
+  Tracer tracer(
+      &view,
+      [] {
+        if (const PreloadService* preload = PreloadService::Get()) preload->NoteCwdChange();
+      },
+      [](pid_t tid) { LoaderFds::Forget(tid); });
   int status = tracer.Run(pid);
   RemoveRuntimeDir();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

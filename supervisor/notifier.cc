@@ -16,6 +16,7 @@
 #include "supervisor/call.h"
 #include "supervisor/credentials.h"
 #include "supervisor/handlers.h"
+#include "supervisor/loader_fds.h"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -71,6 +72,9 @@ void Notifier::Serve() {
     {
       CredentialScope as_caller(static_cast<pid_t>(req->pid));
       r = HandlerFor(req->data.nr)(call);
+    }
+    if (r.kind == Response::Kind::kFd && (req->data.nr == SYS_openat || req->data.nr == SYS_open)) {
+      LoaderFds::Place(static_cast<pid_t>(req->pid), req->data.instruction_pointer, &r);
     }
 
     SendResponse(listener_, req->id, std::move(r));

@@ -181,6 +181,7 @@ void Tracer::OnSeccompStop(pid_t tid) {
       break;
     case kExecve:
     case kExecveat:
+      if (before_exec_) before_exec_(tid);
       HandleExec(*view_, tid, regs);
       break;
     case kOpen:

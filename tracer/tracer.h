@@ -32,9 +32,13 @@ long TracerOptions();
 class Tracer {
  public:
   // `before_chdir`, if set, runs at every chdir stop before the call is
-  // changed or run.
-  explicit Tracer(const View* view, std::function<void()> before_chdir = {})
-      : view_(view), before_chdir_(std::move(before_chdir)) {}
+  // changed or run; `before_exec`, at every execve or execveat stop, with
+  // the thread's id.
+  explicit Tracer(const View* view, std::function<void()> before_chdir = {},
+                  std::function<void(pid_t)> before_exec = {})
+      : view_(view),
+        before_chdir_(std::move(before_chdir)),
+        before_exec_(std::move(before_exec)) {}
 
   // Serves ptrace stops until no traced process is left. Returns the wait
   // status of `main_pid`.
@@ -44,6 +48,7 @@ class Tracer {
   void OnSeccompStop(pid_t tid);
   const View* view_;
   std::function<void()> before_chdir_;
+  std::function<void(pid_t)> before_exec_;
 };
 
 }  // namespace ovlbox

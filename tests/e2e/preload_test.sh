@@ -431,6 +431,27 @@ if needs gcc unshare; then
   check host-ld-so-preload-kept host_preload_kept
 fi
 
+# The dynamic loader gets its files as descriptor 1000 (its fstat of them
+# then passes the filter: docs/design.md, "The loader's files"): a
+# descriptor 1000 the program inherited stays its own in every program it
+# starts, and opens after the loading (a library loaded with dlopen, a
+# file) get the lowest free number, as natively.
+loader_fds() {
+  local script='exec 1000</etc/hostname
+    readlink /proc/self/fd/1000
+    head -c 3 <&1000; echo
+    python3 -c "import ctypes, os; ctypes.CDLL(\"libm.so.6\"); print(os.open(\"/etc/hostname\", os.O_RDONLY), os.readlink(\"/proc/self/fd/1000\"))"
+    exec 1000<&-
+    python3 -c "import ctypes, os; ctypes.CDLL(\"libz.so.1\"); print(os.open(\"/etc/hostname\", os.O_RDONLY), os.path.exists(\"/proc/self/fd/1000\"))"'
+  local want out
+  want=$(cd "$E2E_VIEW" && env -i PATH=$E2E_PATH_DEFAULT bash -c "$script" 2>&1)
+  out=$(in_ovlbox --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- bash -c "$script" 2>&1)
+  [ "$out" = "$want" ] || { diff <(echo "$want") <(echo "$out") | head -10; return 1; }
+}
+if needs bash python3; then
+  check loader-descriptors loader_fds
+fi
+
 asan_runs() {
   local src=$E2E_ROOT/asan.c bin=$E2E_ROOT/bin/asan-hello out
   printf '#include <stdio.h>\nint main(void) { puts("asan ok"); return 0; }\n' >"$src"

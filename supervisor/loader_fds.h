@@ -1,0 +1,40 @@
+// LoaderFds: the files the dynamic loader opens are given to it as
+// descriptor kLoaderFd (policy/filter.h), whose fstat the filter lets
+// through: the loader checks each file it opens (the preload list, the
+// library, ld.so.cache, every library) with an fstat, and those were
+// two fifths of what reached the supervisor in a build (docs/design.md,
+// "The loader's files").
+//
+// The loader is known by the instruction that makes the call. When a
+// thread opens the served /etc/ld.so.preload (the first file the loader
+// reads, before any library is mapped), the executable segment of its
+// program interpreter is found from its auxiliary vector (AT_BASE) and the
+// interpreter's own ELF program headers, read from the thread's memory;
+// the opens made from inside that segment are the loader's until the
+// preload library opens the view's shared state or the thread calls
+// execve. The loader holds one such file at a time, and the number is
+// checked free in the thread's table of descriptors before each use (an
+// inherited descriptor keeps it, and the open gets the lowest number).
+#ifndef OVLBOX_SUPERVISOR_LOADER_FDS_H_
+#define OVLBOX_SUPERVISOR_LOADER_FDS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "supervisor/call.h"
+
+namespace ovlbox {
+
+class LoaderFds {
+ public:
+  // For an open by thread `tid` from instruction `ip` answered with a
+  // descriptor (r->kind == kFd): sets r->target_fd when the loader made it.
+  static void Place(pid_t tid, uint64_t ip, Response* r);
+  // Forgets what is known of `tid` (at its execve).
+  static void Forget(pid_t tid);
+};
+
+}  // namespace ovlbox
+
+#endif  // OVLBOX_SUPERVISOR_LOADER_FDS_H_
