@@ -447,6 +447,11 @@ loader_fds() {
   want=$(cd "$E2E_VIEW" && env -i PATH=$E2E_PATH_DEFAULT bash -c "$script" 2>&1)
   out=$(in_ovlbox --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- bash -c "$script" 2>&1)
   [ "$out" = "$want" ] || { diff <(echo "$want") <(echo "$out") | head -10; return 1; }
+  # Below a limit of 1000 open files the loader's files get the lowest
+  # numbers, and programs run as they do natively.
+  out=$(ulimit -n 256 && in_ovlbox --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- \
+    bash -c 'python3 -c "import ctypes; ctypes.CDLL(\"libz.so.1\"); print(\"low limit ok\")"' 2>&1)
+  [ "$out" = "low limit ok" ] || { echo "with ulimit -n 256: $out" | head -3; return 1; }
 }
 if needs bash python3; then
   check loader-descriptors loader_fds
