@@ -2760,11 +2760,6 @@ static int walk_realpath(const char* path, char* out) {
   return 1;
 }
 
-// The view path of the real directory `real` (absolute), when it lies in
-// a layer: the view's root (the topmost lower's path), then the
-// directory's place below its layer's root. Without redirects (userxattr
-// turns them off) a layer's directory stands for the view directory at
-// its own place and no other. 1 when `out` (PATH_MAX) holds it.
 // The view's root: the topmost lower's root in the configuration.
 static int view_root(struct root* r) {
   const char* p = cfg.prefixes;
@@ -2774,16 +2769,23 @@ static int view_root(struct root* r) {
   return k > 0;
 }
 
-// Whether the cwd is a directory of the view the library looks names up
-// in itself: of one lower alone, or a recorded merged one, still holding
-// (a directory removed from the view is in no record).
-static int cwd_listed(void) {
-  struct stat cwd;
+// Whether the cwd (its stat in *cwd) is a directory of the view the
+// library looks names up in itself: of one lower alone or a recorded
+// merged one, still holding (a directory removed from the view is in no
+// record), or one of the upper alone (removed, it is deleted: its real
+// path says so).
+static int cwd_listed(struct stat* cwd) {
   struct merged m;
-  return cwd_stat(&cwd) &&
-         (pure_dir(cwd.st_dev, cwd.st_ino) != 0 || merged_dir(cwd.st_dev, cwd.st_ino, &m));
+  return cwd_stat(cwd) &&
+         (pure_dir(cwd->st_dev, cwd->st_ino) != 0 || merged_dir(cwd->st_dev, cwd->st_ino, &m) ||
+          upper_alone_at(AT_FDCWD, cwd));
 }
 
+// The view path of the real directory `real` (absolute), when it lies in
+// a layer: the view's root (the topmost lower's path), then the
+// directory's place below its layer's root. Without redirects (userxattr
+// turns them off) a layer's directory stands for the view directory at
+// its own place and no other. 1 when `out` (PATH_MAX) holds it.
 static int view_path_of_dir(const char* real, char* out) {
   size_t root_len;
   struct root r;
@@ -2835,8 +2837,9 @@ static int walked_realpath(const char* path, char* out) {
   // (A walk may also pass through another lower's own host path, which is
   // the host's, not the view's.)
   struct root top;
+  struct stat cwd;
   if (path[0] == '/' ? !view_root(&top) || !below_root(path, &top) || strcmp(path, top.path) == 0
-                     : !cwd_listed()) {
+                     : !cwd_listed(&cwd)) {
     return 0;
   }
   struct walk w;
@@ -2859,12 +2862,11 @@ static int walked_realpath(const char* path, char* out) {
 }
 
 // getcwd where the cwd is a directory of the view the library looks names
-// up in itself (of one lower alone, or a recorded merged one, still
-// holding: a directory removed from the view is in no record): its view
-// path (view_path_of_dir). 1 when `out` (PATH_MAX) holds it.
+// up in itself (cwd_listed): its view path (view_path_of_dir). 1 when
+// `out` (PATH_MAX) holds it.
 static int fast_getcwd(char* out) {
   struct stat cwd;
-  if (!enabled || !listing() || !cwd_listed() || !cwd_stat(&cwd)) return 0;
+  if (!enabled || !listing() || !cwd_listed(&cwd)) return 0;
   char real[PATH_MAX];
   struct stat again;
   // The link read, then the identity checked again: the cwd did not move

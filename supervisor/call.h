@@ -86,6 +86,7 @@ class Call {
       : data_(data), tracee_(tid), view_(view), writer_(writer), listener_(listener), id_(id) {}
 
   int nr() const { return data_.nr; }
+  uint64_t instruction_pointer() const { return data_.instruction_pointer; }
   uint64_t arg(int i) const { return data_.args[i]; }
   // Integer arguments arrive zero-extended: compare them as int.
   int arg_int(int i) const { return static_cast<int>(data_.args[i]); }

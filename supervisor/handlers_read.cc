@@ -23,6 +23,7 @@
 #include "overlay/dirlist.h"
 #include "overlay/xattr_names.h"
 #include "supervisor/handlers.h"
+#include "supervisor/loader_fds.h"
 #include "supervisor/preload.h"
 
 namespace ovlbox {
@@ -145,6 +146,12 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
     if (file == PreloadService::File::kLibrary || file == PreloadService::File::kState ||
         (file == PreloadService::File::kList && preload->WantedBy(c.tracee().tid()))) {
       OVL_TRY(UniqueFd fd, preload->Open(file));
+      // The list is the loader's first file, the state the library's.
+      if (file == PreloadService::File::kList) {
+        LoaderFds::Begin(c.tracee().tid(), c.instruction_pointer());
+      } else if (file == PreloadService::File::kState) {
+        LoaderFds::End(c.tracee().tid());
+      }
       return Response::Fd(std::move(fd), cloexec);
     }
   }

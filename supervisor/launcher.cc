@@ -212,7 +212,7 @@ int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>&
       [] {
         if (const PreloadService* preload = PreloadService::Get()) preload->NoteCwdChange();
       },
-      [](pid_t tid) { LoaderFds::Forget(tid); });
+      [](pid_t tid) { LoaderFds::End(tid); });
   int status = tracer.Run(pid);
   RemoveRuntimeDir();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <atomic>
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
@@ -32,23 +33,28 @@ class Table {
     // program killed meanwhile) are dropped all at once.
     if (map_.size() >= 4096) map_.clear();
     map_[tid] = r;
+    size_.store(map_.size(), std::memory_order_release);
   }
   bool Get(pid_t tid, Range* r) {
+    // Most opens come while no thread is loading: no lock then.
+    if (size_.load(std::memory_order_acquire) == 0) return false;
     std::lock_guard<std::mutex> lock(mu_);
-    if (map_.empty()) return false;
     auto it = map_.find(tid);
     if (it == map_.end()) return false;
     *r = it->second;
     return true;
   }
   void Erase(pid_t tid) {
+    if (size_.load(std::memory_order_acquire) == 0) return;
     std::lock_guard<std::mutex> lock(mu_);
     map_.erase(tid);
+    size_.store(map_.size(), std::memory_order_release);
   }
 
  private:
   std::mutex mu_;
   absl::flat_hash_map<pid_t, Range> map_;
+  std::atomic<size_t> size_{0};
 };
 
 Table& Loaders() {
@@ -114,31 +120,25 @@ bool FdFree(pid_t tid, int fd) {
 
 }  // namespace
 
-void LoaderFds::Place(pid_t tid, uint64_t ip, Response* r) {
+void LoaderFds::Begin(pid_t tid, uint64_t ip) {
   const PreloadService* preload = PreloadService::Get();
-  if (preload == nullptr || !preload->LetsLoaderFstat() || r->kind != Response::Kind::kFd) return;
-  struct stat st;
-  if (fstat(r->fd.get(), &st) != 0) return;
   Range range;
-  switch (preload->FileOf(st)) {
-    case PreloadService::File::kState:
-      // The library runs: the loading is over.
-      Loaders().Erase(tid);
-      return;
-    case PreloadService::File::kList:
-      if (!FindLoader(tid, ip, &range)) {
-        Loaders().Erase(tid);
-        return;
-      }
-      Loaders().Set(tid, range);
-      break;
-    default:
-      if (!Loaders().Get(tid, &range) || ip < range.lo || ip >= range.hi) return;
-      break;
+  if (preload != nullptr && preload->LetsLoaderFstat() && FindLoader(tid, ip, &range)) {
+    Loaders().Set(tid, range);
+  } else {
+    Loaders().Erase(tid);
+  }
+}
+
+void LoaderFds::End(pid_t tid) { Loaders().Erase(tid); }
+
+void LoaderFds::Place(pid_t tid, uint64_t ip, Response* r) {
+  Range range;
+  if (r->kind != Response::Kind::kFd || !Loaders().Get(tid, &range) || ip < range.lo ||
+      ip >= range.hi) {
+    return;
   }
   if (FdFree(tid, kLoaderFd)) r->target_fd = kLoaderFd;
 }
-
-void LoaderFds::Forget(pid_t tid) { Loaders().Erase(tid); }
 
 }  // namespace ovlbox

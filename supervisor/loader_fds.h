@@ -28,11 +28,15 @@ namespace ovlbox {
 
 class LoaderFds {
  public:
+  // Thread `tid` opens the served /etc/ld.so.preload from instruction
+  // `ip`: when that is inside its program interpreter, the loading starts.
+  static void Begin(pid_t tid, uint64_t ip);
+  // The preload library opens the view state, or the thread calls execve:
+  // the loading is over.
+  static void End(pid_t tid);
   // For an open by thread `tid` from instruction `ip` answered with a
   // descriptor (r->kind == kFd): sets r->target_fd when the loader made it.
   static void Place(pid_t tid, uint64_t ip, Response* r);
-  // Forgets what is known of `tid` (at its execve).
-  static void Forget(pid_t tid);
 };
 
 }  // namespace ovlbox

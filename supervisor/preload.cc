@@ -254,13 +254,6 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
       cfg.cookie != 0 && !view.mounts_in_layers() && !view.HasPassthrough() && !hidden_inside;
   service->shared_->listing = service->pure_dirs_ ? 1 : 0;
   service->cookie_ = cfg.cookie;
-  struct stat ls, ss;
-  if (fstat(service->list_.get(), &ls) == 0 && fstat(service->state_.get(), &ss) == 0) {
-    service->list_dev_ = ls.st_dev;
-    service->list_ino_ = ls.st_ino;
-    service->state_dev_ = ss.st_dev;
-    service->state_ino_ = ss.st_ino;
-  }
   return service;
 }
 
@@ -501,12 +494,6 @@ bool PreloadService::WantedBy(pid_t tid) const {
   if (wanted_.size() >= 1024) wanted_.clear();
   wanted_[key] = wanted;
   return wanted;
-}
-
-PreloadService::File PreloadService::FileOf(const struct stat& st) const {
-  if (list_ino_ != 0 && st.st_dev == list_dev_ && st.st_ino == list_ino_) return File::kList;
-  if (state_ino_ != 0 && st.st_dev == state_dev_ && st.st_ino == state_ino_) return File::kState;
-  return File::kNone;
 }
 
 SysResult<UniqueFd> PreloadService::Open(File file) const {

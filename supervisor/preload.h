@@ -61,9 +61,6 @@ class PreloadService {
   bool WantedBy(pid_t tid) const;
   // A new read-only open file description of `file`.
   SysResult<UniqueFd> Open(File file) const;
-  // Which served file an open file description with stat `st` is (kNone:
-  // none of them).
-  File FileOf(const struct stat& st) const;
   // Whether the filter lets the dynamic loader's fstat of kLoaderFd
   // through (it does with the cookie: policy/filter.h).
   bool LetsLoaderFstat() const { return cookie_ != 0; }
@@ -101,9 +98,6 @@ class PreloadService {
   struct ovlbox_view_state* shared_ = nullptr;  // state_, mapped
   bool pure_dirs_ = false;  // whether NotePureDir lists anything
   uint64_t cookie_ = 0;
-  // The identities of the list's and the shared state's memfds.
-  dev_t list_dev_ = 0, state_dev_ = 0;
-  ino_t list_ino_ = 0, state_ino_ = 0;
   dev_t etc_dev_ = 0;
   ino_t etc_ino_ = 0;
   // Executables judged by WantedBy, by device, inode and change time.

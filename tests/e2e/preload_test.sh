@@ -897,7 +897,8 @@ rw_case merged-lookups "" setup_merged 'p() {
 # library answers itself must be what the kernel's overlayfs shows.
 rw_case merged-upper-paths "" setup_merged 'mkdir -p mg/both/newsub mg/only2/deep/nd &&
   echo made > mg/both/made.txt && echo more >> mg/both/b2.txt && ln -s made.txt mg/both/ulink &&
-  echo f > mg/only2/deep/nd/f && echo g > mg/both/newsub/g &&
+  echo f > mg/only2/deep/nd/f && echo g > mg/both/newsub/g && mkdir -p newtop/a/b &&
+  echo h > newtop/a/b/h && touch -d @1600000000 newtop/a/b/h newtop/a/b newtop/a newtop &&
   touch -h -d @1600000000 mg/both/made.txt mg/both/b2.txt mg/both/ulink mg/both/newsub/g \
     mg/both/newsub mg/only2/deep/nd/f mg/only2/deep/nd mg/only2/deep mg/only2 mg/both mg &&
   p() {
@@ -913,13 +914,16 @@ rw_case merged-upper-paths "" setup_merged 'mkdir -p mg/both/newsub mg/only2/dee
       stat:mg/both/newsub stat:mg/only2/deep/nd/f open:mg/only2/deep/nd:dir
     stat -c "%n %s %h %F %i" mg/both/b2.txt mg/low.txt mg/only2/deep/d.txt 2>&1
     stat -c "%n %s %h %F" mg/both/made.txt mg/both/ulink mg/both/newsub mg/only2/deep/nd/f 2>&1
-    for d in mg mg/both mg/both/sub mg/only1 mg/only2/deep mg/only2/deep/nd mg/both/newsub mg/opq; do
+    for d in mg mg/both mg/both/sub mg/only1 mg/only2/deep mg/only2/deep/nd mg/both/newsub mg/opq \
+        newtop newtop/a newtop/a/b; do
       (cd "$d" && "$PROBE" chdir:. realpath:. realpath:none realpath:sub/s.txt realpath:made.txt \
-        realpath:deep/nd/f && python3 -c "import os; print(\"py\", os.getcwd())")
+        realpath:deep/nd/f realpath:h realpath:b/h && python3 -c "import os; print(\"py\", os.getcwd())")
     done
   }
   for round in 1 2; do p; done
   echo "-- removed"
+  mkdir newtop/a/gone && (cd newtop/a/gone && "$PROBE" chdir:. && rmdir ../gone &&
+    "$PROBE" chdir:. realpath:x && python3 -c "import os; os.getcwd()" 2>&1 | tail -1)
   mkdir mg/both/rm && (cd mg/both/rm && rmdir ../rm && "$PROBE" chdir:. realpath:x &&
     python3 -c "import os; os.getcwd()" 2>&1 | tail -1)
   (cd mg/only1 && "$PROBE" chdir:. && rm -r ../only1 && "$PROBE" chdir:. realpath:e.txt stat:e.txt &&
