@@ -27,7 +27,8 @@ uint32_t ToSeccompAction(const SyscallRule& rule) {
     case SyscallAction::kNotify:
       return SCMP_ACT_NOTIFY;
     case SyscallAction::kTrace:
-      return SCMP_ACT_TRACE(static_cast<uint16_t>(rule.nr));
+      // The supervisor serves these through its tracer (tracer/tracer.h).
+      return SCMP_ACT_NOTIFY;
     case SyscallAction::kErrno:
       return SCMP_ACT_ERRNO(static_cast<uint16_t>(rule.err));
   }
@@ -47,17 +48,9 @@ absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie) {
     // The default action already answers ENOSYS (libseccomp refuses a rule
     // that repeats the default).
     if (rule.action == SyscallAction::kErrno && rule.err == ENOSYS) continue;
-    int rc;
-    if (rule.trace_arg >= 0) {
-      scmp_arg_cmp flag_set = SCMP_CMP(static_cast<unsigned>(rule.trace_arg), SCMP_CMP_MASKED_EQ,
-                                       rule.trace_mask, rule.trace_mask);
-      scmp_arg_cmp flag_clear = SCMP_CMP(static_cast<unsigned>(rule.trace_arg),
-                                         SCMP_CMP_MASKED_EQ, rule.trace_mask, 0);
-      rc = seccomp_rule_add(ctx.get(), SCMP_ACT_TRACE(static_cast<uint16_t>(nr)), nr, 1, flag_set);
-      if (rc == 0) rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 1, flag_clear);
-    } else {
-      rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 0);
-    }
+    // A rule's trace_arg (O_PATH opens) is the supervisor's to look at: the
+    // call is notified either way.
+    int rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 0);
     if (rc != 0) {
       return absl::InternalError(
           absl::StrCat("seccomp_rule_add(", nr, "): ", strerror(-rc)));
@@ -159,10 +152,6 @@ absl::Status CheckKernelSupport() {
     return absl::FailedPreconditionError(
         "this kernel lacks seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0 or "
         "later with CONFIG_SECCOMP_FILTER)");
-  }
-  action = SECCOMP_RET_TRACE;
-  if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
-    return absl::FailedPreconditionError("this kernel lacks SECCOMP_RET_TRACE");
   }
   return absl::OkStatus();
 }

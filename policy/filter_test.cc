@@ -191,12 +191,50 @@ TEST(FilterTest, PlainCallsRunNatively) {
   EXPECT_EQ(nr, -1);
 }
 
-TEST(FilterTest, TracedCallsFailWithoutATracer) {
-  // SECCOMP_RET_TRACE with no tracer attached fails the call with ENOSYS:
-  // chdir can never run unsupervised.
+TEST(FilterTest, ChdirExecAndOPathOpensReachTheSupervisor) {
+  // The supervisor serves them through its tracer (tracer/tracer.h): they
+  // are notified like any path call, never run unseen.
   int nr = -1;
   EXPECT_EQ(RunUnderFilter([] { return syscall(SYS_chdir, "/") == -1 ? errno : 0; }, EXDEV, &nr),
-            ENOSYS);
+            EXDEV);
+  EXPECT_EQ(nr, SYS_chdir);
+  nr = -1;
+  EXPECT_EQ(RunUnderFilter(
+                [] {
+                  char* argv[] = {const_cast<char*>("true"), nullptr};
+                  return syscall(SYS_execve, "/bin/true", argv, nullptr) == -1 ? errno : 0;
+                },
+                EXDEV, &nr),
+            EXDEV);
+  EXPECT_EQ(nr, SYS_execve);
+  nr = -1;
+  EXPECT_EQ(RunUnderFilter(
+                [] {
+                  return syscall(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY) == -1 ? errno
+                                                                                         : 0;
+                },
+                EXDEV, &nr),
+            EXDEV);
+  EXPECT_EQ(nr, SYS_openat);
+}
+
+// Which notified calls the supervisor hands to its tracer.
+TEST(SyscallTableTest, GoesToTracer) {
+  uint64_t none[6] = {};
+  uint64_t open_path[6] = {0, O_PATH | O_RDONLY, 0, 0, 0, 0};
+  uint64_t openat_path[6] = {static_cast<uint64_t>(AT_FDCWD), 0, O_PATH | O_NOFOLLOW, 0, 0, 0};
+  uint64_t openat_read[6] = {static_cast<uint64_t>(AT_FDCWD), 0, O_RDONLY, 0, 0, 0};
+  EXPECT_TRUE(GoesToTracer(SYS_chdir, none));
+  EXPECT_TRUE(GoesToTracer(SYS_execve, none));
+  EXPECT_TRUE(GoesToTracer(SYS_execveat, none));
+  EXPECT_TRUE(GoesToTracer(SYS_open, open_path));
+  EXPECT_TRUE(GoesToTracer(SYS_openat, openat_path));
+  EXPECT_FALSE(GoesToTracer(SYS_openat, openat_read));
+  EXPECT_FALSE(GoesToTracer(SYS_open, none));
+  EXPECT_FALSE(GoesToTracer(SYS_fchdir, none));
+  EXPECT_FALSE(GoesToTracer(SYS_newfstatat, none));
+  EXPECT_FALSE(GoesToTracer(-1, none));
+  EXPECT_FALSE(GoesToTracer(100000, none));
 }
 
 // The preload library's calls: with the cookie in the sixth argument

@@ -96,7 +96,7 @@ std::vector<SyscallRule> BuildRules() {
       {122, "setfsuid", A::kNotify},
       {123, "setfsgid", A::kNotify},
       {126, "capset", A::kNotify},
-      // The program's own state: done at a ptrace stop.
+      // The program's own state: served through the tracer (tracer/tracer.h).
       {80, "chdir", A::kTrace},
       // They move a working directory: counted (the preload library keeps
       // its cwd's identity while nothing can have moved it), then run
@@ -140,6 +140,25 @@ std::vector<SyscallRule> BuildRules() {
 const std::vector<SyscallRule>& SyscallRules() {
   static const std::vector<SyscallRule>* rules = new std::vector<SyscallRule>(BuildRules());
   return *rules;
+}
+
+bool GoesToTracer(int nr, const uint64_t args[6]) {
+  struct Entry {
+    bool always = false;
+    int arg = -1;
+    unsigned long mask = 0;
+  };
+  static const std::vector<Entry>* table = [] {
+    auto* t = new std::vector<Entry>(kMaxKnownSyscall + 1);
+    for (const SyscallRule& rule : SyscallRules()) {
+      if (rule.nr < 0 || rule.nr > kMaxKnownSyscall) continue;
+      (*t)[rule.nr] = Entry{rule.action == A::kTrace, rule.trace_arg, rule.trace_mask};
+    }
+    return t;
+  }();
+  if (nr < 0 || nr > kMaxKnownSyscall) return false;
+  const Entry& e = (*table)[nr];
+  return e.always || (e.arg >= 0 && (args[e.arg] & e.mask) != 0);
 }
 
 SyscallRule RuleFor(int nr) {

@@ -2,13 +2,15 @@
 //
 // Path calls and the fd calls whose answer depends on the view go to the
 // supervisor (kNotify); the few calls that must change the program's own
-// state (its cwd, its executable) stop in the tracer (kTrace); calls that
+// state (its cwd, its executable) go to the supervisor too, which serves
+// them by attaching to the caller with ptrace (kTrace); calls that
 // would bypass the view are refused (kErrno). Every other call number the
 // table knows runs natively; a number beyond the table (a syscall newer than
 // ovlbox) gets ENOSYS, never a silent pass.
 #ifndef OVLBOX_POLICY_SYSCALL_TABLE_H_
 #define OVLBOX_POLICY_SYSCALL_TABLE_H_
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -22,7 +24,7 @@ struct SyscallRule {
   SyscallAction action;
   int err = 0;  // for kErrno
   // When >= 0: calls whose argument `trace_arg` has a bit of `trace_mask`
-  // set go to the tracer instead (O_PATH opens: seccomp cannot inject an
+  // set are served like kTrace (O_PATH opens: seccomp cannot inject an
   // O_PATH descriptor, so the kernel opens the real file at a ptrace stop).
   int trace_arg = -1;
   unsigned long trace_mask = 0;
@@ -38,6 +40,11 @@ const std::vector<SyscallRule>& SyscallRules();
 // The rule for one call number (kAllow when none; kErrno/ENOSYS beyond
 // kMaxKnownSyscall).
 SyscallRule RuleFor(int nr);
+
+// Whether a notified call with these arguments is served through the
+// tracer (kTrace, or its trace_arg has a bit of trace_mask set). Cheap:
+// asked for every notification.
+bool GoesToTracer(int nr, const uint64_t args[6]);
 
 }  // namespace ovlbox
 

@@ -6,6 +6,7 @@
 #include <linux/filter.h>
 #include <sys/resource.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -23,8 +24,8 @@ namespace ovlbox {
 // installs the filter, before any call is served; when it returns false
 // (having printed its line), the program never starts.
 int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>& filter,
-               const std::vector<std::string>& argv, const struct rlimit& nofile,
-               const std::function<bool()>& prepare);
+               const std::vector<std::string>& argv,
+               const struct rlimit& nofile, const std::function<bool()>& prepare);
 
 }  // namespace ovlbox
 

@@ -17,6 +17,7 @@
 #include "supervisor/credentials.h"
 #include "supervisor/handlers.h"
 #include "supervisor/loader_fds.h"
+#include "policy/syscall_table.h"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -66,6 +67,16 @@ void Notifier::Serve() {
         continue;
       }
       return;  // the listener is gone
+    }
+    if (GoesToTracer(req->data.nr, reinterpret_cast<const uint64_t*>(req->data.args))) {
+      // Not under the caller's credentials: attaching takes the
+      // supervisor's own, and the kernel checks the caller's rights itself
+      // when the changed call runs.
+      uint64_t id = req->id;
+      tracer_->Serve(static_cast<pid_t>(req->pid), req->data, [&](int err, bool cont) {
+        SendResponse(listener_, id, cont ? Response::Continue() : Response::Error(err));
+      });
+      continue;
     }
     Call call(req->data, static_cast<pid_t>(req->pid), *view_, writer_, listener_, req->id);
     Response r;

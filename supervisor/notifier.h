@@ -15,13 +15,15 @@
 #include "absl/status/status.h"
 #include "overlay/view.h"
 #include "overlay/writer.h"
+#include "tracer/tracer.h"
 
 namespace ovlbox {
 
 class Notifier {
  public:
-  Notifier(int listener, const View* view, Writer* writer)
-      : listener_(listener), view_(view), writer_(writer) {}
+  // `tracer` serves the calls that GoesToTracer (policy/syscall_table.h).
+  Notifier(int listener, const View* view, Writer* writer, const Tracer* tracer)
+      : listener_(listener), view_(view), writer_(writer), tracer_(tracer) {}
 
   // Asks for synchronous wake-ups (Linux 6.6+) where the kernel offers them
   // and starts `workers` threads. The threads run until the process exits.
@@ -32,6 +34,7 @@ class Notifier {
   int listener_;
   const View* view_;
   Writer* writer_;
+  const Tracer* tracer_;
   std::vector<std::thread> threads_;
   // Every thread waiting in SECCOMP_IOCTL_NOTIF_RECV is woken by each
   // notification, onto the caller's CPU (the waiters are not exclusive),

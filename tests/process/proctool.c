@@ -26,6 +26,13 @@
 //                                    reading FILE; we stop it with SIG
 //                                    (STOP or TSTP), check it stays stopped,
 //                                    continue it and reap it
+//   proctool sigflood N DIR PROG [ARG]...
+//                                    N rounds of: a child that handles
+//                                    SIGWINCH (SA_RESTART) while we send
+//                                    it one every 200 us moves to DIR and
+//                                    back ten times, then to DIR, and execs
+//                                    PROG (its output kept from the first
+//                                    round only); prints how rounds ended
 //   proctool pidof-self              print whether readlink /proc/self and
 //                                    /proc/thread-self match getpid/gettid
 //
@@ -471,6 +478,56 @@ static int cmd_stop(char **argv) {
   return 0;
 }
 
+static volatile sig_atomic_t winches;
+static void on_winch(int sig) {
+  (void)sig;
+  winches++;
+}
+
+static int cmd_sigflood(char **argv) {
+  int rounds = atoi(argv[0]);
+  const char *dir = argv[1];
+  char **prog = argv + 2;
+  int ok = 0, chdir_failed = 0, exec_failed = 0, other = 0;
+  for (int i = 0; i < rounds; i++) {
+    pid_t c = fork();
+    if (c < 0) die("fork");
+    if (c == 0) {
+      struct sigaction sa;
+      memset(&sa, 0, sizeof(sa));
+      sa.sa_handler = on_winch;
+      sa.sa_flags = SA_RESTART;
+      sigemptyset(&sa.sa_mask);
+      sigaction(SIGWINCH, &sa, NULL);
+      if (i > 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd < 0 || dup2(fd, 1) < 0) _exit(5);
+      }
+      for (int j = 0; j < 10; j++) {
+        if (chdir(dir) != 0 || chdir("..") != 0) _exit(3);
+      }
+      if (chdir(dir) != 0) _exit(3);
+      execv(prog[0], prog);
+      _exit(4);
+    }
+    int st = 0;
+    for (;;) {
+      pid_t w = waitpid(c, &st, WNOHANG);
+      if (w == c) break;
+      if (w < 0) die("waitpid");
+      kill(c, SIGWINCH);
+      usleep(200);
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) ok++;
+    else if (WIFEXITED(st) && WEXITSTATUS(st) == 3) chdir_failed++;
+    else if (WIFEXITED(st) && WEXITSTATUS(st) == 4) exec_failed++;
+    else other++;
+  }
+  printf("sigflood: %d of %d rounds exited 0; chdir failed in %d, execv in %d, %d other\n", ok,
+         rounds, chdir_failed, exec_failed, other);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: proctool COMMAND [ARG]... (see the source)\n");
@@ -498,6 +555,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "eintr")) { NEED(1); return cmd_eintr(a); }
   if (!strcmp(cmd, "fifo-eintr")) { NEED(2); return cmd_fifo_eintr(a); }
   if (!strcmp(cmd, "stop")) { NEED(2); return cmd_stop(a); }
+  if (!strcmp(cmd, "sigflood")) { NEED(3); return cmd_sigflood(a); }
   fprintf(stderr, "proctool: unknown command %s\n", cmd);
   return 2;
 }
