@@ -421,7 +421,14 @@ stat_check() {
   local pid=$STATLOOP_PID
   BG_PIDS=("$pid")
   read -r -u "$in" _ ppid || { wait "$pid" || true; BG_PIDS=(); peer_teardown "$peer"; return 1; }
-  [ "$peer" != ovlbox ] || BG_PIDS+=("$ppid")
+  if [ "$peer" = ovlbox ]; then
+    # stat_loop's parent is ovlbox's keeper; the supervisor is the keeper's
+    # parent (docs/design.md, "Launch").
+    while read -r key val rest; do
+      [ "$key" != PPid: ] || ppid=$val
+    done <"/proc/$ppid/status"
+    BG_PIDS+=("$ppid")
+  fi
   while read -r -u "$in" _ calls_done secs; do
     rss="" hwm=""
     if [ "$peer" = ovlbox ]; then

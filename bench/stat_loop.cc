@@ -1,7 +1,7 @@
 // The "million intercepted calls" memory check: stat() one path a million
 // times, pausing at checkpoints so that a driver can sample the memory of
-// the process serving the calls (the ovlbox supervisor, this program's
-// parent) while nothing is in flight. The calls are the newfstatat system
+// the process serving the calls (the ovlbox supervisor, the parent of
+// this program's parent, ovlbox's keeper) while nothing is in flight. The calls are the newfstatat system
 // call made directly, not glibc's stat(): ovlbox's preload library would
 // answer those in this process, and the check is of the supervisor.
 //

@@ -90,11 +90,19 @@ static uint64_t pure_dir(dev_t dev, ino_t ino);
 static int single_name(const char* name);
 static int upper_alone_at(long dirfd, const struct stat* dir);
 static void redirect_libc(void);
+typedef int (*execvp_fn)(const char*, char* const[]);
+typedef int (*execvpe_fn)(const char*, char* const[], char* const[]);
+static execvp_fn next_execvp_fn;
+static execvpe_fn next_execvpe_fn;
 
 __attribute__((constructor)) static void init(void) {
   // (The magic is not compared here: the image must hold it only once.)
   enabled = cfg.cookie != 0;
   if (enabled) redirect_libc();
+  // Looked up now: execvp is often called in a vfork child, where taking
+  // the loader's lock is best avoided.
+  next_execvp_fn = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
+  next_execvpe_fn = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
 }
 
 // A system call with this run's cookie XOR `tag` in r9, loaded and
@@ -2968,6 +2976,77 @@ EXPORT char* __realpath_chk(const char* path, char* resolved, size_t resolvedlen
 
 // GNU's realpath(path, NULL), which libiberty's lrealpath (GCC) prefers.
 EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NULL); }
+
+// ---- PATH searches ----
+
+// glibc's execvp tries execve on each PATH directory in turn, from inside
+// libc, and every try that fails reaches the supervisor: a compiler driver
+// that runs `as` through a PATH of ten directories makes ten. The library
+// looks the name up along PATH first: a directory where the kernel says
+// the name is missing (a host path outside the view, the lookup that stat
+// gets here) is skipped, and the call is made on the first directory it
+// cannot rule out, with that directory's path, which is the call glibc
+// would have made next. Anything else goes to glibc's own execvp or
+// execvpe, which searches as it always does: a name with a '/', PATH unset
+// or with an empty or relative entry, no directory left, a path too long,
+// or a failing call on the directory found (exec failures have no side
+// effects, so glibc can make the whole search again).
+// The first PATH candidate for `file` in `buf`; 0 when the library cannot
+// tell or finds none.
+static int path_candidate(const char* file, char* buf, size_t size) {
+  if (!enabled || file == NULL || file[0] == '\0' || strchr(file, '/') != NULL) return 0;
+  const char* path = getenv("PATH");
+  if (path == NULL) return 0;
+  size_t flen = strlen(file);
+  int saved = errno;
+  for (const char* p = path;;) {
+    const char* end = strchr(p, ':');
+    size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+    if (len == 0 || p[0] != '/' || len + 1 + flen + 1 > size) break;
+    memcpy(buf, p, len);
+    buf[len] = '/';
+    memcpy(buf + len + 1, file, flen + 1);
+    struct stat st;
+    int ret;
+    if (!fast_stat(buf, &st, 0, &ret) || ret == 0) {
+      errno = saved;
+      return 1;
+    }
+    if (end == NULL) break;
+    p = end + 1;
+  }
+  errno = saved;
+  return 0;
+}
+
+static int search_and_exec(const char* file, char* const argv[], char* const envp[]) {
+  char buf[PATH_MAX];
+  if (!path_candidate(file, buf, sizeof(buf))) return 0;
+  plain_call(SYS_execve, (long)buf, (long)argv, (long)envp, 0);
+  return 0;  // it failed: glibc searches from the start
+}
+
+EXPORT int execvp(const char* file, char* const argv[]) {
+  file = UNTRUSTED(file);
+  search_and_exec(file, argv, environ);
+  if (next_execvp_fn == NULL) next_execvp_fn = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
+  if (next_execvp_fn == NULL) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return next_execvp_fn(file, argv);
+}
+
+EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  file = UNTRUSTED(file);
+  search_and_exec(file, argv, envp);
+  if (next_execvpe_fn == NULL) next_execvpe_fn = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
+  if (next_execvpe_fn == NULL) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return next_execvpe_fn(file, argv, envp);
+}
 
 // ---- directory streams ----
 

@@ -434,6 +434,36 @@ run_rw_case thread-execve setup_exec '
 "$VIEW/bin/proctool" thread-exec "$VIEW/bin/proctool" show from-a-thread
 "$VIEW/bin/proctool" thread-exec "$VIEW/bin/s1" script-from-a-thread'
 
+# execvp's PATH search (the preload library skips the directories where
+# the name is certainly missing and makes the call on the first it cannot
+# rule out): directories missing on the host, a name made in the view only,
+# a script without #! (glibc runs it with /bin/sh), a same-named file
+# without execute permission earlier in PATH (glibc goes on), a host
+# program, a name found nowhere, and PATHs with a relative or an empty
+# entry (left to glibc).
+run_rw_case execvp-path-search setup_exec '
+mkdir -p pa pb &&
+printf "#!/bin/sh\necho made in the view: \$0 \$*\n" > pb/vtool &&
+printf "echo no shebang: \$*\n" > pb/noshebang &&
+printf "#!/bin/sh\necho not executable\n" > pa/both &&
+printf "#!/bin/sh\necho both from pb\n" > pb/both &&
+chmod 0755 pb/vtool pb/noshebang pb/both || exit 1
+P="/nonexistent/dir:$VIEW/pa:/usr/local/nothing:$VIEW/pb:/usr/bin:/bin"
+PATH=$P "$VIEW/bin/proctool" execvp vtool one two
+PATH=$P "$VIEW/bin/proctool" execvp noshebang three
+PATH=$P "$VIEW/bin/proctool" execvp both
+PATH=$P "$VIEW/bin/proctool" execvp true && echo true ran
+PATH=$P "$VIEW/bin/proctool" execvp no-such-program-anywhere; echo "status $?"
+PATH="/nonexistent:relative:$VIEW/pb" "$VIEW/bin/proctool" execvp vtool relative-entry
+PATH="/nonexistent::$VIEW/pb" "$VIEW/bin/proctool" execvp vtool empty-entry
+PATH=/nonexistent/dir:/usr/local/nothing:/bin:/usr/bin "$VIEW/bin/proctool" execvp sh -c "echo sh ran: \$0"
+PATH=/nonexistent/a:/nonexistent/b "$VIEW/bin/proctool" execvp sh; echo "status $?"
+H=$SCRATCH/execvp && mkdir -p "$H/h1" "$H/h2" "$H/h3" &&
+printf "#!/bin/sh\necho htool from h2\n" > "$H/h2/htool" &&
+printf "#!/bin/sh\necho htool from h3\n" > "$H/h3/htool" &&
+chmod 0755 "$H/h2/htool" "$H/h3/htool" || exit 1
+PATH="/nonexistent:$H/h1:$H/h2:$H/h3" "$VIEW/bin/proctool" execvp htool'
+
 # chdir and execve in the view while signals keep arriving: the supervisor
 # changes each call at a ptrace stop and has the kernel make it again; a
 # signal handled in between must neither fail the call nor leave it half

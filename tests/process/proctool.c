@@ -33,6 +33,9 @@
 //                                    back ten times, then to DIR, and execs
 //                                    PROG (its output kept from the first
 //                                    round only); prints how rounds ended
+//   proctool execvp NAME [ARG]...    execvp NAME (a PATH search) with argv
+//                                    NAME ARG...; on failure prints the
+//                                    errno's name and exits 127
 //   proctool pidof-self              print whether readlink /proc/self and
 //                                    /proc/thread-self match getpid/gettid
 //
@@ -478,6 +481,12 @@ static int cmd_stop(char **argv) {
   return 0;
 }
 
+static int cmd_execvp(char **argv) {
+  execvp(argv[0], argv);
+  printf("execvp %s: %s\n", argv[0], strerrorname_np(errno));
+  return 127;
+}
+
 static volatile sig_atomic_t winches;
 static void on_winch(int sig) {
   (void)sig;
@@ -556,6 +565,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "fifo-eintr")) { NEED(2); return cmd_fifo_eintr(a); }
   if (!strcmp(cmd, "stop")) { NEED(2); return cmd_stop(a); }
   if (!strcmp(cmd, "sigflood")) { NEED(3); return cmd_sigflood(a); }
+  if (!strcmp(cmd, "execvp")) { NEED(1); return cmd_execvp(a); }
   fprintf(stderr, "proctool: unknown command %s\n", cmd);
   return 2;
 }
