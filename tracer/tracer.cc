@@ -325,12 +325,13 @@ void Tracer::Restart(pid_t tid, const seccomp_data& call, const Answer& answer,
     if (ours && event == PTRACE_EVENT_STOP && sig == SIGTRAP) {
       // The interrupt: the call has returned, the program has not run on.
       if (redo != nullptr) {
-        regs.orig_rax = static_cast<uint64_t>(call.nr);
+        regs.orig_rax = static_cast<uint64_t>(redo->original_nr);
         SetArgs(regs, redo->original);
       } else if (change != nullptr && !Defer(tid)) {
         // The kernel's own restart (as after a signal with no handler)
         // makes the changed call, which comes back to Serve at once.
         Pending next;
+        next.original_nr = call.nr;
         next.original = ArgsOf(regs);
         if (int err = Apply(tid, *change, regs, &next); err != 0) {
           regs.rax = static_cast<uint64_t>(-static_cast<int64_t>(err));

@@ -65,7 +65,8 @@ class Tracer {
   struct Pending {
     int nr = 0;
     std::array<uint64_t, 6> args{};      // as changed
-    std::array<uint64_t, 6> original{};  // the program's own
+    int original_nr = 0;                 // the program's own call
+    std::array<uint64_t, 6> original{};
     uint64_t addr = 0;                   // what the tracer wrote, and where
     std::vector<char> bytes;
     int64_t made_ns = 0;
