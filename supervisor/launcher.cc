@@ -188,6 +188,23 @@ std::vector<pid_t> Descendants() {
   if (program < 0) _exit(kExitOwnFailure);
   if (program == 0) RunChild(sock, filter, argv, nofile, original);
   close(sock);
+  // The keeper holds nothing of the supervisor's: the program must not
+  // reach the layers through /proc/KEEPER/fd (the supervisor's own
+  // descriptors are close-on-exec; those ovlbox was started with are the
+  // program's too). Not dumpable either, like the supervisor (after the
+  // fork: the program's first process must stay traceable until its exec).
+  prctl(PR_SET_DUMPABLE, 0);
+  std::vector<int> own;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d)) {
+      int fd = atoi(e->d_name);
+      if (e->d_name[0] == '.' || fd < 3 || fd == dirfd(d)) continue;
+      int flags = fcntl(fd, F_GETFD);
+      if (flags >= 0 && (flags & FD_CLOEXEC)) own.push_back(fd);
+    }
+    closedir(d);
+  }
+  for (int fd : own) close(fd);
   int program_status = 0;
   bool supervisor_gone = false;
   for (;;) {

@@ -939,6 +939,21 @@ wait'
   if [ -z "$why" ]; then case_ok; else case_fail "$why" "$(cat "$PT/kill9.out")"; fi
 fi
 
+# The program's parent is ovlbox's keeper (docs/design.md, "Launch"): it
+# must hold none of the supervisor's descriptors, through which
+# /proc/PPID/fd/N would lead into the layers themselves.
+if case_begin keeper-holds-no-layer; then
+  mkdir -p "$PT/keeper-upper"
+  out=$(ovl --upper "$PT/keeper-upper" -- sh -c 'for f in /proc/$PPID/fd/*; do readlink "$f"; done; grep "^Name:" /proc/$PPID/status' 2>&1)
+  if printf '%s\n' "$out" | grep -q -e "^$PT_L1" -e "^$PT_L2" -e "^$PT/keeper-upper"; then
+    case_fail "the keeper holds a layer" "$out"
+  elif ! printf '%s\n' "$out" | grep -q '^Name:.*ovlbox'; then
+    case_fail "the program's parent is not ovlbox's keeper" "$out"
+  else
+    case_ok
+  fi
+fi
+
 if case_begin strace-fails-clearly && needs strace; then
   out=$(ovl -- strace -o /dev/null true 2>&1)
   st=$?
