@@ -90,9 +90,7 @@ static uint64_t pure_dir(dev_t dev, ino_t ino);
 static int single_name(const char* name);
 static int upper_alone_at(long dirfd, const struct stat* dir);
 static void redirect_libc(void);
-typedef int (*execvp_fn)(const char*, char* const[]);
 typedef int (*execvpe_fn)(const char*, char* const[], char* const[]);
-static execvp_fn next_execvp_fn;
 static execvpe_fn next_execvpe_fn;
 
 __attribute__((constructor)) static void init(void) {
@@ -101,7 +99,6 @@ __attribute__((constructor)) static void init(void) {
   if (enabled) redirect_libc();
   // Looked up now: execvp is often called in a vfork child, where taking
   // the loader's lock is best avoided.
-  next_execvp_fn = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
   next_execvpe_fn = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
 }
 
@@ -2986,11 +2983,12 @@ EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NU
 // the name is missing (a host path outside the view, the lookup that stat
 // gets here) is skipped, and the call is made on the first directory it
 // cannot rule out, with that directory's path, which is the call glibc
-// would have made next. Anything else goes to glibc's own execvp or
-// execvpe, which searches as it always does: a name with a '/', PATH unset
+// would have made next. Anything else goes to glibc's own execvpe, which
+// searches as it always does: a name with a '/', PATH unset
 // or with an empty or relative entry, no directory left, a path too long,
 // or a failing call on the directory found (exec failures have no side
 // effects, so glibc can make the whole search again).
+
 // The first PATH candidate for `file` in `buf`; 0 when the library cannot
 // tell or finds none.
 static int path_candidate(const char* file, char* buf, size_t size) {
@@ -3019,23 +3017,17 @@ static int path_candidate(const char* file, char* buf, size_t size) {
   return 0;
 }
 
-static int search_and_exec(const char* file, char* const argv[], char* const envp[]) {
+// Makes the call on the first candidate; returns only when there is none
+// or the call failed (glibc then searches from the start).
+static void search_and_exec(const char* file, char* const argv[], char* const envp[]) {
   char buf[PATH_MAX];
-  if (!path_candidate(file, buf, sizeof(buf))) return 0;
-  plain_call(SYS_execve, (long)buf, (long)argv, (long)envp, 0);
-  return 0;  // it failed: glibc searches from the start
+  if (path_candidate(file, buf, sizeof(buf))) {
+    plain_call(SYS_execve, (long)buf, (long)argv, (long)envp, 0);
+  }
 }
 
-EXPORT int execvp(const char* file, char* const argv[]) {
-  file = UNTRUSTED(file);
-  search_and_exec(file, argv, environ);
-  if (next_execvp_fn == NULL) next_execvp_fn = (execvp_fn)dlsym(RTLD_NEXT, "execvp");
-  if (next_execvp_fn == NULL) {
-    errno = ENOSYS;
-    return -1;
-  }
-  return next_execvp_fn(file, argv);
-}
+// glibc's execvp is execvpe with the process's environment.
+EXPORT int execvp(const char* file, char* const argv[]) { return execvpe(file, argv, environ); }
 
 EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
   file = UNTRUSTED(file);
