@@ -163,6 +163,11 @@ std::vector<dev_t> PassthroughDevices(const std::vector<Mount>& mounts,
 }  // namespace
 
 pid_t TgidOfThread(pid_t tid) {
+  // Most callers lead their thread group (a single-threaded program
+  // always does): then tgkill(tid, tid, 0) succeeds, one system call where
+  // /proc/TID/status costs an open, a formatted read and a close. Any
+  // failure (another thread's tid, no right to signal it) asks /proc.
+  if (syscall(SYS_tgkill, tid, tid, 0) == 0) return tid;
   auto status = ReadProcStatus(tid);
   if (!status.ok()) return tid;
   std::string tgid = StatusField(*status, "Tgid");

@@ -1014,6 +1014,10 @@ test "$(readlink /proc/$$/exe)" = "$(readlink -f /bin/sh)" && echo "exe of this 
   check_output "readlink /proc/self is the caller
 /proc/self is getpid(): yes
 /proc/thread-self is getpid()/task/gettid(): yes
+/proc/self/stat is getpid()'s: yes
+thread: /proc/self is getpid(): yes
+thread: /proc/thread-self is getpid()/task/gettid(): yes
+thread: /proc/self/stat is getpid()'s: yes
 /proc/self/stat is the shell
 exe of this shell ok" "$got"
 fi

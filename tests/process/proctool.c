@@ -38,6 +38,8 @@
 //                                    errno's name and exits 127
 //   proctool pidof-self              print whether readlink /proc/self and
 //                                    /proc/thread-self match getpid/gettid
+//                                    and /proc/self/stat is the process's,
+//                                    from the main thread and from another
 //
 // Every line printed is the same on every run (no pids, no times), so runs
 // on a kernel overlay mount and under ovlbox can be compared verbatim.
@@ -263,16 +265,37 @@ static int cmd_show(int argc, char **argv) {
   return 0;
 }
 
-static int cmd_pidof_self(void) {
+static void *report_self(void *who) {
+  const char *prefix = who;
   char buf[64];
   ssize_t n = readlink("/proc/self", buf, sizeof buf - 1);
   buf[n < 0 ? 0 : n] = 0;
-  printf("/proc/self is getpid(): %s\n", atoi(buf) == getpid() ? "yes" : buf);
+  printf("%s/proc/self is getpid(): %s\n", prefix, atoi(buf) == getpid() ? "yes" : buf);
   n = readlink("/proc/thread-self", buf, sizeof buf - 1);
   buf[n < 0 ? 0 : n] = 0;
   char want[64];
   snprintf(want, sizeof want, "%d/task/%d", (int)getpid(), (int)gettid());
-  printf("/proc/thread-self is getpid()/task/gettid(): %s\n", strcmp(buf, want) == 0 ? "yes" : buf);
+  printf("%s/proc/thread-self is getpid()/task/gettid(): %s\n", prefix,
+         strcmp(buf, want) == 0 ? "yes" : buf);
+  // A walk through /proc/self, not only its link.
+  FILE *f = fopen("/proc/self/stat", "r");
+  int pid = -1;
+  if (f != NULL) {
+    if (fscanf(f, "%d", &pid) != 1) pid = -1;
+    fclose(f);
+  }
+  printf("%s/proc/self/stat is getpid()'s: %s\n", prefix, pid == getpid() ? "yes" : "no");
+  return NULL;
+}
+
+// From the main thread, then from a second thread (whose thread id is not
+// the process id).
+static int cmd_pidof_self(void) {
+  report_self("");
+  fflush(stdout);
+  pthread_t t;
+  if (pthread_create(&t, NULL, report_self, "thread: ") != 0) return 1;
+  pthread_join(t, NULL);
   return 0;
 }
 
