@@ -41,6 +41,12 @@ std::vector<sock_filter> CookiePrefix(uint64_t cookie);
 // fork and exec.
 int InstallFilter(const std::vector<sock_filter>& program);
 
+// Asks the kernel to wake the answering thread on the notifying thread's
+// CPU and the notifying thread on the answering one's
+// (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6+). false where the kernel
+// has no such mode; nothing else changes then.
+bool RequestSyncWakeUp(int listener);
+
 // Whether the running kernel offers seccomp user notification, and if not,
 // which feature is missing (for the user's error message).
 absl::Status CheckKernelSupport();

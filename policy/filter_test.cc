@@ -24,6 +24,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "policy/fd_passing.h"
 #include "policy/prebuilt_filter.h"
 #include "policy/syscall_table.h"
 
@@ -92,32 +93,11 @@ int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr, uint64_t c
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     int listener = InstallFilter(program);
     if (listener < 0) _exit(200);
-    char b = 'x';
-    iovec iov{&b, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &listener, sizeof(int));
-    if (sendmsg(socks[1], &msg, 0) != 1) _exit(201);
+    if (!SendFd(socks[1], listener)) _exit(201);
     _exit(body());
   }
-  char b;
-  iovec iov{&b, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  int listener = -1;
-  if (recvmsg(socks[0], &msg, 0) == 1) memcpy(&listener, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  int err = 0;
+  int listener = ReceiveFd(socks[0], &err);
   for (;;) {
     pollfd pfd{listener, POLLIN, 0};
     if (listener < 0 || poll(&pfd, 1, 200) <= 0 || !(pfd.revents & POLLIN)) {

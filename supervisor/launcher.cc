@@ -16,6 +16,7 @@
 #include <cstring>
 #include <thread>
 
+#include "policy/fd_passing.h"
 #include "policy/filter.h"
 #include "supervisor/call.h"
 #include "supervisor/cli.h"
@@ -45,49 +46,6 @@ void InstallForwarding() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
 }
 
-int SendFd(int sock, int fd) {
-  char byte = 'L';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-// Receives the listener fd, or the child's errno when it could not install
-// the filter.
-int ReceiveFd(int sock, int* err) {
-  int payload = 0;
-  iovec iov{&payload, sizeof(payload)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  if (n <= 0) {
-    *err = n == 0 ? ECHILD : errno;
-    return -1;
-  }
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) {
-    *err = payload;
-    return -1;
-  }
-  int fd;
-  memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-  return fd;
-}
-
 // The child: tells the supervisor its pid and waits while the supervisor
 // checks that it can trace it, installs the filter, hands the listener to
 // the supervisor, then executes the program (the PATH search goes through
@@ -113,7 +71,7 @@ int ReceiveFd(int sock, int* err) {
     send(sock, &err, sizeof(err), 0);
     _exit(kExitOwnFailure);
   }
-  if (SendFd(sock, listener) != 0) _exit(kExitOwnFailure);
+  if (!SendFd(sock, listener)) _exit(kExitOwnFailure);
   close(listener);
   if (read(sock, &byte, 1) != 1) _exit(kExitOwnFailure);
   close(sock);

@@ -17,20 +17,15 @@
 #include "supervisor/credentials.h"
 #include "supervisor/handlers.h"
 #include "supervisor/loader_fds.h"
+#include "policy/filter.h"
 #include "policy/syscall_table.h"
-
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
 
 namespace ovlbox {
 
 absl::Status Notifier::Start(int workers) {
-  // Best effort: older kernels (before 6.6) answer EINVAL.
-  ioctl(listener_, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  // Best effort: older kernels (before 6.6) have no such mode.
+  RequestSyncWakeUp(listener_);
+  gated_ = workers > kReceivers;
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Serve(); });
   for (std::thread& t : threads_) t.detach();
   return absl::OkStatus();
@@ -52,9 +47,9 @@ void Notifier::Serve() {
 
   for (;;) {
     memset(req_buf.data(), 0, req_buf.size());
-    receivers_.acquire();
+    if (gated_) receivers_.acquire();
     int received = ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, req);
-    receivers_.release();
+    if (gated_) receivers_.release();
     if (received != 0) {
       if (errno == EINTR) continue;
       if (errno == ENOENT) {

@@ -38,11 +38,15 @@ class Notifier {
   std::vector<std::thread> threads_;
   // Every thread waiting in SECCOMP_IOCTL_NOTIF_RECV is woken by each
   // notification, onto the caller's CPU (the waiters are not exclusive),
-  // and all but one go back to sleep: about 2.5 us per extra waiter, on the
-  // caller's critical path. So at most kReceivers threads wait there; the
-  // others wait here until one of them has received its notification.
+  // and all but one go back to sleep: 2.5-5 us per extra waiter, on the
+  // caller's critical path (bench/notify_floor). So at most kReceivers
+  // threads wait there; the others wait here until one of them has
+  // received its notification. With no more workers than that the gate is
+  // left out: libstdc++'s release() makes a futex system call each time,
+  // waiters or not.
   static constexpr int kReceivers = 2;
   std::counting_semaphore<kReceivers> receivers_{kReceivers};
+  bool gated_ = false;
 };
 
 }  // namespace ovlbox
