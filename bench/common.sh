@@ -113,16 +113,17 @@ fs_description() {
 
 # Builds ovlbox and the bench binaries (unless BENCH_BUILD=0) and copies them
 # into $WORK/bin, so that a rebuild during the run cannot change them.
-# OVLBOX, MICRO_BENCH, STAT_LOOP may name prebuilt binaries instead.
+# OVLBOX, MICRO_BENCH, STAT_LOOP, NOTIFY_FLOOR may name prebuilt binaries
+# instead.
 prepare_binaries() {
   if [ "${BENCH_BUILD:-1}" = 1 ]; then
-    log "building //supervisor:ovlbox //bench:micro_bench //bench:stat_loop"
+    log "building //supervisor:ovlbox //bench:micro_bench //bench:stat_loop //bench:notify_floor"
     (cd "$REPO_DIR" && bazel build //supervisor:ovlbox //bench:micro_bench \
-      //bench:stat_loop) >"$LOGS/build.log" 2>&1 ||
+      //bench:stat_loop //bench:notify_floor) >"$LOGS/build.log" 2>&1 ||
       { tail -20 "$LOGS/build.log" >&2; die "build failed"; }
   fi
   local name var src
-  for name in ovlbox micro_bench stat_loop; do
+  for name in ovlbox micro_bench stat_loop notify_floor; do
     var=${name^^}
     case $name in
       ovlbox) src=${OVLBOX:-$REPO_DIR/bazel-bin/supervisor/ovlbox} ;;
@@ -132,7 +133,7 @@ prepare_binaries() {
     cp "$src" "$WORK/bin/$name"
     printf -v "$var" '%s' "$WORK/bin/$name"
   done
-  export OVLBOX MICRO_BENCH STAT_LOOP
+  export OVLBOX MICRO_BENCH STAT_LOOP NOTIFY_FLOOR
 }
 
 # A short description of the ovlbox source the binaries were built from.

@@ -144,6 +144,17 @@ main() {
     [ "${PEER_OK[$peer]}" = 1 ] || echo "- $(peer_title "$peer"): n/a, ${PEER_NOTE[$peer]}"
     [ -z "${failed[$peer]:-}" ] || echo "- $(peer_title "$peer") failed: ${failed[$peer]}"
   done
+  echo
+  echo "### The floor under an intercepted call on this machine"
+  echo
+  echo "A seccomp notification answered at once, nothing looked up, no ovlbox"
+  echo "code (bench/notify_floor.cc), against the same call made natively;"
+  echo "\"waiters\" threads wait in \`SECCOMP_IOCTL_NOTIF_RECV\` as ovlbox's"
+  echo "workers do. An intercepted call under ovlbox costs this plus its own work."
+  echo
+  local calls=20000
+  [ "$quick" != 1 ] || calls=2000
+  "$NOTIFY_FLOOR" "$calls" || echo "(bench/notify_floor failed: status $?)"
   return 0
 }
 
