@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -60,14 +61,22 @@ Stats TimeCalls(int calls) {
   return Stats{us[calls / 2], us[calls / 10], us[calls * 9 / 10]};
 }
 
+// Answers until the child is gone: then RECV fails at once with ENOENT
+// and the listener polls as hung up (a thread that went on receiving would
+// spin on a CPU through the runs that follow).
 void Answer(int listener) {
   seccomp_notif req;
   seccomp_notif_resp resp;
   for (;;) {
     memset(&req, 0, sizeof(req));
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
-      if (errno == EINTR || errno == ENOENT) continue;
-      return;  // the child is gone
+      if (errno == EINTR) continue;
+      if (errno == ENOENT) {
+        pollfd p = {listener, POLLIN, 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP)) return;
+        continue;  // a call whose caller died before it was received
+      }
+      return;
     }
     memset(&resp, 0, sizeof(resp));
     resp.id = req.id;
@@ -104,10 +113,11 @@ bool Run(int calls, int waiters, bool sync, Stats* out) {
   close(result[1]);
   int err;
   int listener = ovlbox::ReceiveFd(sv[1], &err);
+  std::vector<std::thread> answerers;
   bool ok = listener >= 0;
   if (ok) {
     if (sync) ok = ovlbox::RequestSyncWakeUp(listener);
-    for (int i = 0; ok && i < waiters; ++i) std::thread(Answer, listener).detach();
+    for (int i = 0; ok && i < waiters; ++i) answerers.emplace_back(Answer, listener);
     ok = ok && write(sv[1], "g", 1) == 1;
     ok = ok && read(result[0], out, sizeof(*out)) == sizeof(*out);
   }
@@ -115,8 +125,9 @@ bool Run(int calls, int waiters, bool sync, Stats* out) {
   close(result[0]);
   int status;
   waitpid(child, &status, 0);
-  // The answering threads see the child gone and return; the listener
-  // stays open until the process exits (they may still be using it).
+  // The child is gone: the answering threads see the listener hung up.
+  for (std::thread& t : answerers) t.join();
+  if (listener >= 0) close(listener);
   return ok;
 }
 

@@ -38,7 +38,7 @@ class Notifier {
   std::vector<std::thread> threads_;
   // Every thread waiting in SECCOMP_IOCTL_NOTIF_RECV is woken by each
   // notification, onto the caller's CPU (the waiters are not exclusive),
-  // and all but one go back to sleep: 2.5-5 us per extra waiter, on the
+  // and all but one go back to sleep: 1-2.5 us per extra waiter, on the
   // caller's critical path (bench/notify_floor). So at most kReceivers
   // threads wait there; the others wait here until one of them has
   // received its notification. With no more workers than that the gate is
