@@ -360,6 +360,17 @@ int ObjectFd::get() const {
   return fd_.get();
 }
 
+int ObjectFd::OpenReadOnly() const {
+  // O_NONBLOCK: a FIFO put in its place meanwhile does not hold the worker.
+  constexpr int kFlags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
+  if (!fd_ && dirfd_ >= 0) return openat(dirfd_, name_.c_str(), kFlags | O_NOFOLLOW);
+  if (!fd_) {
+    errno = EBADF;
+    return -1;
+  }
+  return open(absl::StrCat("/proc/self/fd/", fd_.get()).c_str(), kFlags);
+}
+
 SysResult<Target> View::Lookup(const ViewDirPtr& dir, const std::string& name) const {
   Target t;
   t.in_view = true;

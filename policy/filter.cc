@@ -139,6 +139,46 @@ std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
   return p;
 }
 
+std::vector<sock_filter> KeptIdsPrefix(uint32_t uid, uint32_t gid) {
+  constexpr uint32_t kArgsOffset = offsetof(seccomp_data, args);
+  constexpr uint32_t kUnchanged = 0xffffffffu;  // (uid_t)-1
+  struct Rule {
+    uint32_t nr;
+    uint32_t id;
+  };
+  std::vector<Rule> rules;
+  if (uid != kNoKeptId) rules.push_back({SYS_setresuid, uid});
+  if (gid != kNoKeptId) rules.push_back({SYS_setresgid, gid});
+  if (rules.empty()) return {};
+  // Layout: the architecture, the number tests (one per rule), then per
+  // rule seven instructions (three argument tests and the allow); every
+  // "no" jumps to the end, where the next part of the filter starts.
+  const size_t block = 7;
+  const size_t first_block = 3 + rules.size();
+  const size_t end = first_block + block * rules.size();
+  auto to = [](size_t target, size_t at) { return static_cast<uint8_t>(target - at - 1); };
+  std::vector<sock_filter> p;
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, to(end, 1)));
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+  for (size_t i = 0; i < rules.size(); ++i) {
+    size_t at = p.size();
+    size_t no = i + 1 == rules.size() ? end : at + 1;
+    p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, rules[i].nr,
+                         to(first_block + block * i, at), to(no, at)));
+  }
+  for (const Rule& rule : rules) {
+    const uint32_t want[3] = {kUnchanged, rule.id, kUnchanged};
+    for (uint32_t arg = 0; arg < 3; ++arg) {
+      p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgsOffset + arg * 8));
+      size_t at = p.size();
+      p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, want[arg], 0, to(end, at)));
+    }
+    p.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  }
+  return p;
+}
+
 int InstallFilter(const std::vector<sock_filter>& program) {
   sock_fprog prog;
   prog.len = static_cast<unsigned short>(program.size());

@@ -34,6 +34,21 @@ inline constexpr int kLoaderFd = 1000;
 // program starts).
 std::vector<sock_filter> CookiePrefix(uint64_t cookie);
 
+// A part to put in front of the filter that lets setresuid(-1, uid, -1)
+// and setresgid(-1, gid, -1) run unseen (GNU make's, and posix_spawn's
+// POSIX_SPAWN_RESETIDS, before every command): with `uid` and `gid` the
+// effective and filesystem ids the program starts with, such a call
+// changes nothing as long as no thread has changed its credentials, and
+// every change passes a notified call first (a setresuid with other
+// arguments, setuid, setfsuid, setgroups, capset...; NO_NEW_PRIVS keeps
+// execve from changing them), from which point the supervisor reads each
+// caller's ids anyway (supervisor/credentials.h). Either id may be
+// kNoKeptId: that call is always notified. Only the low halves of the
+// arguments are compared, as the kernel reads them; every other call
+// passes through by its number alone (the kernel's action cache stays).
+inline constexpr uint32_t kNoKeptId = 0xffffffffu;
+std::vector<sock_filter> KeptIdsPrefix(uint32_t uid, uint32_t gid);
+
 // Installs `program` on the calling thread (which must have set
 // PR_SET_NO_NEW_PRIVS or hold CAP_SYS_ADMIN) with a user-notification
 // listener, asking for killable waits where the kernel offers them (5.19).

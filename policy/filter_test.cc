@@ -20,6 +20,7 @@
 
 #include <cstring>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -83,9 +84,12 @@ TEST(SyscallTableTest, NoNumberIsListedTwice) {
 
 // Runs `body` in a child under the filter; the parent answers every
 // notification with `answer_errno` and returns the child's exit code.
-// The filter is the one ovlbox installs (PrebuiltFilter).
-int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr, uint64_t cookie = 0) {
-  std::vector<sock_filter> program = PrebuiltFilter(cookie);
+// The filter is the one ovlbox installs (PrebuiltFilter), after `front`.
+int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr, uint64_t cookie = 0,
+                   std::vector<sock_filter> front = {}) {
+  std::vector<sock_filter> program = std::move(front);
+  std::vector<sock_filter> rest = PrebuiltFilter(cookie);
+  program.insert(program.end(), rest.begin(), rest.end());
   int socks[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, socks), 0);
   pid_t pid = fork();
@@ -537,6 +541,73 @@ TEST(CookieFilterTest, AttributeChangesPassWithTheCookie) {
     EXPECT_EQ(RunUnderFilter(body, EXDEV, &nr, kCookie), EXDEV);
     EXPECT_NE(nr, -1);
   }
+}
+
+// setresuid(-1, uid, -1) and setresgid(-1, gid, -1) with the ids the
+// program starts with run unseen (GNU make's before every command); any
+// other argument, and the other credential calls, still reach the
+// supervisor. The child keeps its ids throughout: every call below either
+// changes nothing or is answered by the parent with EXDEV.
+int SetresuidTo(uint64_t r, uint64_t e, uint64_t s) {
+  return syscall(SYS_setresuid, r, e, s) == -1 ? errno : 0;
+}
+int SetresgidTo(uint64_t r, uint64_t e, uint64_t s) {
+  return syscall(SYS_setresgid, r, e, s) == -1 ? errno : 0;
+}
+
+TEST(KeptIdsFilterTest, NoOpIdCallsRunUnseen) {
+  std::vector<sock_filter> front = KeptIdsPrefix(geteuid(), getegid());
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter([] { return SetresuidTo(-1, geteuid(), -1); }, EXDEV, &nr, 0, front),
+            0);
+  EXPECT_EQ(RunUnderFilter([] { return SetresgidTo(-1, getegid(), -1); }, EXDEV, &nr, 0, front),
+            0);
+  // -1 as a 32-bit value in a 64-bit register (the kernel reads the low
+  // half alone), and with the cookie's prefix behind it.
+  EXPECT_EQ(RunUnderFilter([] { return SetresuidTo(0xffffffffu, geteuid(), 0xffffffffu); }, EXDEV,
+                           &nr, kCookie, front),
+            0);
+  EXPECT_EQ(nr, -1);  // none reached the supervisor
+}
+
+TEST(KeptIdsFilterTest, OtherIdCallsAreNotified) {
+  std::vector<sock_filter> front = KeptIdsPrefix(geteuid(), getegid());
+  struct Case {
+    int (*body)();
+    int nr;
+  } cases[] = {
+      {+[] { return SetresuidTo(-1, geteuid() + 1, -1); }, SYS_setresuid},
+      {+[] { return SetresuidTo(geteuid(), geteuid(), -1); }, SYS_setresuid},
+      {+[] { return SetresuidTo(-1, geteuid(), geteuid()); }, SYS_setresuid},
+      {+[] { return SetresgidTo(-1, getegid() + 1, -1); }, SYS_setresgid},
+      {+[] { return SetresgidTo(getegid(), getegid(), -1); }, SYS_setresgid},
+      {+[] { return SetresgidTo(-1, getegid(), getegid()); }, SYS_setresgid},
+      {+[] { return syscall(SYS_setuid, geteuid()) == -1 ? errno : 0; }, SYS_setuid},
+      {+[] { return syscall(SYS_setreuid, -1, geteuid()) == -1 ? errno : 0; }, SYS_setreuid},
+      {+[] { return syscall(SYS_setfsuid, geteuid()) == -1 ? errno : 0; }, SYS_setfsuid},
+  };
+  for (const Case& c : cases) {
+    int nr = -1;
+    EXPECT_EQ(RunUnderFilter(c.body, EXDEV, &nr, 0, front), EXDEV) << "syscall " << c.nr;
+    EXPECT_EQ(nr, c.nr);
+  }
+  // Without a kept id the call is notified as before.
+  int nr = -1;
+  EXPECT_EQ(RunUnderFilter([] { return SetresuidTo(-1, geteuid(), -1); }, EXDEV, &nr, 0,
+                           KeptIdsPrefix(kNoKeptId, getegid())),
+            EXDEV);
+  EXPECT_EQ(nr, SYS_setresuid);
+  EXPECT_TRUE(KeptIdsPrefix(kNoKeptId, kNoKeptId).empty());
+}
+
+TEST(KeptIdsFilterTest, OtherCallsKeepTheKernelsActionCache) {
+  std::vector<sock_filter> front = KeptIdsPrefix(1000, 1000);
+  for (uint32_t nr : {SYS_read, SYS_write, SYS_openat, SYS_newfstatat, SYS_setuid, SYS_setgid,
+                      SYS_setreuid, SYS_setfsuid, SYS_getppid}) {
+    EXPECT_TRUE(PrefixIgnoresArguments(front, nr)) << "syscall " << nr;
+  }
+  EXPECT_FALSE(PrefixIgnoresArguments(front, SYS_setresuid));
+  EXPECT_FALSE(PrefixIgnoresArguments(front, SYS_setresgid));
 }
 
 }  // namespace

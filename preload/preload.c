@@ -2974,6 +2974,31 @@ EXPORT char* __realpath_chk(const char* path, char* resolved, size_t resolvedlen
 // GNU's realpath(path, NULL), which libiberty's lrealpath (GCC) prefers.
 EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NULL); }
 
+// ---- execve of host programs ----
+
+// execve of an absolute path that the kernel's walk, meeting no symlink,
+// finds missing in a directory outside the view (as host_open and
+// lexical_way_outside tell): ENOENT, the kernel's answer and the view's,
+// with no notification. The PATH searches of posix_spawnp, Python's
+// subprocess and the like try execve on one directory after another
+// (execvp's is shortened below). Any other call is the supervisor's, also
+// the run of a host program: making that one unseen, with the cookie,
+// saved nothing measurable and moved new programs between CPUs more often
+// (docs/performance.md). Safe in a vfork child: system calls and the
+// stack only.
+EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  path = UNTRUSTED(path);
+  if (enabled && candidate(path)) {
+    long fd = host_open(path, O_PATH | O_CLOEXEC, 0);
+    if (fd >= 0) {
+      close_fd(fd);
+    } else if (fd == -ENOENT && lexical_way_outside(path)) {
+      return set_errno(fd);
+    }
+  }
+  return set_errno(plain_call(SYS_execve, (long)path, (long)argv, (long)envp, 0));
+}
+
 // ---- PATH searches ----
 
 // glibc's execvp tries execve on each PATH directory in turn, from inside
@@ -3698,7 +3723,8 @@ EXPORT int dirfd(DIR* dir) {
 // library points those entry points at its own functions, with a jump
 // written over their first bytes (x86-64 only): `__open64_nocancel`,
 // `open64` (alias `__open`), `openat64`, `__fstat64` and `fstatat64` (which
-// stat and lstat enter too). Each replacement is the function the library
+// stat and lstat enter too), and `execve` (alias `__execve`, which execv,
+// execvpe, posix_spawn and system call). Each replacement is the function the library
 // already exports under the same contract, so libc's callers get exactly
 // what a program calling it gets, including errno. A symbol that is not
 // libc's, is smaller than the jump, or whose page cannot be made writable
@@ -3718,6 +3744,7 @@ struct redirect {
   const char* version;
   void* to;
   unsigned char* from;
+  int alone;  // far from the others in libc's text: its own pages
 };
 
 // libc's dynamic symbol table, found once by dl_iterate_phdr (dladdr
@@ -3784,13 +3811,34 @@ static unsigned char* libc_entry(const struct libc_syms* l, const char* name, co
   return at;
 }
 
+// Writes the jumps of the entries of `r` (n of them) that lie in
+// [lo, hi), making those pages writable meanwhile.
+static void patch_span(struct redirect* r, size_t n, uintptr_t lo, uintptr_t hi, uintptr_t page) {
+  lo &= ~(page - 1);
+  hi = (hi + page - 1) & ~(page - 1);
+  if (hi - lo > 64 * page) return;
+  if (plain_call(SYS_mprotect, (long)lo, (long)(hi - lo), PROT_READ | PROT_WRITE | PROT_EXEC, 0) != 0) {
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uintptr_t a = (uintptr_t)r[i].from;
+    if (r[i].from == NULL || a < lo || a + JUMP_SIZE > hi) continue;
+    unsigned char code[JUMP_SIZE] = {0xff, 0x25, 0, 0, 0, 0};
+    uint64_t to = (uint64_t)(uintptr_t)r[i].to;
+    memcpy(code + 6, &to, sizeof(to));
+    memcpy(r[i].from, code, sizeof(code));
+  }
+  plain_call(SYS_mprotect, (long)lo, (long)(hi - lo), PROT_READ | PROT_EXEC, 0);
+}
+
 static void redirect_libc(void) {
   struct redirect r[] = {
-      {"__open64_nocancel", "GLIBC_PRIVATE", (void*)open64, NULL},
-      {"open64", "GLIBC_2.2.5", (void*)open64, NULL},
-      {"openat64", "GLIBC_2.4", (void*)openat64, NULL},
-      {"__fstat64", "GLIBC_PRIVATE", (void*)fstat, NULL},
-      {"fstatat64", "GLIBC_2.33", (void*)fstatat, NULL},
+      {"__open64_nocancel", "GLIBC_PRIVATE", (void*)open64, NULL, 0},
+      {"open64", "GLIBC_2.2.5", (void*)open64, NULL, 0},
+      {"openat64", "GLIBC_2.4", (void*)openat64, NULL, 0},
+      {"__fstat64", "GLIBC_PRIVATE", (void*)fstat, NULL, 0},
+      {"fstatat64", "GLIBC_2.33", (void*)fstatat, NULL, 0},
+      {"execve", "GLIBC_2.2.5", (void*)execve, NULL, 1},
   };
   size_t n = sizeof(r) / sizeof(r[0]);
   // The jumps are written 14 bytes at a time: only while no other thread
@@ -3803,31 +3851,22 @@ static void redirect_libc(void) {
   }
   uintptr_t page = getauxval(AT_PAGESZ);
   if (page == 0) page = 4096;
+  // The entries that lie together are written in one span (libc's text
+  // lies in one mapping; a span that is not small is no libc this was
+  // written for), each of the others in its own pages.
   uintptr_t lo = UINTPTR_MAX, hi = 0;
   for (size_t i = 0; i < n; ++i) {
     r[i].from = libc_entry(&l, r[i].name, r[i].version);
     if (r[i].from == NULL) continue;
     uintptr_t a = (uintptr_t)r[i].from;
+    if (r[i].alone) {
+      patch_span(&r[i], 1, a, a + JUMP_SIZE, page);
+      continue;
+    }
     if (a < lo) lo = a;
     if (a + JUMP_SIZE > hi) hi = a + JUMP_SIZE;
   }
-  if (hi == 0) return;
-  lo &= ~(page - 1);
-  hi = (hi + page - 1) & ~(page - 1);
-  // libc's text lies in one mapping; a span that is not small is no libc
-  // this was written for.
-  if (hi - lo > 64 * page) return;
-  if (plain_call(SYS_mprotect, (long)lo, (long)(hi - lo), PROT_READ | PROT_WRITE | PROT_EXEC, 0) != 0) {
-    return;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (r[i].from == NULL) continue;
-    unsigned char code[JUMP_SIZE] = {0xff, 0x25, 0, 0, 0, 0};
-    uint64_t to = (uint64_t)(uintptr_t)r[i].to;
-    memcpy(code + 6, &to, sizeof(to));
-    memcpy(r[i].from, code, sizeof(code));
-  }
-  plain_call(SYS_mprotect, (long)lo, (long)(hi - lo), PROT_READ | PROT_EXEC, 0);
+  if (hi != 0) patch_span(r, n, lo, hi, page);
 }
 #else
 static void redirect_libc(void) {}

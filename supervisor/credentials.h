@@ -4,7 +4,10 @@
 // supervisor's: a root program that switched to another user gets EACCES
 // where the kernel would give it. As long as no traced thread has changed
 // its credentials (setuid, setgroups, capset...: the filter reports those
-// calls, which then run unchanged), they are the supervisor's own and
+// calls, which then run unchanged; it lets through only
+// setresuid/setresgid(-1, initial id, -1), which change nothing until a
+// reported call has, policy/filter.h KeptIdsPrefix), they are the
+// supervisor's own and
 // nothing is done. After the first such call, each intercepted call reads
 // the thread's credentials (/proc/TID/status) and the worker thread takes
 // them on for the call (setfsuid, setfsgid and setgroups act on the calling

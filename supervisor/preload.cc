@@ -478,17 +478,24 @@ bool ListingLibraries(pid_t tid) {
 
 bool PreloadService::WantedBy(pid_t tid) const {
   if (ListingLibraries(tid)) return false;
+  // The executable by its identity first (one stat through the magic
+  // link); it is opened and read only the first time it is seen.
   std::string exe = "/proc/" + std::to_string(tid) + "/exe";
-  UniqueFd fd(open(exe.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return true;
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return true;
-  std::string key = absl::StrCat(st.st_dev, ":", st.st_ino, ":", st.st_ctim.tv_sec, ".",
-                                 st.st_ctim.tv_nsec);
+  if (stat(exe.c_str(), &st) != 0) return true;
+  auto key_of = [](const struct stat& s) {
+    return absl::StrCat(s.st_dev, ":", s.st_ino, ":", s.st_ctim.tv_sec, ".", s.st_ctim.tv_nsec);
+  };
+  std::string key = key_of(st);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = wanted_.find(key); it != wanted_.end()) return it->second;
   }
+  UniqueFd fd(open(exe.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return true;
+  // What is read is what is remembered: the key of the file opened.
+  if (fstat(fd.get(), &st) != 0) return true;
+  key = key_of(st);
   bool wanted = !NeedsAsanRuntime(fd.get());
   std::lock_guard<std::mutex> lock(mu_);
   if (wanted_.size() >= 1024) wanted_.clear();

@@ -15,10 +15,8 @@ namespace {
 constexpr int kMaxInterpreterDepth = 4;  // the kernel's BINPRM_MAX_RECURSION
 constexpr size_t kShebangMax = 256;      // BINPRM_BUF_SIZE
 
-std::string ReadHead(int path_fd) {
-  char link[64];
-  snprintf(link, sizeof(link), "/proc/self/fd/%d", path_fd);
-  int fd = open(link, O_RDONLY | O_CLOEXEC);
+std::string ReadHead(const ObjectFd& obj) {
+  int fd = obj.OpenReadOnly();
   if (fd < 0) return std::string();
   char buf[kShebangMax];
   ssize_t n = read(fd, buf, sizeof(buf));
@@ -74,7 +72,7 @@ SysResult<ExecPlan> PlanExec(const View& view, Tracee& tracee, int dirfd,
   std::vector<std::string> prefix;
   for (int depth = 0;; ++depth) {
     ShebangLine shebang;
-    if (!ParseShebang(ReadHead(t.fd.get()), &shebang)) break;
+    if (!ParseShebang(ReadHead(t.fd), &shebang)) break;
     if (depth >= kMaxInterpreterDepth) return Errno{ELOOP};
     if (access(absl::StrCat("/proc/self/fd/", t.fd.get()).c_str(), X_OK) != 0 &&
         errno == EACCES) {
@@ -99,10 +97,14 @@ SysResult<ExecPlan> PlanExec(const View& view, Tracee& tracee, int dirfd,
     t = std::move(interp);
     plan.script = true;
   }
-  plan.real_path = FdPath(t.fd.get());
   plan.argv_prefix = std::move(prefix);
   plan.rewrite = in_view;
-  if (plan.real_path.empty() || plan.real_path[0] != '/') return Errno{ENOENT};
+  // The real path only matters to a changed call; a call that runs as it
+  // is names a host file (/usr/bin/cc), and the kernel resolves it again.
+  if (plan.rewrite || plan.script) {
+    plan.real_path = FdPath(t.fd.get());
+    if (plan.real_path.empty() || plan.real_path[0] != '/') return Errno{ENOENT};
+  }
   return plan;
 }
 

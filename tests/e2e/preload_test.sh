@@ -1506,4 +1506,38 @@ setup_cproj() {
 rw_case gcc-system-headers "gcc" setup_cproj 'gcc -O1 -Iinclude -MMD -MP -c -o src/main.o src/main.c &&
   gcc -o src/main src/main.o && ./src/main && sed -e "s/ \\\\$//" src/main.d | tr " " "\n" | grep -v "^$" | sort -u'
 
+# PATH searches that try execve on one directory after another: the
+# library answers ENOENT itself for a host directory that lacks the name,
+# and leaves every other try to the supervisor: a directory of the view
+# (where a program made in the upper is found, and one a whiteout removed
+# is not, though its lower still has it), a host symlink into the view, a
+# name found on the host. Through Python's subprocess (its own loop of
+# execve), posix_spawnp (libc's loop), env (execvp) and the shell.
+setup_exec_search() {
+  mkdir -p "$E2E_VIEW/pbin" "$E2E_OUTSIDE/hbin"
+  printf '#!/bin/sh\necho lowprog "$@"\n' >"$E2E_VIEW/pbin/lowprog"
+  printf '#!/bin/sh\necho goneprog "$@"\n' >"$E2E_VIEW/pbin/goneprog"
+  chmod 0755 "$E2E_VIEW/pbin/lowprog" "$E2E_VIEW/pbin/goneprog"
+  ln -sfn "$E2E_VIEW/pbin" "$E2E_OUTSIDE/vbin-link"
+}
+rw_case exec-path-search "python3" setup_exec_search 'printf "#!/bin/sh\necho upprog \"\$@\"\n" >pbin/upprog &&
+  chmod 0755 pbin/upprog && rm pbin/goneprog &&
+  for P in "$OUT/hbin:$OUT/nodir:$VIEW/pbin:/usr/bin:/bin" "$OUT/hbin:$OUT/vbin-link:/usr/bin"; do
+    PATH=$P python3 -c "
+import os, subprocess
+for argv in ([\"upprog\", \"a\"], [\"lowprog\", \"b\"], [\"goneprog\"], [\"nosuchprog\"], [\"true\"]):
+    try:
+        print(argv[0], subprocess.run(argv).returncode, flush=True)
+    except OSError as e:
+        print(argv[0], e.__class__.__name__, e.errno, flush=True)
+    try:
+        pid = os.posix_spawnp(argv[0], argv + [\"spawn\"], os.environ)
+        print(argv[0], \"spawn\", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+    except OSError as e:
+        print(argv[0], \"spawn\", e.errno, flush=True)
+"
+    PATH=$P env upprog env; echo "env goneprog: $(PATH=$P env goneprog 2>&1 >/dev/null | wc -l) $?"
+    PATH=$P sh -c "upprog sh; lowprog sh; goneprog 2>/dev/null; echo sh \$?"
+  done'
+
 e2e_finish
