@@ -566,7 +566,9 @@ os.close(fd)
 # A root program that switches to another user gets that user's permission
 # checks on the layers (EACCES where the kernel gives it), and what it may
 # write lands in the upper owned by it; a credential call that changes
-# nothing (GNU make's setresuid(-1, euid, -1)) changes nothing.
+# nothing (GNU make's setresuid(-1, euid, -1), which the filter lets run
+# unseen) changes nothing; and the same call made after a real switch
+# (unseen too) switches back.
 setup_creds() {
   local l2=$E2E_L2
   E2E_LOWERS=$E2E_VIEW:$E2E_L2
@@ -592,6 +594,14 @@ ls locked opened >/dev/null && chmod 0777 locked && chmod 0755 opened
 cat private/sub/deep.txt
 mkdir -m 0700 made-private && mkdir -m 0700 made-private/sub && echo mine > made-private/sub/f
 python3 -c "import os; os.setresuid(-1, os.geteuid(), -1); os.setresgid(-1, os.getegid(), -1); print(open(\"secret.txt\").read().strip())"
+python3 -c "import os
+os.setresuid(-1, 65534, -1)
+try:
+    open(\"secret.txt\")
+except OSError as e:
+    print(\"as nobody:\", e.errno)
+os.setresuid(-1, 0, -1)
+print(\"back:\", open(\"secret.txt\").read().strip())"
 setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "
 id -u
 cat secret.txt 2>&1 | sed \"s/^cat: //\"
