@@ -126,10 +126,10 @@ class ObjectFd {
   // that fails).
   int get() const;
   bool valid() const { return get() >= 0; }
-  // A new read-only (and non-blocking) descriptor of the object, not
-  // following a symlink:
-  // opened by name when deferred (the O_PATH one is not needed then), else
-  // reopened through /proc/self/fd. -1 with errno set on failure.
+  // A new read-only, non-blocking descriptor of the object: opened by
+  // name (not following a symlink) when deferred, so that the O_PATH one
+  // is never needed, else reopened through /proc/self/fd. -1 with errno
+  // set on failure.
   int OpenReadOnly() const;
   explicit operator bool() const { return valid(); }
   // Gives up ownership (opening it first if deferred).
