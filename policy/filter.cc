@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -46,7 +47,7 @@ uint32_t ToSeccompAction(const SyscallRule& rule) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie) {
+absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie, const KeptIds& kept) {
   std::unique_ptr<void, void (*)(void*)> ctx(seccomp_init(SCMP_ACT_ERRNO(ENOSYS)),
                                              [](void* c) { seccomp_release(c); });
   if (!ctx) return absl::InternalError("seccomp_init failed");
@@ -81,11 +82,29 @@ absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie) {
     return absl::ErrnoToStatus(errno, "reading the exported filter");
   }
   close(mfd);
-  if (cookie != 0) {
-    std::vector<sock_filter> prefix = CookiePrefix(cookie);
-    program.insert(program.begin(), prefix.begin(), prefix.end());
-  }
+  std::vector<sock_filter> prefix = FilterPrefix(cookie, kept);
+  program.insert(program.begin(), prefix.begin(), prefix.end());
   return program;
+}
+
+std::vector<sock_filter> FilterPrefix(uint64_t cookie, const KeptIds& kept) {
+  // The cookie's part first: the library's calls, many of them, are let
+  // through before the id tests (which only setresuid/setresgid reach).
+  std::vector<sock_filter> prefix;
+  if (cookie != 0) prefix = CookiePrefix(cookie);
+  std::vector<sock_filter> ids = KeptIdsPrefix(kept);
+  prefix.insert(prefix.end(), ids.begin(), ids.end());
+  return prefix;
+}
+
+KeptIds OwnKeptIds() {
+  // setfsuid(-1) changes nothing and returns the current filesystem id.
+  KeptIds kept;
+  uid_t euid = geteuid();
+  gid_t egid = getegid();
+  if (static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1))) == euid) kept.uid = euid;
+  if (static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1))) == egid) kept.gid = egid;
+  return kept;
 }
 
 std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
@@ -139,7 +158,7 @@ std::vector<sock_filter> CookiePrefix(uint64_t cookie) {
   return p;
 }
 
-std::vector<sock_filter> KeptIdsPrefix(uint32_t uid, uint32_t gid) {
+std::vector<sock_filter> KeptIdsPrefix(const KeptIds& kept) {
   constexpr uint32_t kArgsOffset = offsetof(seccomp_data, args);
   constexpr uint32_t kUnchanged = 0xffffffffu;  // (uid_t)-1
   struct Rule {
@@ -147,8 +166,8 @@ std::vector<sock_filter> KeptIdsPrefix(uint32_t uid, uint32_t gid) {
     uint32_t id;
   };
   std::vector<Rule> rules;
-  if (uid != kNoKeptId) rules.push_back({SYS_setresuid, uid});
-  if (gid != kNoKeptId) rules.push_back({SYS_setresgid, gid});
+  if (kept.uid != kNoKeptId) rules.push_back({SYS_setresuid, kept.uid});
+  if (kept.gid != kNoKeptId) rules.push_back({SYS_setresgid, kept.gid});
   if (rules.empty()) return {};
   // Layout: the architecture, the number tests (one per rule), then per
   // rule seven instructions (three argument tests and the allow); every

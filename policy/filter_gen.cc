@@ -7,7 +7,7 @@
 #include "policy/filter.h"
 
 int main() {
-  auto program = ovlbox::BuildFilter(0);
+  auto program = ovlbox::BuildFilter(0, ovlbox::KeptIds{});
   if (!program.ok()) {
     fprintf(stderr, "filter_gen: %s\n", std::string(program.status().message()).c_str());
     return 1;

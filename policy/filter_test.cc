@@ -20,7 +20,6 @@
 
 #include <cstring>
 #include <set>
-#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -84,12 +83,10 @@ TEST(SyscallTableTest, NoNumberIsListedTwice) {
 
 // Runs `body` in a child under the filter; the parent answers every
 // notification with `answer_errno` and returns the child's exit code.
-// The filter is the one ovlbox installs (PrebuiltFilter), after `front`.
+// The filter is the one ovlbox installs (PrebuiltFilter).
 int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr, uint64_t cookie = 0,
-                   std::vector<sock_filter> front = {}) {
-  std::vector<sock_filter> program = std::move(front);
-  std::vector<sock_filter> rest = PrebuiltFilter(cookie);
-  program.insert(program.end(), rest.begin(), rest.end());
+                   const KeptIds& kept = {}) {
+  std::vector<sock_filter> program = PrebuiltFilter(cookie, kept);
   int socks[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, socks), 0);
   pid_t pid = fork();
@@ -127,9 +124,10 @@ int RunUnderFilter(int (*body)(), int answer_errno, int* notified_nr, uint64_t c
 // syscall table now, with and without a cookie's prefix.
 TEST(FilterTest, PrebuiltFilterIsWhatLibseccompBuilds) {
   for (uint64_t cookie : {uint64_t{0}, uint64_t{0x0123456789abcdefULL}}) {
-    auto built = BuildFilter(cookie);
+    KeptIds kept{1000, cookie != 0 ? 1000 : kNoKeptId};
+    auto built = BuildFilter(cookie, kept);
     ASSERT_TRUE(built.ok()) << built.status();
-    std::vector<sock_filter> prebuilt = PrebuiltFilter(cookie);
+    std::vector<sock_filter> prebuilt = PrebuiltFilter(cookie, kept);
     ASSERT_EQ(prebuilt.size(), built->size()) << "cookie " << cookie;
     for (size_t i = 0; i < prebuilt.size(); ++i) {
       const sock_filter &a = prebuilt[i], &b = (*built)[i];
@@ -556,22 +554,22 @@ int SetresgidTo(uint64_t r, uint64_t e, uint64_t s) {
 }
 
 TEST(KeptIdsFilterTest, NoOpIdCallsRunUnseen) {
-  std::vector<sock_filter> front = KeptIdsPrefix(geteuid(), getegid());
+  KeptIds kept{geteuid(), getegid()};
   int nr = -1;
-  EXPECT_EQ(RunUnderFilter([] { return SetresuidTo(-1, geteuid(), -1); }, EXDEV, &nr, 0, front),
+  EXPECT_EQ(RunUnderFilter([] { return SetresuidTo(-1, geteuid(), -1); }, EXDEV, &nr, 0, kept),
             0);
-  EXPECT_EQ(RunUnderFilter([] { return SetresgidTo(-1, getegid(), -1); }, EXDEV, &nr, 0, front),
+  EXPECT_EQ(RunUnderFilter([] { return SetresgidTo(-1, getegid(), -1); }, EXDEV, &nr, 0, kept),
             0);
   // -1 as a 32-bit value in a 64-bit register (the kernel reads the low
-  // half alone), and with the cookie's prefix behind it.
+  // half alone), and with the cookie's part in front.
   EXPECT_EQ(RunUnderFilter([] { return SetresuidTo(0xffffffffu, geteuid(), 0xffffffffu); }, EXDEV,
-                           &nr, kCookie, front),
+                           &nr, kCookie, kept),
             0);
   EXPECT_EQ(nr, -1);  // none reached the supervisor
 }
 
 TEST(KeptIdsFilterTest, OtherIdCallsAreNotified) {
-  std::vector<sock_filter> front = KeptIdsPrefix(geteuid(), getegid());
+  KeptIds kept{geteuid(), getegid()};
   struct Case {
     int (*body)();
     int nr;
@@ -588,21 +586,26 @@ TEST(KeptIdsFilterTest, OtherIdCallsAreNotified) {
   };
   for (const Case& c : cases) {
     int nr = -1;
-    EXPECT_EQ(RunUnderFilter(c.body, EXDEV, &nr, 0, front), EXDEV) << "syscall " << c.nr;
+    EXPECT_EQ(RunUnderFilter(c.body, EXDEV, &nr, 0, kept), EXDEV) << "syscall " << c.nr;
     EXPECT_EQ(nr, c.nr);
   }
   // Without a kept id the call is notified as before.
   int nr = -1;
   EXPECT_EQ(RunUnderFilter([] { return SetresuidTo(-1, geteuid(), -1); }, EXDEV, &nr, 0,
-                           KeptIdsPrefix(kNoKeptId, getegid())),
+                           KeptIds{kNoKeptId, getegid()}),
             EXDEV);
   EXPECT_EQ(nr, SYS_setresuid);
-  EXPECT_TRUE(KeptIdsPrefix(kNoKeptId, kNoKeptId).empty());
+  EXPECT_TRUE(KeptIdsPrefix(KeptIds{}).empty());
+  // The supervisor's own ids, as the program it starts has them.
+  KeptIds own = OwnKeptIds();
+  EXPECT_EQ(own.uid, geteuid());
+  EXPECT_EQ(own.gid, getegid());
 }
 
 TEST(KeptIdsFilterTest, OtherCallsKeepTheKernelsActionCache) {
-  std::vector<sock_filter> front = KeptIdsPrefix(1000, 1000);
-  for (uint32_t nr : {SYS_read, SYS_write, SYS_openat, SYS_newfstatat, SYS_setuid, SYS_setgid,
+  // The whole prefix ovlbox installs: the cookie's part, then the ids'.
+  std::vector<sock_filter> front = FilterPrefix(kCookie, KeptIds{1000, 1000});
+  for (uint32_t nr : {SYS_read, SYS_write, SYS_open, SYS_stat, SYS_setuid, SYS_setgid,
                       SYS_setreuid, SYS_setfsuid, SYS_getppid}) {
     EXPECT_TRUE(PrefixIgnoresArguments(front, nr)) << "syscall " << nr;
   }

@@ -2976,10 +2976,9 @@ EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NU
 
 // ---- execve of host programs ----
 
-// execve of an absolute path that the kernel's walk, meeting no symlink,
-// finds missing in a directory outside the view (as host_open and
-// lexical_way_outside tell): ENOENT, the kernel's answer and the view's,
-// with no notification. The PATH searches of posix_spawnp, Python's
+// execve of a plain host path (plain_host_path) that the kernel's walk,
+// meeting no symlink (host_open), finds missing: ENOENT, the kernel's
+// answer and the view's, with no notification. The PATH searches of posix_spawnp, Python's
 // subprocess and the like try execve on one directory after another
 // (execvp's is shortened below). Any other call is the supervisor's, also
 // the run of a host program: making that one unseen, with the cookie,
@@ -2988,13 +2987,10 @@ EXPORT char* canonicalize_file_name(const char* path) { return realpath(path, NU
 // stack only.
 EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
   path = UNTRUSTED(path);
-  if (enabled && candidate(path)) {
+  if (plain_host_path(path)) {
     long fd = host_open(path, O_PATH | O_CLOEXEC, 0);
-    if (fd >= 0) {
-      close_fd(fd);
-    } else if (fd == -ENOENT && lexical_way_outside(path)) {
-      return set_errno(fd);
-    }
+    if (fd == -ENOENT) return set_errno(fd);
+    if (fd >= 0) close_fd(fd);
   }
   return set_errno(plain_call(SYS_execve, (long)path, (long)argv, (long)envp, 0));
 }
@@ -3744,7 +3740,6 @@ struct redirect {
   const char* version;
   void* to;
   unsigned char* from;
-  int alone;  // far from the others in libc's text: its own pages
 };
 
 // libc's dynamic symbol table, found once by dl_iterate_phdr (dladdr
@@ -3811,34 +3806,37 @@ static unsigned char* libc_entry(const struct libc_syms* l, const char* name, co
   return at;
 }
 
-// Writes the jumps of the entries of `r` (n of them) that lie in
-// [lo, hi), making those pages writable meanwhile.
-static void patch_span(struct redirect* r, size_t n, uintptr_t lo, uintptr_t hi, uintptr_t page) {
+// Writes the jumps of the entries of `r` (n of them, all lying in [lo,
+// hi)), making those pages writable meanwhile. 0 when the span is not
+// small (libc's text lies in one mapping; a wide span would make much of
+// it writable at once) and nothing was written; 1 otherwise, also where
+// the pages cannot be made writable.
+static int patch_span(struct redirect* r, size_t n, uintptr_t lo, uintptr_t hi, uintptr_t page) {
   lo &= ~(page - 1);
   hi = (hi + page - 1) & ~(page - 1);
-  if (hi - lo > 64 * page) return;
+  if (hi - lo > 64 * page) return 0;
   if (plain_call(SYS_mprotect, (long)lo, (long)(hi - lo), PROT_READ | PROT_WRITE | PROT_EXEC, 0) != 0) {
-    return;
+    return 1;
   }
   for (size_t i = 0; i < n; ++i) {
-    uintptr_t a = (uintptr_t)r[i].from;
-    if (r[i].from == NULL || a < lo || a + JUMP_SIZE > hi) continue;
+    if (r[i].from == NULL) continue;
     unsigned char code[JUMP_SIZE] = {0xff, 0x25, 0, 0, 0, 0};
     uint64_t to = (uint64_t)(uintptr_t)r[i].to;
     memcpy(code + 6, &to, sizeof(to));
     memcpy(r[i].from, code, sizeof(code));
   }
   plain_call(SYS_mprotect, (long)lo, (long)(hi - lo), PROT_READ | PROT_EXEC, 0);
+  return 1;
 }
 
 static void redirect_libc(void) {
   struct redirect r[] = {
-      {"__open64_nocancel", "GLIBC_PRIVATE", (void*)open64, NULL, 0},
-      {"open64", "GLIBC_2.2.5", (void*)open64, NULL, 0},
-      {"openat64", "GLIBC_2.4", (void*)openat64, NULL, 0},
-      {"__fstat64", "GLIBC_PRIVATE", (void*)fstat, NULL, 0},
-      {"fstatat64", "GLIBC_2.33", (void*)fstatat, NULL, 0},
-      {"execve", "GLIBC_2.2.5", (void*)execve, NULL, 1},
+      {"__open64_nocancel", "GLIBC_PRIVATE", (void*)open64, NULL},
+      {"open64", "GLIBC_2.2.5", (void*)open64, NULL},
+      {"openat64", "GLIBC_2.4", (void*)openat64, NULL},
+      {"__fstat64", "GLIBC_PRIVATE", (void*)fstat, NULL},
+      {"fstatat64", "GLIBC_2.33", (void*)fstatat, NULL},
+      {"execve", "GLIBC_2.2.5", (void*)execve, NULL},
   };
   size_t n = sizeof(r) / sizeof(r[0]);
   // The jumps are written 14 bytes at a time: only while no other thread
@@ -3851,22 +3849,22 @@ static void redirect_libc(void) {
   }
   uintptr_t page = getauxval(AT_PAGESZ);
   if (page == 0) page = 4096;
-  // The entries that lie together are written in one span (libc's text
-  // lies in one mapping; a span that is not small is no libc this was
-  // written for), each of the others in its own pages.
   uintptr_t lo = UINTPTR_MAX, hi = 0;
   for (size_t i = 0; i < n; ++i) {
     r[i].from = libc_entry(&l, r[i].name, r[i].version);
     if (r[i].from == NULL) continue;
     uintptr_t a = (uintptr_t)r[i].from;
-    if (r[i].alone) {
-      patch_span(&r[i], 1, a, a + JUMP_SIZE, page);
-      continue;
-    }
     if (a < lo) lo = a;
     if (a + JUMP_SIZE > hi) hi = a + JUMP_SIZE;
   }
-  if (hi != 0) patch_span(r, n, lo, hi, page);
+  if (hi == 0) return;
+  // Written in one span where they lie close together (two mprotect
+  // calls), else each in its own pages.
+  if (patch_span(r, n, lo, hi, page)) return;
+  for (size_t i = 0; i < n; ++i) {
+    uintptr_t a = (uintptr_t)r[i].from;
+    if (a != 0) patch_span(&r[i], 1, a, a + JUMP_SIZE, page);
+  }
 }
 #else
 static void redirect_libc(void) {}

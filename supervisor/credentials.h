@@ -6,7 +6,7 @@
 // its credentials (setuid, setgroups, capset...: the filter reports those
 // calls, which then run unchanged; it lets through only
 // setresuid/setresgid(-1, initial id, -1), which change nothing until a
-// reported call has, policy/filter.h KeptIdsPrefix), they are the
+// reported call has, policy/filter.h KeptIds), they are the
 // supervisor's own and
 // nothing is done. After the first such call, each intercepted call reads
 // the thread's credentials (/proc/TID/status) and the worker thread takes

@@ -1,6 +1,5 @@
 // ovlbox: runs a program on a layered (overlayfs) view of directories, with
 // no mount and no privilege. See docs/design.md.
-#include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -17,17 +16,6 @@
 #include "supervisor/cli.h"
 #include "supervisor/launcher.h"
 #include "supervisor/preload.h"
-
-namespace {
-
-// The id the filter may let setresuid(-1, id, -1) (or the gid call) pass
-// with: the effective id the program starts with, when its filesystem id
-// is the same (setfsuid(-1) changes nothing and returns the current one).
-uint32_t KeptId(unsigned effective, int filesystem) {
-  return static_cast<unsigned>(filesystem) == effective ? effective : ovlbox::kNoKeptId;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ovlbox;
@@ -67,10 +55,7 @@ int main(int argc, char** argv) {
   // writer are made while the program's first process installs the filter
   // (RunProgram); a service that cannot be made leaves the cookie unused.
   uint64_t cookie = options->preload ? NewPreloadCookie() : 0;
-  std::vector<sock_filter> filter = KeptIdsPrefix(KeptId(geteuid(), setfsuid(-1)),
-                                                  KeptId(getegid(), setfsgid(-1)));
-  std::vector<sock_filter> rest = PrebuiltFilter(cookie);
-  filter.insert(filter.end(), rest.begin(), rest.end());
+  std::vector<sock_filter> filter = PrebuiltFilter(cookie, OwnKeptIds());
   std::unique_ptr<Writer> writer;
   if ((*layers)->has_upper()) writer = std::make_unique<Writer>(&view);
   auto prepare = [&]() {
