@@ -1133,17 +1133,77 @@ static uint64_t walked_through_pure(const struct walk* w) {
   return w->start != -1 ? pure_dirfd((int)w->start) : 0;
 }
 
+static int derive_from_parent(int fd, const struct stat* st, struct merged* plan,
+                              uint64_t* dotdot_ino);
+
+// Directories a walk ended in that walked_from_merged could not work out,
+// at the view's generation then: not tried again while it holds.
+static struct local_slot derive_tried[LOCAL_SLOTS];
+
+// A walk that ended in a directory nothing is known of yet (stat *dir),
+// below a recorded merged directory it went through or started in: the
+// directories from there down are worked out from their parents' records
+// (derive_from_parent), each remembered, as of one lower alone or merged.
+// The generation at which the last one comes from one lower alone, or 0.
+// (A program that opens names in directories it never opened, as `cat` of
+// the paths `find` printed does, would else ask the supervisor once per
+// directory: the supervisor records the directories it meets, not those
+// a program's walks pass through.)
+static uint64_t walked_from_merged(const struct walk* w, const struct stat* dir) {
+  uint64_t layout, bits;
+  view_now(&layout);
+  if (holds(slot_get(derive_tried, dir->st_dev, dir->st_ino, &bits), layout)) return 0;
+  // The directories of the walk, where it started first (-1: an absolute
+  // path, whose walk starts at a lower's root, the first one held).
+  long chain[WALK_HELD + 2];
+  int len = 0;
+  chain[len++] = w->start;
+  for (int i = 0; i < w->n_held; ++i) chain[len++] = w->held[i];
+  chain[len++] = w->dir;
+  // The deepest one above the last that is a recorded merged directory.
+  int top = -1;
+  for (int j = len - 2; j >= 0 && top < 0; --j) {
+    struct stat st;
+    struct merged m;
+    if (chain[j] == -1 || !dir_stat((int)chain[j], &st)) break;
+    if (merged_dir(st.st_dev, st.st_ino, &m)) top = j;
+  }
+  uint64_t g = 0;
+  for (int j = top < 0 ? len : top + 1; j < len; ++j) {
+    struct stat st;
+    struct merged m;
+    uint64_t dotdot;
+    if (j == len - 1) {
+      st = *dir;
+    } else if (cookie_call(SYS_newfstatat, chain[j], (long)"", (long)&st, AT_EMPTY_PATH) != 0) {
+      break;
+    }
+    int r = derive_from_parent((int)chain[j], &st, &m, &dotdot);
+    if (r == 2) continue;  // merged: the next one is worked out from it
+    // Of one lower alone: so is every directory below it.
+    g = r == 1 ? pure_dir(st.st_dev, st.st_ino) : 0;
+    if (g != 0 && j != len - 1) note_walked_pure(w->dir, g);
+    break;
+  }
+  struct merged m;
+  if (g == 0 && !merged_dir(dir->st_dev, dir->st_ino, &m)) {
+    slot_put(derive_tried, dir->st_dev, dir->st_ino, layout, 0);
+  }
+  return g != 0 ? pure_dir(dir->st_dev, dir->st_ino) : 0;
+}
+
 // The generation at which the directory the walk ended in is known to come
 // from one lower alone (recorded, or below a directory it went through
-// that is: then remembered as such), or 0; its stat in *dir (st_mode 0: no
-// directory).
+// that is: then remembered as such; or worked out from the records of the
+// merged directories above it, walked_from_merged), or 0; its stat in
+// *dir (st_mode 0: no directory).
 static uint64_t walk_pure(const struct walk* w, struct stat* dir) {
   uint64_t g = pure_dirfd_at((int)w->dir, dir);
   if (g != 0 || !S_ISDIR(dir->st_mode) || !w->owned) return g;
   struct merged m;
   if (merged_dir(dir->st_dev, dir->st_ino, &m)) return 0;
   uint64_t above = walked_through_pure(w);
-  if (above == 0) return 0;
+  if (above == 0) return walked_from_merged(w, dir);
   note_walked_pure(w->dir, above);
   return pure_dir(dir->st_dev, dir->st_ino);
 }

@@ -932,6 +932,65 @@ rw_case merged-upper-paths "" setup_merged 'mkdir -p mg/both/newsub mg/only2/dee
   (cd mg/both/newsub && "$PROBE" chdir:. && mv ../newsub ../moved && "$PROBE" chdir:. realpath:g &&
     python3 -c "import os; print(os.getcwd())")'
 
+# Walks down from a recorded merged directory through directories no
+# lookup has met yet (`cat` of the paths `find` printed): the library works
+# each one out from its parent's record, as of one lower alone or merged,
+# in a fresh process each time (the first probe only makes the supervisor
+# record the merged directory). Directories of one lower alone below merged
+# ones, reached in the top lower and in a lower below it; merged ones
+# below merged ones; an opaque directory hiding the same one below; a
+# whited-out directory; paths relative, absolute and from a cwd inside;
+# then the same after changes in the upper put directories of the upper
+# over them (a copy-up deep down, a directory removed and made again).
+setup_walks_below() {
+  setup_changes
+  _put "$E2E_VIEW/wb/m1/m2/p1/p2/f.txt" "f from l1, below two merged directories"
+  _put "$E2E_VIEW/wb/m1/m2/p1/top.txt" "top of p1, l1"
+  _put "$E2E_L2/wb/m1/m2/x.txt" "x from l2"
+  _put "$E2E_VIEW/wb/m1/m2/m4/hi.txt" "hi from l1"
+  _put "$E2E_L2/wb/m1/m2/m4/low.txt" "low from l2, in a merged directory below a merged one"
+  _put "$E2E_L2/wb/m1/only2/a/b/g.txt" "g from l2 alone"
+  _put "$E2E_L3/wb/m1/m2/m3/y.txt" "y from l3"
+  _put "$E2E_L2/wb/m1/m2/m3/z.txt" "z from l2"
+  _put "$E2E_L2/wb/m1/opq/o/hidden.txt" "hidden by the opaque directory above"
+  _opaque "$E2E_VIEW/wb/m1/opq"
+  _put "$E2E_VIEW/wb/m1/opq/o/shown.txt" "shown"
+  _whiteout "$E2E_VIEW/wb/m1/wo"
+  _put "$E2E_L2/wb/m1/wo/w.txt" "below a whited-out directory"
+  mkfifo "$E2E_L2/wb/m1/only2/a/fifo"
+  ln -s b "$E2E_L2/wb/m1/only2/a/blink"
+}
+rw_case walks-below-merged "" setup_walks_below 'p() {
+    "$PROBE" stat:wb/m1/none >/dev/null
+    "$PROBE" stat:wb/m1/m2/m4/low.txt open:wb/m1/m2/m4/low.txt:r stat:wb/m1/m2/m4/hi.txt \
+      stat:wb/m1/m2/m4 dirstream:wb/m1/m2/m4
+    "$PROBE" open:wb/m1/m2/p1/p2/f.txt:r stat:wb/m1/m2/p1/p2/f.txt stat:wb/m1/m2/p1/top.txt \
+      open:wb/m1/only2/a/b/g.txt:r stat:wb/m1/only2/a/b/g.txt statx:wb/m1/only2/a/b/g.txt \
+      stat:wb/m1/only2/a/fifo lstat:wb/m1/only2/a/blink stat:wb/m1/only2/a/blink/g.txt \
+      readlink:wb/m1/only2/a/blink open:wb/m1/m2/m3/y.txt:r open:wb/m1/m2/m3/z.txt:r \
+      stat:wb/m1/m2/m3/y.txt stat:wb/m1/m2/m3 stat:wb/m1/m2/p1/p2 open:wb/m1/opq/o/shown.txt:r \
+      stat:wb/m1/opq/o/hidden.txt open:wb/m1/opq/o/hidden.txt:r stat:wb/m1/opq/o \
+      stat:wb/m1/wo/w.txt open:wb/m1/wo/w.txt:r stat:wb/m1/m2/p1/nope stat:wb/m1/m2/p1/p2/nope/x \
+      "open:$PWD/wb/m1/m2/p1/p2/f.txt:r" "stat:$PWD/wb/m1/only2/a/b/g.txt" \
+      "stat:$PWD/wb/m1/opq/o/hidden.txt" open:wb/m1/only2/a/b:dir dirstream:wb/m1/only2/a/b \
+      dirstream:wb/m1/m2/m3 open:wb/m1/m2/p1/p2/f.txt:path
+    "$PROBE" stat:wb/m1/none >/dev/null
+    (cd wb/m1 && "$PROBE" stat:m2/p1/p2/f.txt open:only2/a/b/g.txt:r stat:m2/m3/z.txt \
+      stat:opq/o/hidden.txt stat:wo/w.txt)
+    cat wb/m1/m2/p1/p2/f.txt wb/m1/only2/a/b/g.txt wb/m1/m2/m3/y.txt 2>&1
+    stat -c "%n %s %h %F" wb/m1/m2/p1/p2 wb/m1/m2/p1 wb/m1/m2/m3 wb/m1/only2/a/b wb/m1/opq/o 2>&1
+  }
+  for round in 1 2; do p; done
+  echo more >> wb/m1/m2/p1/p2/f.txt
+  echo new > wb/m1/only2/a/b/new.txt
+  rm -r wb/m1/only2/a
+  mkdir -p wb/m1/only2/a/b && echo again > wb/m1/only2/a/b/g.txt
+  rm wb/m1/m2/m3/y.txt
+  touch -d @1600000000 wb/m1/m2/p1/p2/f.txt wb/m1/m2/p1/p2 wb/m1/only2/a/b/g.txt wb/m1/only2/a/b \
+    wb/m1/only2/a wb/m1/m2/m3
+  echo "-- after changes"
+  for round in 1 2; do p; done'
+
 # chmod without following symlinks (glibc's fchmodat with
 # AT_SYMLINK_NOFOLLOW, as tar restores directory modes): made one
 # fchmodat2 call by the library; symlinks refuse, lower files copy up.
