@@ -59,8 +59,20 @@ absl::StatusOr<std::vector<sock_filter>> BuildFilter(uint64_t cookie, const Kept
     // that repeats the default).
     if (rule.action == SyscallAction::kErrno && rule.err == ENOSYS) continue;
     // A rule's trace_arg (O_PATH opens) is the supervisor's to look at: the
-    // call is notified either way.
-    int rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 0);
+    // call is notified either way. A notify_if_arg splits the call in two
+    // rules on that argument.
+    int rc;
+    if (rule.action == SyscallAction::kNotify && rule.notify_if_arg >= 0) {
+      auto arg = static_cast<unsigned>(rule.notify_if_arg);
+      rc = seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, nr, 1,
+                            SCMP_CMP64(arg, SCMP_CMP_NE, 0, 0));
+      if (rc == 0) {
+        rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1,
+                              SCMP_CMP64(arg, SCMP_CMP_EQ, 0, 0));
+      }
+    } else {
+      rc = seccomp_rule_add(ctx.get(), ToSeccompAction(rule), nr, 0);
+    }
     if (rc != 0) {
       return absl::InternalError(
           absl::StrCat("seccomp_rule_add(", nr, "): ", strerror(-rc)));

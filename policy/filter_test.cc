@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +172,31 @@ TEST(FilterTest, PlainCallsRunNatively) {
                            &nr),
             0);
   EXPECT_EQ(nr, -1);
+}
+
+// sendto reaches the supervisor only with a destination address (an
+// AF_UNIX datagram socket may name a path in the view); a send on a
+// connected socket runs in the kernel.
+TEST(FilterTest, SendtoWithAnAddressReachesTheSupervisor) {
+  for (uint64_t cookie : {uint64_t{0}, uint64_t{0x0123456789abcdefULL}}) {
+    int nr = -1;
+    EXPECT_EQ(RunUnderFilter(
+                  [] {
+                    sockaddr_un to{};
+                    to.sun_family = AF_UNIX;
+                    strcpy(to.sun_path, "/nonexistent/sock");
+                    return syscall(SYS_sendto, -1, "x", 1, 0, &to, sizeof(to)) == -1 ? errno : 0;
+                  },
+                  EXDEV, &nr, cookie),
+              EXDEV);
+    EXPECT_EQ(nr, SYS_sendto);
+    nr = -1;
+    EXPECT_EQ(RunUnderFilter(
+                  [] { return syscall(SYS_sendto, -1, "x", 1, 0, nullptr, 0) == -1 ? errno : 0; },
+                  EXDEV, &nr, cookie),
+              EBADF);  // the kernel's own answer
+    EXPECT_EQ(nr, -1);
+  }
 }
 
 TEST(FilterTest, ChdirExecAndOPathOpensReachTheSupervisor) {

@@ -84,6 +84,7 @@ std::vector<SyscallRule> BuildRules() {
       // AF_UNIX socket paths.
       {42, "connect", A::kNotify},
       {49, "bind", A::kNotify},
+      {44, "sendto", A::kNotify, 0, -1, 0, 4},  // with a destination address
       // Credential changes: they run unchanged, but from then on the
       // supervisor takes on each caller's credentials (supervisor/credentials.h).
       {105, "setuid", A::kNotify},

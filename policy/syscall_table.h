@@ -28,6 +28,10 @@ struct SyscallRule {
   // O_PATH descriptor, so the kernel opens the real file at a ptrace stop).
   int trace_arg = -1;
   unsigned long trace_mask = 0;
+  // When >= 0 (kNotify only): the call is notified only when its argument
+  // `notify_if_arg` is not 0, and runs natively otherwise (sendto with a
+  // destination address: a send on a connected socket names no file).
+  int notify_if_arg = -1;
 };
 
 // The x86_64 numbers this ovlbox knows: everything at or below this runs

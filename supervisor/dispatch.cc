@@ -95,6 +95,7 @@ constexpr Entry kEntries[] = {
     {SYS_fremovexattr, HandleRemovexattr},
     {SYS_bind, HandleSocketAddress},
     {SYS_connect, HandleSocketAddress},
+    {SYS_sendto, HandleSendto},
     {SYS_inotify_add_watch, HandleInotifyAddWatch},
     {SYS_fanotify_mark, HandleFanotifyMark},
     {SYS_setuid, CredentialChange},

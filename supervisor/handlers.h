@@ -38,6 +38,7 @@ Response HandleUtimes(Call& c);
 Response HandleSetxattr(Call& c);
 Response HandleRemovexattr(Call& c);
 Response HandleSocketAddress(Call& c);
+Response HandleSendto(Call& c);
 Response HandleInotifyAddWatch(Call& c);
 Response HandleFanotifyMark(Call& c);
 

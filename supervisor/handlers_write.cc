@@ -597,50 +597,109 @@ Response HandleRemovexattr(Call& c) {
   });
 }
 
+namespace {
+
+constexpr socklen_t kSunPathOffset = offsetof(sockaddr_un, sun_path);
+
+// The path the socket address at `addr` (`len` bytes) in the program names:
+// empty when it names none. Too short for a path, or another family's
+// larger address, names no file; the kernel reads the address again, which
+// cannot turn it into a path the view should have resolved except by a
+// racing write into the program's own memory. Nor does an abstract name.
+SysResult<std::string> UnixAddressPath(Call& c, uint64_t addr, socklen_t len) {
+  sockaddr_un un{};
+  if (len <= kSunPathOffset || len > sizeof(un)) return std::string();
+  if (c.Read(addr, &un, len) != 0) return Errno{EFAULT};
+  if (un.sun_family != AF_UNIX || un.sun_path[0] == '\0') return std::string();
+  return std::string(un.sun_path, strnlen(un.sun_path, len - kSunPathOffset));
+}
+
+// The address of a real socket file, by the supervisor's own descriptor of
+// it: a short path whatever the real one's length.
+SysResult<sockaddr_un> RealSocketAddress(const Target& t, socklen_t* len) {
+  sockaddr_un real{};
+  real.sun_family = AF_UNIX;
+  std::string path = SelfFdPath(t.fd.get());
+  if (path.size() >= sizeof(real.sun_path)) return Errno{ENAMETOOLONG};
+  memcpy(real.sun_path, path.c_str(), path.size() + 1);
+  *len = kSunPathOffset + static_cast<socklen_t>(path.size()) + 1;
+  return real;
+}
+
+// The largest message sendto hands on (a datagram larger than the
+// socket's send buffer fails with EMSGSIZE anyway).
+constexpr size_t kMaxSendto = size_t{16} << 20;
+
+}  // namespace
+
 // bind and connect: AF_UNIX sockets named by a path.
 Response HandleSocketAddress(Call& c) {
   bool bind_call = c.nr() == SYS_bind;
-  socklen_t len = static_cast<socklen_t>(c.arg(2));
-  sockaddr_un addr{};
-  constexpr socklen_t kPathOffset = offsetof(sockaddr_un, sun_path);
-  if (len <= kPathOffset || len > sizeof(addr)) {
-    // Not a path (too short for one, or another family's larger address):
-    // nothing in the call names a file. The kernel reads the address again,
-    // which cannot turn it into a path the view should have resolved except
-    // by a racing write into the program's own memory.
-    return Response::Continue();
-  }
-  if (c.Read(c.arg(1), &addr, len) != 0) return Response::Error(EFAULT);
-  if (addr.sun_family != AF_UNIX || addr.sun_path[0] == '\0') return Response::Continue();
-  std::string path(addr.sun_path, strnlen(addr.sun_path, len - kPathOffset));
+  OVL_TRY(std::string path,
+          UnixAddressPath(c, c.arg(1), static_cast<socklen_t>(c.arg(2))));
+  if (path.empty()) return Response::Continue();
   OVL_TRY(Target t, c.tracee().Resolve(c.view(), AT_FDCWD, path,
                                        ResolveOptions{.follow = !bind_call}));
   OVL_TRY(UniqueFd sock, c.tracee().GetFd(c.arg_int(0)));
-  sockaddr_un real{};
-  real.sun_family = AF_UNIX;
-  std::string real_path;
   if (bind_call) {
     if (t.exists) return Response::Error(EADDRINUSE);
     if (ViewRefuses(c, t)) return Response::Error(EROFS);
     int s = sock.get();
     return CreateEntry(c, t, false, [s](int dir, const char* name, UniqueFd*) {
+      // The kernel keeps the path bind is given as the socket's name,
+      // which getsockname and the peers of a datagram socket see, and to
+      // which they reply: the real path, valid in every process, where it
+      // fits (the view's path names the socket only through ovlbox);
+      // else the supervisor's own short way to the directory.
       sockaddr_un at{};
       at.sun_family = AF_UNIX;
-      std::string p = SelfFdPath(dir) + "/" + name;
+      std::string real = FdPath(dir);
+      std::string p = real + "/" + name;
+      if (real.empty() || real[0] != '/' || p.size() >= sizeof(at.sun_path)) {
+        p = SelfFdPath(dir) + "/" + name;
+      }
       if (p.size() >= sizeof(at.sun_path)) return ENAMETOOLONG;
       memcpy(at.sun_path, p.c_str(), p.size() + 1);
       socklen_t n = offsetof(sockaddr_un, sun_path) + p.size() + 1;
       return Errno0(bind(s, reinterpret_cast<sockaddr*>(&at), n));
     });
-  } else {
-    if (!t.exists) return Response::Error(ENOENT);
-    if (!S_ISSOCK(t.st.st_mode)) return Response::Error(ECONNREFUSED);
-    real_path = SelfFdPath(t.fd.get());
   }
-  if (real_path.size() >= sizeof(real.sun_path)) return Response::Error(ENAMETOOLONG);
-  memcpy(real.sun_path, real_path.c_str(), real_path.size() + 1);
-  socklen_t real_len = kPathOffset + real_path.size() + 1;
+  if (!t.exists) return Response::Error(ENOENT);
+  if (!S_ISSOCK(t.st.st_mode)) return Response::Error(ECONNREFUSED);
+  socklen_t real_len = 0;
+  OVL_TRY(sockaddr_un real, RealSocketAddress(t, &real_len));
   return Result(connect(sock.get(), reinterpret_cast<sockaddr*>(&real), real_len));
+}
+
+// sendto with a destination address (the filter lets the others run): a
+// datagram to an AF_UNIX socket named by a path is sent by the supervisor,
+// through the program's own socket (the same open file, so the same bound
+// name, flags and queue), to the real socket file the view names, as
+// connect above connects it. Any other address, and any other kind of
+// socket (a stream or seqpacket socket ignores or refuses the address
+// whatever it names), runs unchanged.
+Response HandleSendto(Call& c) {
+  OVL_TRY(std::string path,
+          UnixAddressPath(c, c.arg(4), static_cast<socklen_t>(c.arg(5))));
+  if (path.empty()) return Response::Continue();
+  OVL_TRY(UniqueFd sock, c.tracee().GetFd(c.arg_int(0)));
+  int type = 0;
+  socklen_t type_len = sizeof(type);
+  if (getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 ||
+      type != SOCK_DGRAM) {
+    return Response::Continue();  // not a socket: the kernel says so itself
+  }
+  OVL_TRY(Target t, c.tracee().Resolve(c.view(), AT_FDCWD, path, ResolveOptions{}));
+  if (!t.exists) return Response::Error(ENOENT);
+  if (!S_ISSOCK(t.st.st_mode)) return Response::Error(ECONNREFUSED);
+  socklen_t real_len = 0;
+  OVL_TRY(sockaddr_un real, RealSocketAddress(t, &real_len));
+  size_t size = c.arg(2);
+  if (size > kMaxSendto) return Response::Error(EMSGSIZE);
+  std::vector<char> data(size);
+  if (size != 0 && c.Read(c.arg(1), data.data(), size) != 0) return Response::Error(EFAULT);
+  return Result(sendto(sock.get(), data.data(), size, c.arg_int(3),
+                       reinterpret_cast<sockaddr*>(&real), real_len));
 }
 
 Response HandleInotifyAddWatch(Call& c) {

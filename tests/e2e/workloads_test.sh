@@ -647,4 +647,58 @@ python3 -c \"import os; os.umask(0); os.close(os.open(\\\"g\\\", os.O_CREAT | os
 "
 stat -c "%n %A %u %g" * open/* | sort'
 
+
+# AF_UNIX sockets named by paths in the view: bound in a merged directory
+# and in one of a lower (copied up), reached by connect and by sendto
+# (datagrams, also through a symlink in a lower), and the kernel's answers
+# where the path names no socket (missing, a regular file, a lower's stale
+# socket file) or the socket ignores the address; abstract names and sends
+# on connected sockets run unseen.
+setup_sockets() {
+  _put "$E2E_VIEW/sk/a.txt" "a"
+  _put "$E2E_L2/sk/lowdir/f" "lower file"
+  ln -s sk/lowdir/dg "$E2E_L2/sklink"
+  python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\"$E2E_L2/sk/stale\")"
+}
+
+rw_case unix-sockets '' setup_sockets 'python3 -c "
+import os, socket, stat
+def t(label, f):
+    try:
+        r = f()
+        print(label, \"ok\" if r is None else r)
+    except OSError as e:
+        print(label, os.strerror(e.errno))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(\"sk/stream\"); s.listen(1)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect(\"sk/stream\")
+s.settimeout(5); a, _ = s.accept(); c.sendall(b\"ping\"); print(\"stream\", a.recv(4))
+t(\"stream sendto\", lambda: c.sendto(b\"x\", \"sk/stream\"))
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d.settimeout(5)
+d.bind(\"sk/lowdir/dg\")
+e = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); e.settimeout(5)
+e.bind(\"sk/dg2\")
+t(\"sendto\", lambda: e.sendto(b\"hello\", \"sk/lowdir/dg\"))
+t(\"sendto symlink\", lambda: e.sendto(b\"via link\", \"sklink\"))
+t(\"sendto absolute\", lambda: e.sendto(b\"absolute\", os.getcwd() + \"/sk/lowdir/dg\"))
+for i in range(3):
+    data, addr = d.recvfrom(100); print(\"got\", data, os.path.basename(addr))
+t(\"reply\", lambda: d.sendto(b\"back\", addr)); print(\"reply got\", e.recv(10))
+print(\"name\", os.path.basename(e.getsockname()), os.path.samefile(e.getsockname(), \"sk/dg2\"))
+t(\"missing\", lambda: e.sendto(b\"x\", \"sk/none\"))
+t(\"missing dir\", lambda: e.sendto(b\"x\", \"sk/none/x\"))
+t(\"regular file\", lambda: e.sendto(b\"x\", \"sk/a.txt\"))
+t(\"stale socket\", lambda: e.sendto(b\"x\", \"sk/stale\"))
+t(\"connect stale\", lambda: socket.socket(socket.AF_UNIX).connect(\"sk/stale\"))
+t(\"bind existing\", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(\"sk/a.txt\"))
+ab = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); ab.settimeout(5); ab.bind(b\"\\0ovlbox-e2e-%d\" % os.getpid())
+t(\"abstract\", lambda: e.sendto(b\"abs\", b\"\\0ovlbox-e2e-%d\" % os.getpid())); print(\"abstract got\", ab.recv(10))
+e.connect(\"sk/lowdir/dg\"); t(\"send connected\", lambda: e.send(b\"conn\")); print(\"connected got\", d.recv(10))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5); u.bind((\"127.0.0.1\", 0))
+t(\"udp\", lambda: u.sendto(b\"udp\", u.getsockname())); print(\"udp got\", u.recv(10))
+print(sorted(os.listdir(\"sk\")), sorted(os.listdir(\"sk/lowdir\")))
+print([stat.S_ISSOCK(os.lstat(p).st_mode) for p in [\"sk/stream\", \"sk/lowdir/dg\", \"sk/stale\"]])
+"'
+
 e2e_finish
