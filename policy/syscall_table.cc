@@ -85,6 +85,9 @@ std::vector<SyscallRule> BuildRules() {
       {42, "connect", A::kNotify},
       {49, "bind", A::kNotify},
       {44, "sendto", A::kNotify, 0, -1, 0, 4},  // with a destination address
+      // A socket bound in the view answers with the name the program gave.
+      {51, "getsockname", A::kNotify},
+      {52, "getpeername", A::kNotify},
       // Credential changes: they run unchanged, but from then on the
       // supervisor takes on each caller's credentials (supervisor/credentials.h).
       {105, "setuid", A::kNotify},

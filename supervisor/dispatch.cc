@@ -96,6 +96,8 @@ constexpr Entry kEntries[] = {
     {SYS_bind, HandleSocketAddress},
     {SYS_connect, HandleSocketAddress},
     {SYS_sendto, HandleSendto},
+    {SYS_getsockname, HandleSockName},
+    {SYS_getpeername, HandleSockName},
     {SYS_inotify_add_watch, HandleInotifyAddWatch},
     {SYS_fanotify_mark, HandleFanotifyMark},
     {SYS_setuid, CredentialChange},

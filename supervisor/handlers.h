@@ -39,6 +39,7 @@ Response HandleSetxattr(Call& c);
 Response HandleRemovexattr(Call& c);
 Response HandleSocketAddress(Call& c);
 Response HandleSendto(Call& c);
+Response HandleSockName(Call& c);
 Response HandleInotifyAddWatch(Call& c);
 Response HandleFanotifyMark(Call& c);
 

@@ -19,8 +19,12 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <algorithm>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "overlay/xattr_names.h"
@@ -626,6 +630,41 @@ SysResult<sockaddr_un> RealSocketAddress(const Target& t, socklen_t* len) {
   return real;
 }
 
+// The names sockets were bound to in the view, by the real path the
+// supervisor bound each to, with the path the program gave: the kernel
+// keeps the name bind is given, and getsockname and getpeername answer
+// with the program's own. Bounded: past kMax names, the oldest go.
+class BoundNames {
+ public:
+  static BoundNames& Get() {
+    static BoundNames* names = new BoundNames;
+    return *names;
+  }
+  void Note(const std::string& real, const std::string& given) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (names_.find(real) == names_.end()) {
+      order_.push_back(real);
+      if (order_.size() > kMax) {
+        names_.erase(order_.front());
+        order_.erase(order_.begin());
+      }
+    }
+    names_[real] = given;
+  }
+  std::optional<std::string> Given(const std::string& real) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = names_.find(real);
+    if (it == names_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  static constexpr size_t kMax = 1024;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::string> names_;
+  std::vector<std::string> order_;
+};
+
 // The largest message sendto hands on (a datagram larger than the
 // socket's send buffer fails with EMSGSIZE anyway).
 constexpr size_t kMaxSendto = size_t{16} << 20;
@@ -645,7 +684,8 @@ Response HandleSocketAddress(Call& c) {
     if (t.exists) return Response::Error(EADDRINUSE);
     if (ViewRefuses(c, t)) return Response::Error(EROFS);
     int s = sock.get();
-    return CreateEntry(c, t, false, [s](int dir, const char* name, UniqueFd*) {
+    std::string bound;
+    Response r = CreateEntry(c, t, false, [s, &bound](int dir, const char* name, UniqueFd*) {
       // The kernel keeps the path bind is given as the socket's name,
       // which getsockname and the peers of a datagram socket see, and to
       // which they reply: the real path, valid in every process, where it
@@ -661,14 +701,52 @@ Response HandleSocketAddress(Call& c) {
       if (p.size() >= sizeof(at.sun_path)) return ENAMETOOLONG;
       memcpy(at.sun_path, p.c_str(), p.size() + 1);
       socklen_t n = offsetof(sockaddr_un, sun_path) + p.size() + 1;
-      return Errno0(bind(s, reinterpret_cast<sockaddr*>(&at), n));
+      int err = Errno0(bind(s, reinterpret_cast<sockaddr*>(&at), n));
+      if (err == 0) bound = p;
+      return err;
     });
+    if (!bound.empty()) BoundNames::Get().Note(bound, path);
+    return r;
   }
   if (!t.exists) return Response::Error(ENOENT);
   if (!S_ISSOCK(t.st.st_mode)) return Response::Error(ECONNREFUSED);
   socklen_t real_len = 0;
   OVL_TRY(sockaddr_un real, RealSocketAddress(t, &real_len));
   return Result(connect(sock.get(), reinterpret_cast<sockaddr*>(&real), real_len));
+}
+
+// getsockname and getpeername: a socket bound in the view answers with the
+// name the program gave bind (BoundNames), as the kernel keeps it; any
+// other answer is the kernel's own.
+Response HandleSockName(Call& c) {
+  OVL_TRY(UniqueFd sock, c.tracee().GetFd(c.arg_int(0)));
+  sockaddr_un un{};
+  socklen_t len = sizeof(un);
+  int rc = c.nr() == SYS_getsockname
+               ? getsockname(sock.get(), reinterpret_cast<sockaddr*>(&un), &len)
+               : getpeername(sock.get(), reinterpret_cast<sockaddr*>(&un), &len);
+  if (rc != 0 || un.sun_family != AF_UNIX || len <= kSunPathOffset || un.sun_path[0] == '\0') {
+    return Response::Continue();
+  }
+  std::optional<std::string> given = BoundNames::Get().Given(
+      std::string(un.sun_path, strnlen(un.sun_path, std::min<size_t>(len, sizeof(un)) -
+                                                          kSunPathOffset)));
+  if (!given) return Response::Continue();
+  // The address as the kernel returns a path it was given: the family, the
+  // path and its terminating NUL; copied up to the room the caller gave,
+  // the full length reported (addrlen is value-result).
+  std::vector<char> out(kSunPathOffset + given->size() + 1, '\0');
+  sa_family_t family = AF_UNIX;
+  memcpy(out.data(), &family, sizeof(family));
+  memcpy(out.data() + kSunPathOffset, given->data(), given->size());
+  socklen_t room = 0;
+  if (c.Read(c.arg(2), &room, sizeof(room)) != 0) return Response::Error(EFAULT);
+  if (static_cast<int>(room) < 0) return Response::Error(EINVAL);
+  size_t n = std::min<size_t>(room, out.size());
+  if (n != 0 && c.Write(c.arg(1), out.data(), n) != 0) return Response::Error(EFAULT);
+  socklen_t full = static_cast<socklen_t>(out.size());
+  if (c.Write(c.arg(2), &full, sizeof(full)) != 0) return Response::Error(EFAULT);
+  return Response::Value(0);
 }
 
 // sendto with a destination address (the filter lets the others run): a

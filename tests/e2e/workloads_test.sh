@@ -649,7 +649,8 @@ stat -c "%n %A %u %g" * open/* | sort'
 
 
 # AF_UNIX sockets named by paths in the view: bound in a merged directory
-# and in one of a lower (copied up), reached by connect and by sendto
+# and in one of a lower (copied up), named by getsockname and getpeername
+# as the program named them, reached by connect and by sendto
 # (datagrams, also through a symlink in a lower), and the kernel's answers
 # where the path names no socket (missing, a regular file, a lower's stale
 # socket file) or the socket ignores the address; abstract names and sends
@@ -685,7 +686,9 @@ t(\"sendto absolute\", lambda: e.sendto(b\"absolute\", os.getcwd() + \"/sk/lowdi
 for i in range(3):
     data, addr = d.recvfrom(100); print(\"got\", data, os.path.basename(addr))
 t(\"reply\", lambda: d.sendto(b\"back\", addr)); print(\"reply got\", e.recv(10))
-print(\"name\", os.path.basename(e.getsockname()), os.path.samefile(e.getsockname(), \"sk/dg2\"))
+print(\"names\", e.getsockname(), d.getsockname(), s.getsockname(), a.getsockname(), c.getpeername())
+ab2 = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); ab2.bind(os.getcwd() + \"/sk/abs-named\")
+print(\"absolute name\", ab2.getsockname() == os.getcwd() + \"/sk/abs-named\", socket.socket(socket.AF_UNIX).getsockname())
 t(\"missing\", lambda: e.sendto(b\"x\", \"sk/none\"))
 t(\"missing dir\", lambda: e.sendto(b\"x\", \"sk/none/x\"))
 t(\"regular file\", lambda: e.sendto(b\"x\", \"sk/a.txt\"))
