@@ -13,6 +13,8 @@ packages=(
   # The real programs and toolchains of tests/e2e/programs_test.sh.
   bash gzip xz-utils cmake perl default-jdk-headless rustc cargo
   python3-pip python3-setuptools python3-wheel
+  # CPython's own tests, run in a view by tests/e2e/stdlib_test.sh.
+  libpython3.11-testsuite
 )
 
 missing=()
