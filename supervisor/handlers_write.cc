@@ -761,11 +761,13 @@ Response HandleSendto(Call& c) {
           UnixAddressPath(c, c.arg(4), static_cast<socklen_t>(c.arg(5))));
   if (path.empty()) return Response::Continue();
   OVL_TRY(UniqueFd sock, c.tracee().GetFd(c.arg_int(0)));
-  int type = 0;
-  socklen_t type_len = sizeof(type);
+  int type = 0, domain = 0;
+  socklen_t type_len = sizeof(type), domain_len = sizeof(domain);
   if (getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 ||
-      type != SOCK_DGRAM) {
-    return Response::Continue();  // not a socket: the kernel says so itself
+      getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &domain_len) != 0 ||
+      type != SOCK_DGRAM || domain != AF_UNIX) {
+    // Not a socket, or one another family's: the kernel answers itself.
+    return Response::Continue();
   }
   OVL_TRY(Target t, c.tracee().Resolve(c.view(), AT_FDCWD, path, ResolveOptions{}));
   if (!t.exists) return Response::Error(ENOENT);
