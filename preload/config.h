@@ -21,6 +21,10 @@ struct ovlbox_preload_config {
   uint64_t upper_dev;  // the upper's filesystem
   uint64_t proc_devs[OVLBOX_PRELOAD_MAX_DEVS];  // proc filesystems: never answered
   uint64_t runtime_dev;  // the supervisor's runtime dirs' filesystem (fifo stand-ins)
+  // The shared view state's identity (below): the file the library finds
+  // as OVLBOX_PRELOAD_STATE_FD at its start, when the supervisor could
+  // place it there.
+  uint64_t state_dev, state_ino;
   // Entries "D/path\0" (a directory and everything below it), "U/path\0"
   // (the same, for the upper and work dirs) and "R/prefix\0" (every path
   // that starts with it), then an empty entry.
@@ -49,6 +53,11 @@ struct ovlbox_preload_config {
 // renamed) leaves every entry holding: the library's lookups read the real
 // directories each time, and see it.
 #define OVLBOX_PRELOAD_STATE_PATH "/etc/ovlbox-view-state"
+// Where the supervisor puts the shared state for the library when it
+// serves the library to the loader (if that descriptor is free): the
+// library takes it in its constructor and closes it, and opens the path
+// above only when it is not there.
+#define OVLBOX_PRELOAD_STATE_FD 1001
 #define OVLBOX_PRELOAD_STATE_SLOTS 8192
 #define OVLBOX_PRELOAD_STATE_PROBES 8
 

@@ -93,10 +93,15 @@ static void redirect_libc(void);
 typedef int (*execvpe_fn)(const char*, char* const[], char* const[]);
 static execvpe_fn next_execvpe_fn;
 
+static void adopt_state_fd(void);
+
 __attribute__((constructor)) static void init(void) {
   // (The magic is not compared here: the image must hold it only once.)
   enabled = cfg.cookie != 0;
-  if (enabled) redirect_libc();
+  if (enabled) {
+    adopt_state_fd();
+    redirect_libc();
+  }
   // Looked up now: execvp is often called in a vfork child, where taking
   // the loader's lock is best avoided.
   next_execvpe_fn = (execvpe_fn)dlsym(RTLD_NEXT, "execvpe");
@@ -523,6 +528,26 @@ static const struct ovlbox_view_state* view_state(void) {
   state = (const struct ovlbox_view_state*)map;
   __atomic_store_n(&state_status, 1, __ATOMIC_RELEASE);
   return state;
+}
+
+// The shared state the supervisor placed at OVLBOX_PRELOAD_STATE_FD when
+// it served this library to the loader: mapped and closed here, before
+// the program runs, when that descriptor is this run's state (a
+// descriptor the program inherited there is left alone, and the state is
+// opened by its path at the first lookup).
+static void adopt_state_fd(void) {
+  struct stat st;
+  if (cookie_call(SYS_newfstatat, OVLBOX_PRELOAD_STATE_FD, (long)"", (long)&st, AT_EMPTY_PATH) !=
+          0 ||
+      (uint64_t)st.st_dev != cfg.state_dev || (uint64_t)st.st_ino != cfg.state_ino) {
+    return;
+  }
+  void* map = mmap(NULL, sizeof(struct ovlbox_view_state), PROT_READ, MAP_SHARED,
+                   OVLBOX_PRELOAD_STATE_FD, 0);
+  close_fd(OVLBOX_PRELOAD_STATE_FD);
+  if (map == MAP_FAILED) return;
+  state = (const struct ovlbox_view_state*)map;
+  __atomic_store_n(&state_status, 1, __ATOMIC_RELEASE);
 }
 
 // Per-process records by device and inode, each with the view's

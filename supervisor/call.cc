@@ -88,6 +88,16 @@ void Call::NoteDir(const ViewDir& dir, uint64_t generation) const {
 void SendResponse(int listener, uint64_t id, Response r) {
   if (r.kind == Response::Kind::kDeferred) return;
   if (r.kind == Response::Kind::kFd) {
+    if (r.extra_fd && r.extra_target >= 0) {
+      seccomp_notif_addfd extra{};
+      extra.id = id;
+      extra.flags = SECCOMP_ADDFD_FLAG_SETFD;
+      extra.srcfd = static_cast<uint32_t>(r.extra_fd.get());
+      extra.newfd = static_cast<uint32_t>(r.extra_target);
+      extra.newfd_flags = O_CLOEXEC;
+      ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &extra);  // best effort
+      r.extra_fd.reset();
+    }
     seccomp_notif_addfd addfd{};
     addfd.id = id;
     addfd.flags = r.drop_before_return ? 0 : SECCOMP_ADDFD_FLAG_SEND;

@@ -34,6 +34,10 @@ struct Response {
   // kFd: the descriptor number to install it as in the caller (>= 0, free
   // there), rather than the lowest free one; where that fails, the lowest.
   int target_fd = -1;
+  // kFd: a descriptor to install first as `extra_target` (close-on-exec),
+  // where that number is free; nothing is answered for it.
+  UniqueFd extra_fd;
+  int extra_target = -1;
 
   static Response Value(int64_t v) {
     Response r;

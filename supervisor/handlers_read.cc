@@ -152,7 +152,18 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
       } else if (file == PreloadService::File::kState) {
         LoaderFds::End(c.tracee().tid());
       }
-      return Response::Fd(std::move(fd), cloexec);
+      Response r = Response::Fd(std::move(fd), cloexec);
+      // With the library, the shared state at the number its constructor
+      // looks at: one notification less per process (preload/config.h).
+      if (file == PreloadService::File::kLibrary &&
+          FdFree(c.tracee().tid(), OVLBOX_PRELOAD_STATE_FD)) {
+        auto state = preload->Open(PreloadService::File::kState);
+        if (state.ok()) {
+          r.extra_fd = std::move(*state);
+          r.extra_target = OVLBOX_PRELOAD_STATE_FD;
+        }
+      }
+      return r;
     }
   }
 

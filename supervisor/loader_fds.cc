@@ -110,15 +110,14 @@ bool FindLoader(pid_t tid, uint64_t ip, Range* range) {
   return false;
 }
 
-// Whether descriptor `fd` is free in `tid`.
+}  // namespace
+
 bool FdFree(pid_t tid, int fd) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
   struct stat st;
   return lstat(path, &st) != 0 && errno == ENOENT;
 }
-
-}  // namespace
 
 void LoaderFds::Begin(pid_t tid, uint64_t ip) {
   const PreloadService* preload = PreloadService::Get();
@@ -134,8 +133,10 @@ void LoaderFds::End(pid_t tid) { Loaders().Erase(tid); }
 
 void LoaderFds::Place(pid_t tid, uint64_t ip, Response* r) {
   Range range;
-  if (r->kind != Response::Kind::kFd || !Loaders().Get(tid, &range) || ip < range.lo ||
-      ip >= range.hi) {
+  if (r->kind != Response::Kind::kFd || !Loaders().Get(tid, &range)) return;
+  if (ip < range.lo || ip >= range.hi) {
+    // An open from outside the loader: its loading is over.
+    Loaders().Erase(tid);
     return;
   }
   if (FdFree(tid, kLoaderFd)) r->target_fd = kLoaderFd;

@@ -39,6 +39,10 @@ class LoaderFds {
   static void Place(pid_t tid, uint64_t ip, Response* r);
 };
 
+// Whether descriptor `fd` is free in thread `tid` (an lstat of its
+// /proc entry).
+bool FdFree(pid_t tid, int fd);
+
 }  // namespace ovlbox
 
 #endif  // OVLBOX_SUPERVISOR_LOADER_FDS_H_

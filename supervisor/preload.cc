@@ -213,16 +213,20 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   cfg.dev_check = !view.mounts_in_layers() && cfg.n_devs < OVLBOX_PRELOAD_MAX_DEVS;
   cfg.writable = layers.has_upper();
   cfg.upper_dev = layers.has_upper() ? layers.layer(0).dev : 0;
+  // The shared view state: written here, read by every program.
+  UniqueFd state(memfd_create("ovlbox-view-state", MFD_CLOEXEC));
+  struct stat state_st;
+  if (!state || ftruncate(state.get(), sizeof(ovlbox_view_state)) != 0 ||
+      fstat(state.get(), &state_st) != 0) {
+    return absl::ErrnoToStatus(errno, "the shared view state");
+  }
+  cfg.state_dev = state_st.st_dev;
+  cfg.state_ino = state_st.st_ino;
   memcpy(image.data() + at, &cfg, sizeof(cfg));
   auto lib_fd = SealedFile("ovlbox-preload.so", image.data(), image.size());
   if (!lib_fd.ok()) return lib_fd.status();
   service->library_ = std::move(*lib_fd);
 
-  // The shared view state: written here, read by every program.
-  UniqueFd state(memfd_create("ovlbox-view-state", MFD_CLOEXEC));
-  if (!state || ftruncate(state.get(), sizeof(ovlbox_view_state)) != 0) {
-    return absl::ErrnoToStatus(errno, "the shared view state");
-  }
   void* map = mmap(nullptr, sizeof(ovlbox_view_state), PROT_READ | PROT_WRITE, MAP_SHARED,
                    state.get(), 0);
   if (map == MAP_FAILED) return absl::ErrnoToStatus(errno, "mapping the shared view state");

@@ -457,6 +457,25 @@ if needs bash python3; then
   check loader-descriptors loader_fds
 fi
 
+# The shared state the supervisor hands the library as descriptor 1001
+# (preload/config.h) never shows in the program: not in its descriptors,
+# and a descriptor 1001 the program inherited stays its own (the library
+# then opens the state by its path).
+state_fd() {
+  local script='ls /proc/self/fd | sort -n | tr "\n" " "; echo
+    python3 -c "import os; print(sorted(int(f) for f in os.listdir(\"/proc/self/fd\")))"
+    exec 1001</etc/hostname
+    python3 -c "import os; print(os.readlink(\"/proc/self/fd/1001\"), os.read(1001, 3), len(os.listdir(\"/proc/self/fd\")))"
+    stat -c "%n %s" /etc/hostname /usr/include/stdio.h'
+  local want out
+  want=$(cd "$E2E_VIEW" && env -i PATH=$E2E_PATH_DEFAULT bash -c "$script" 2>&1)
+  out=$(in_ovlbox --lower "$E2E_VIEW:$E2E_L2:$E2E_L3" -- bash -c "$script" 2>&1)
+  [ "$out" = "$want" ] || { diff <(echo "$want") <(echo "$out") | head -10; return 1; }
+}
+if needs bash python3; then
+  check state-descriptor state_fd
+fi
+
 asan_runs() {
   local src=$E2E_ROOT/asan.c bin=$E2E_ROOT/bin/asan-hello out
   printf '#include <stdio.h>\nint main(void) { puts("asan ok"); return 0; }\n' >"$src"
