@@ -505,6 +505,16 @@ static long outside_fd(const char* path, int nofollow, struct stat* st) {
 static const struct ovlbox_view_state* state;
 static int state_status;  // 0: not tried, 1: mapped, 2: being mapped, -1: none
 
+// Maps the shared state open as `fd`, which it closes: 1 when mapped.
+static int map_state(long fd) {
+  void* map = mmap(NULL, sizeof(struct ovlbox_view_state), PROT_READ, MAP_SHARED, (int)fd, 0);
+  close_fd(fd);
+  if (map == MAP_FAILED) return 0;
+  state = (const struct ovlbox_view_state*)map;
+  __atomic_store_n(&state_status, 1, __ATOMIC_RELEASE);
+  return 1;
+}
+
 static const struct ovlbox_view_state* view_state(void) {
   int status = __atomic_load_n(&state_status, __ATOMIC_ACQUIRE);
   if (status == 1) return state;
@@ -516,18 +526,8 @@ static const struct ovlbox_view_state* view_state(void) {
   }
   long fd = plain_call(SYS_openat, AT_FDCWD, (long)OVLBOX_PRELOAD_STATE_PATH,
                        O_RDONLY | O_CLOEXEC, 0);
-  void* map = MAP_FAILED;
-  if (fd >= 0) {
-    map = mmap(NULL, sizeof(struct ovlbox_view_state), PROT_READ, MAP_SHARED, (int)fd, 0);
-    close_fd(fd);
-  }
-  if (map == MAP_FAILED) {
-    __atomic_store_n(&state_status, -1, __ATOMIC_RELEASE);
-    return NULL;
-  }
-  state = (const struct ovlbox_view_state*)map;
-  __atomic_store_n(&state_status, 1, __ATOMIC_RELEASE);
-  return state;
+  if (fd < 0 || !map_state(fd)) __atomic_store_n(&state_status, -1, __ATOMIC_RELEASE);
+  return __atomic_load_n(&state_status, __ATOMIC_ACQUIRE) == 1 ? state : NULL;
 }
 
 // The shared state the supervisor placed at OVLBOX_PRELOAD_STATE_FD when
@@ -542,12 +542,7 @@ static void adopt_state_fd(void) {
       (uint64_t)st.st_dev != cfg.state_dev || (uint64_t)st.st_ino != cfg.state_ino) {
     return;
   }
-  void* map = mmap(NULL, sizeof(struct ovlbox_view_state), PROT_READ, MAP_SHARED,
-                   OVLBOX_PRELOAD_STATE_FD, 0);
-  close_fd(OVLBOX_PRELOAD_STATE_FD);
-  if (map == MAP_FAILED) return;
-  state = (const struct ovlbox_view_state*)map;
-  __atomic_store_n(&state_status, 1, __ATOMIC_RELEASE);
+  map_state(OVLBOX_PRELOAD_STATE_FD);
 }
 
 // Per-process records by device and inode, each with the view's
@@ -1161,52 +1156,57 @@ static uint64_t walked_through_pure(const struct walk* w) {
 static int derive_from_parent(int fd, const struct stat* st, struct merged* plan,
                               uint64_t* dotdot_ino);
 
-// Directories a walk ended in that walked_from_merged could not work out,
+// Directories a walk ended in that walk_ancestry_pure could not work out,
 // at the view's generation then: not tried again while it holds.
 static struct local_slot derive_tried[LOCAL_SLOTS];
 
-// A walk that ended in a directory nothing is known of yet (stat *dir),
-// below a recorded merged directory it went through or started in: the
-// directories from there down are worked out from their parents' records
-// (derive_from_parent), each remembered, as of one lower alone or merged.
-// The generation at which the last one comes from one lower alone, or 0.
-// (A program that opens names in directories it never opened, as `cat` of
-// the paths `find` printed does, would else ask the supervisor once per
-// directory: the supervisor records the directories it meets, not those
-// a program's walks pass through.)
-static uint64_t walked_from_merged(const struct walk* w, const struct stat* dir) {
-  uint64_t layout, bits;
-  view_now(&layout);
-  if (holds(slot_get(derive_tried, dir->st_dev, dir->st_ino, &bits), layout)) return 0;
-  // The directories of the walk, where it started first (-1: an absolute
-  // path, whose walk starts at a lower's root, the first one held).
+// What the directories a walk went through say of the one it ended in
+// (stat *dir), which nothing is known of yet: the generation at which it
+// comes from one lower alone, or 0. Scanned from the deepest up (the
+// walk's own start last; -1 for an absolute path, whose walk starts at a
+// lower's root, the first one held):
+// - one recorded as of one lower alone: every directory below it, by
+//   plain names, is one too (the one it ended in is remembered as such);
+// - a recorded merged one: the directories from there down are worked
+//   out from their parents' records (derive_from_parent), each remembered,
+//   as of one lower alone or merged. A program that opens names in
+//   directories it never opened, as `cat` of the paths `find` printed
+//   does, would else ask the supervisor once per directory: the
+//   supervisor records the directories it meets, not those a program's
+//   walks pass through. What cannot be worked out so is not tried again
+//   while the layout holds (derive_tried).
+static uint64_t walk_ancestry_pure(const struct walk* w, const struct stat* dir) {
   long chain[WALK_HELD + 2];
+  struct stat sts[WALK_HELD + 2];
   int len = 0;
   chain[len++] = w->start;
   for (int i = 0; i < w->n_held; ++i) chain[len++] = w->held[i];
   chain[len++] = w->dir;
-  // The deepest one above the last that is a recorded merged directory.
-  int top = -1;
+  sts[len - 1] = *dir;
+  int top = -1;  // the deepest recorded merged directory
   for (int j = len - 2; j >= 0 && top < 0; --j) {
-    struct stat st;
     struct merged m;
-    if (chain[j] == -1 || !dir_stat((int)chain[j], &st)) break;
-    if (merged_dir(st.st_dev, st.st_ino, &m)) top = j;
+    if (chain[j] == -1 || !dir_stat((int)chain[j], &sts[j])) return 0;
+    uint64_t g = pure_dir(sts[j].st_dev, sts[j].st_ino);
+    if (g != 0) {
+      note_walked_pure(w->dir, g);
+      return pure_dir(dir->st_dev, dir->st_ino);
+    }
+    if (merged_dir(sts[j].st_dev, sts[j].st_ino, &m)) top = j;
+  }
+  uint64_t layout, bits;
+  view_now(&layout);
+  if (top < 0 || holds(slot_get(derive_tried, dir->st_dev, dir->st_ino, &bits), layout)) {
+    return 0;
   }
   uint64_t g = 0;
-  for (int j = top < 0 ? len : top + 1; j < len; ++j) {
-    struct stat st;
+  for (int j = top + 1; j < len; ++j) {
     struct merged m;
     uint64_t dotdot;
-    if (j == len - 1) {
-      st = *dir;
-    } else if (cookie_call(SYS_newfstatat, chain[j], (long)"", (long)&st, AT_EMPTY_PATH) != 0) {
-      break;
-    }
-    int r = derive_from_parent((int)chain[j], &st, &m, &dotdot);
+    int r = derive_from_parent((int)chain[j], &sts[j], &m, &dotdot);
     if (r == 2) continue;  // merged: the next one is worked out from it
     // Of one lower alone: so is every directory below it.
-    g = r == 1 ? pure_dir(st.st_dev, st.st_ino) : 0;
+    g = r == 1 ? pure_dir(sts[j].st_dev, sts[j].st_ino) : 0;
     if (g != 0 && j != len - 1) note_walked_pure(w->dir, g);
     break;
   }
@@ -1218,19 +1218,15 @@ static uint64_t walked_from_merged(const struct walk* w, const struct stat* dir)
 }
 
 // The generation at which the directory the walk ended in is known to come
-// from one lower alone (recorded, or below a directory it went through
-// that is: then remembered as such; or worked out from the records of the
-// merged directories above it, walked_from_merged), or 0; its stat in
-// *dir (st_mode 0: no directory).
+// from one lower alone (recorded, or by the directories the walk went
+// through: walk_ancestry_pure), or 0; its stat in *dir (st_mode 0: no
+// directory).
 static uint64_t walk_pure(const struct walk* w, struct stat* dir) {
   uint64_t g = pure_dirfd_at((int)w->dir, dir);
   if (g != 0 || !S_ISDIR(dir->st_mode) || !w->owned) return g;
   struct merged m;
   if (merged_dir(dir->st_dev, dir->st_ino, &m)) return 0;
-  uint64_t above = walked_through_pure(w);
-  if (above == 0) return walked_from_merged(w, dir);
-  note_walked_pure(w->dir, above);
-  return pure_dir(dir->st_dev, dir->st_ino);
+  return walk_ancestry_pure(w, dir);
 }
 
 // The identity of the directory a walk of `path` starts in: `dirfd`'s

@@ -146,11 +146,10 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
     if (file == PreloadService::File::kLibrary || file == PreloadService::File::kState ||
         (file == PreloadService::File::kList && preload->WantedBy(c.tracee().tid()))) {
       OVL_TRY(UniqueFd fd, preload->Open(file));
-      // The list is the loader's first file, the state the library's.
+      // The list is the loader's first file (its loading ends at its
+      // first open from elsewhere: LoaderFds::Place).
       if (file == PreloadService::File::kList) {
         LoaderFds::Begin(c.tracee().tid(), c.instruction_pointer());
-      } else if (file == PreloadService::File::kState) {
-        LoaderFds::End(c.tracee().tid());
       }
       Response r = Response::Fd(std::move(fd), cloexec);
       // With the library, the shared state at the number its constructor

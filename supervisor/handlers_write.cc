@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstring>
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -646,7 +647,7 @@ class BoundNames {
       order_.push_back(real);
       if (order_.size() > kMax) {
         names_.erase(order_.front());
-        order_.erase(order_.begin());
+        order_.pop_front();
       }
     }
     names_[real] = given;
@@ -662,7 +663,7 @@ class BoundNames {
   static constexpr size_t kMax = 1024;
   std::mutex mu_;
   std::unordered_map<std::string, std::string> names_;
-  std::vector<std::string> order_;
+  std::deque<std::string> order_;
 };
 
 // The largest message sendto hands on (a datagram larger than the

@@ -11,8 +11,8 @@
 // program interpreter is found from its auxiliary vector (AT_BASE) and the
 // interpreter's own ELF program headers, read from the thread's memory;
 // the opens made from inside that segment are the loader's until the
-// preload library opens the view's shared state or the thread calls
-// execve. The loader holds one such file at a time, and the number is
+// thread opens a file from anywhere else (the preload library's first
+// open of a view file, usually) or calls execve. The loader holds one such file at a time, and the number is
 // checked free in the thread's table of descriptors before each use (an
 // inherited descriptor keeps it, and the open gets the lowest number).
 #ifndef OVLBOX_SUPERVISOR_LOADER_FDS_H_
@@ -31,11 +31,11 @@ class LoaderFds {
   // Thread `tid` opens the served /etc/ld.so.preload from instruction
   // `ip`: when that is inside its program interpreter, the loading starts.
   static void Begin(pid_t tid, uint64_t ip);
-  // The preload library opens the view state, or the thread calls execve:
-  // the loading is over.
+  // The thread calls execve: the loading is over.
   static void End(pid_t tid);
   // For an open by thread `tid` from instruction `ip` answered with a
-  // descriptor (r->kind == kFd): sets r->target_fd when the loader made it.
+  // descriptor (r->kind == kFd): sets r->target_fd when the loader made it;
+  // ends the loading when the open came from elsewhere.
   static void Place(pid_t tid, uint64_t ip, Response* r);
 };
 
