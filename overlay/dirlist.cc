@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "overlay/xattr_names.h"
 
@@ -100,14 +100,25 @@ bool NeedsMergedListing(const View& view, const ViewDir& dir) {
 
 SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir,
                                             ino_t parent_ino, bool as_readdir) {
-  std::vector<DirEntry> out;
-  out.push_back({1, dir.stable_ino, DT_DIR, "."});
-  out.push_back({2, parent_ino, DT_DIR, ".."});
-  absl::flat_hash_set<std::string> seen;
+  // overlayfs' order (ovl_dir_read_merged): the layers are read top
+  // first, each name kept from the first layer that has it; the lowest
+  // layer's names (".", ".." and the names it shares with the layers
+  // above included) then come first, in its own order, and the other
+  // names after them in the order they were read. A directory of one layer
+  // lists in its real directory's order.
+  struct Slot {
+    DirEntry e;
+    bool visible = true;
+    bool in_lowest = false;
+  };
+  std::vector<Slot> all;
+  std::vector<size_t> lowest;  // indices into `all`, in the lowest layer's order
+  absl::flat_hash_map<std::string, size_t> index;
   const LayerSet& layers = view.layers();
   bool raw = as_readdir && !NeedsMergedListing(view, dir);
   for (size_t i = 0; i < dir.stack.size(); ++i) {
     const LayerDir& ld = dir.stack[i];
+    const bool is_lowest = i + 1 == dir.stack.size();
     struct stat dst;
     bool holds_hidden = fstat(ld.fd.get(), &dst) == 0 && layers.HoldsHidden(dst.st_dev, dst.st_ino);
     // Copies list their lower file's number (as stat reports it) in a
@@ -117,27 +128,46 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
     bool map_copies = ld.layer == 0 && layers.has_upper() &&
                       (dir.stack.size() > 1 || IsImpure(ld.fd.get()));
     int err = ForEachRealEntry(ld.fd.get(), [&](const char* name, ino_t ino, unsigned char type) {
-      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) return;
-      auto [it, inserted] = seen.insert(name);
-      if (!inserted) return;  // an upper layer already has (or hides) it
+      auto [it, inserted] = index.try_emplace(name, all.size());
+      if (!inserted) {
+        // An upper layer already has (or hides) it; the lowest layer's
+        // place for it wins.
+        if (is_lowest && !all[it->second].in_lowest) {
+          all[it->second].in_lowest = true;
+          lowest.push_back(it->second);
+        }
+        return;
+      }
+      Slot slot;
+      slot.in_lowest = is_lowest;
+      auto add = [&](ino_t entry_ino, unsigned char entry_type) {
+        slot.e = {NameCookie(name), entry_ino, entry_type, name};
+        if (is_lowest) lowest.push_back(all.size());
+        all.push_back(std::move(slot));
+      };
+      auto hide = [&] {
+        slot.visible = false;
+        add(ino, type);
+      };
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
+        add(name[1] == '\0' ? dir.stable_ino : parent_ino, DT_DIR);
+        return;
+      }
       if (type == DT_REG && map_copies) {
         // A copied-up file lists its lower file's number, as stat reports
         // it (overlayfs does the same in directories it marks impure).
         ino = CopiedUpIno(view, ld.fd.get(), dir.rel, name, ino);
       }
-      if (raw) {
-        out.push_back({NameCookie(name), ino, type, name});
-        return;
-      }
+      if (raw) return add(ino, type);
       if (type == DT_CHR || type == DT_UNKNOWN ||
           (type == DT_DIR && holds_hidden) || (type == DT_REG && ld.xwhiteouts)) {
         struct stat st;
-        if (fstatat(ld.fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return;
-        if (IsWhiteout(st)) return;
-        if (S_ISDIR(st.st_mode) && layers.IsHidden(st.st_dev, st.st_ino)) return;
+        if (fstatat(ld.fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return hide();
+        if (IsWhiteout(st)) return hide();
+        if (S_ISDIR(st.st_mode) && layers.IsHidden(st.st_dev, st.st_ino)) return hide();
         if (ld.xwhiteouts && S_ISREG(st.st_mode) && st.st_size == 0 &&
             IsXattrWhiteout(ld.fd.get(), name)) {
-          return;
+          return hide();
         }
         type = IFTODT(st.st_mode);
       }
@@ -152,12 +182,25 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
           break;
         }
       }
-      out.push_back({NameCookie(name), ino, type, name});
+      add(ino, type);
     });
     if (err != 0) return Errno{err};
   }
-  std::sort(out.begin(), out.end(),
-            [](const DirEntry& a, const DirEntry& b) { return a.cookie < b.cookie; });
+  std::vector<DirEntry> out;
+  out.reserve(all.size());
+  // Every real directory lists "." and ".."; the view's listing has them
+  // even where one was missing.
+  for (const char* dot : {".", ".."}) {
+    if (!index.contains(dot)) {
+      out.push_back({NameCookie(dot), dot[1] == '\0' ? dir.stable_ino : parent_ino, DT_DIR, dot});
+    }
+  }
+  for (size_t k : lowest) {
+    if (all[k].visible) out.push_back(std::move(all[k].e));
+  }
+  for (Slot& slot : all) {
+    if (slot.visible && !slot.in_lowest) out.push_back(std::move(slot.e));
+  }
   return out;
 }
 
@@ -182,15 +225,36 @@ ino_t DotDotIno(const View& view, const ViewDir& dir) {
   return real.st_ino;
 }
 
+size_t ResumeIndex(const std::vector<DirEntry>& entries, uint64_t pos) {
+  if (pos == 0) return 0;
+  if (pos >= kDirEof) return entries.size();
+  uint64_t at = pos >> 32;
+  uint32_t hash = static_cast<uint32_t>(pos);
+  if (at < entries.size() && static_cast<uint32_t>(entries[at].cookie) == hash) return at;
+  // The listing changed since: the same name where it still is (the
+  // nearest one with that hash), else the same index.
+  size_t best = entries.size();
+  uint64_t best_distance = UINT64_MAX;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (static_cast<uint32_t>(entries[i].cookie) != hash) continue;
+    uint64_t distance = i > at ? i - at : at - i;
+    if (distance < best_distance) {
+      best = i;
+      best_distance = distance;
+    }
+  }
+  if (best < entries.size()) return best;
+  return std::min<uint64_t>(at, entries.size());
+}
+
 SysResult<size_t> FillDirents(const std::vector<DirEntry>& entries, uint64_t pos, bool legacy,
                               char* buf, size_t size, uint64_t* new_pos) {
   *new_pos = pos;
   if (pos >= kDirEof) return size_t{0};
-  auto it = std::upper_bound(entries.begin(), entries.end(), pos,
-                             [](uint64_t p, const DirEntry& e) { return p < e.cookie; });
+  size_t i = ResumeIndex(entries, pos);
   size_t used = 0;
-  for (; it != entries.end(); ++it) {
-    const DirEntry& e = *it;
+  for (; i < entries.size(); ++i) {
+    const DirEntry& e = entries[i];
     size_t reclen;
     if (legacy) {
       reclen = (offsetof(LinuxDirent, d_name) + e.name.size() + 2 + 7) & ~size_t{7};
@@ -198,28 +262,30 @@ SysResult<size_t> FillDirents(const std::vector<DirEntry>& entries, uint64_t pos
       reclen = (offsetof(LinuxDirent64, d_name) + e.name.size() + 1 + 7) & ~size_t{7};
     }
     if (used + reclen > size) break;
+    // d_off: the position of the entry after this one.
+    uint64_t next = i + 1 < entries.size() ? ovlbox_dir_pos(i + 1, entries[i + 1].cookie) : kDirEof;
     char* rec = buf + used;
     memset(rec, 0, reclen);
     if (legacy) {
       auto* d = reinterpret_cast<LinuxDirent*>(rec);
       d->d_ino = e.ino;
-      d->d_off = e.cookie;
+      d->d_off = next;
       d->d_reclen = static_cast<unsigned short>(reclen);
       memcpy(d->d_name, e.name.data(), e.name.size());
       rec[reclen - 1] = static_cast<char>(e.type);
     } else {
       auto* d = reinterpret_cast<LinuxDirent64*>(rec);
       d->d_ino = e.ino;
-      d->d_off = static_cast<int64_t>(e.cookie);
+      d->d_off = static_cast<int64_t>(next);
       d->d_reclen = static_cast<unsigned short>(reclen);
       d->d_type = e.type;
       memcpy(d->d_name, e.name.data(), e.name.size());
     }
     used += reclen;
-    *new_pos = e.cookie;
+    *new_pos = next;
   }
-  if (used == 0 && it != entries.end()) return Errno{EINVAL};
-  if (it == entries.end() && used == 0) *new_pos = kDirEof;
+  if (used == 0 && i < entries.size()) return Errno{EINVAL};
+  if (i >= entries.size() && used == 0) *new_pos = kDirEof;
   return used;
 }
 

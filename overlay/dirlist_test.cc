@@ -108,26 +108,46 @@ class ListMergedXattrTest : public XattrViewFixture {
   std::vector<std::string> ListNames(const std::string& rel) { return Names(ListDir(view(), rel)); }
 };
 
-TEST_F(ListMergedTest, ListsEveryVisibleNameOnceInCookieOrder) {
-  ASSERT_NO_FATAL_FAILURE(Open(
-      {"l0/a = top", "l0/d/", "l1/a = middle", "l1/b", "l1/d/", "l2/c/", "l2/b", "l2/link -> a"},
-      {"l0", "l1", "l2"}));
+// The names of a real directory in the order the kernel lists them.
+std::vector<std::string> RealOrder(const std::string& path) {
+  std::vector<std::string> names;
+  DIR* d = opendir(path.c_str());
+  EXPECT_NE(d, nullptr) << path;
+  if (d == nullptr) return names;
+  while (struct dirent* e = readdir(d)) names.push_back(e->d_name);
+  closedir(d);
+  return names;
+}
+
+TEST_F(ListMergedTest, ListsEveryVisibleNameOnceInOverlayfsOrder) {
+  ASSERT_NO_FATAL_FAILURE(Open({"l0/a = top", "l0/d/", "l0/e", "l0/f", "l1/a = middle", "l1/b",
+                                "l1/d/", "l1/g", "l2/c/", "l2/b", "l2/link -> a", "l2/e"},
+                               {"l0", "l1", "l2"}));
   const ino_t kParentIno = 4242;
   std::vector<DirEntry> entries = ListDir(view(), "", kParentIno);
-  EXPECT_THAT(Names(entries), UnorderedElementsAre(".", "..", "a", "b", "c", "d", "link"));
+  EXPECT_THAT(Names(entries),
+              UnorderedElementsAre(".", "..", "a", "b", "c", "d", "e", "f", "g", "link"));
 
-  for (size_t i = 0; i < entries.size(); ++i) {
-    EXPECT_EQ(entries[i].cookie, NameCookie(entries[i].name)) << entries[i].name;
-    if (i > 0) {
-      EXPECT_LT(entries[i - 1].cookie, entries[i].cookie);
+  // overlayfs' order: the lowest layer's names first, in its order (".",
+  // ".." and the names the layers above share with it among them), then
+  // the other names as read, top layer first.
+  std::vector<std::string> expected = RealOrder(Path("l2"));
+  std::set<std::string> seen(expected.begin(), expected.end());
+  for (const char* layer : {"l0", "l1"}) {
+    for (const std::string& name : RealOrder(Path(layer))) {
+      if (seen.insert(name).second) expected.push_back(name);
     }
   }
-  ASSERT_GE(entries.size(), 2u);
-  EXPECT_EQ(entries[0].name, ".");
-  EXPECT_EQ(entries[0].type, DT_DIR);
-  EXPECT_EQ(entries[1].name, "..");
-  EXPECT_EQ(entries[1].ino, kParentIno);
-  EXPECT_EQ(entries[1].type, DT_DIR);
+  EXPECT_THAT(Names(entries), ElementsAreArray(expected));
+  for (const DirEntry& e : entries) EXPECT_EQ(e.cookie, NameCookie(e.name)) << e.name;
+
+  const DirEntry* dot = Find(entries, ".");
+  ASSERT_NE(dot, nullptr);
+  EXPECT_EQ(dot->type, DT_DIR);
+  const DirEntry* dotdot = Find(entries, "..");
+  ASSERT_NE(dotdot, nullptr);
+  EXPECT_EQ(dotdot->ino, kParentIno);
+  EXPECT_EQ(dotdot->type, DT_DIR);
 
   // Each name comes from the upper-most layer that has it.
   const DirEntry* a = Find(entries, "a");
@@ -302,16 +322,19 @@ std::vector<Record> ParseRecords(const char* buf, size_t size, bool legacy) {
 
 class FillDirentsTest : public ::testing::Test {
  protected:
-  // Entries for ".", ".." and `names`, sorted by cookie as ListMerged does.
+  // Entries for ".", ".." and `names`, in that order.
   static std::vector<DirEntry> MakeEntries(const std::vector<std::string>& names) {
     std::vector<DirEntry> entries = {{1, 10, DT_DIR, "."}, {2, 11, DT_DIR, ".."}};
     ino_t ino = 100;
     for (const std::string& name : names) {
       entries.push_back({NameCookie(name), ino++, DT_REG, name});
     }
-    std::sort(entries.begin(), entries.end(),
-              [](const DirEntry& a, const DirEntry& b) { return a.cookie < b.cookie; });
     return entries;
+  }
+
+  // The position of entries_[i] (the end past the last).
+  uint64_t PosOf(size_t i) const {
+    return i < entries_.size() ? ovlbox_dir_pos(i, entries_[i].cookie) : kDirEof;
   }
 
   std::vector<DirEntry> entries_ =
@@ -330,14 +353,14 @@ TEST_F(FillDirentsTest, WritesLinuxDirent64Records) {
   for (size_t i = 0; i < records.size(); ++i) {
     const DirEntry& e = entries_[i];
     EXPECT_EQ(records[i].name, e.name);
-    EXPECT_EQ(records[i].off, e.cookie) << e.name;
+    EXPECT_EQ(records[i].off, PosOf(i + 1)) << e.name;
     EXPECT_EQ(records[i].ino, e.ino) << e.name;
     EXPECT_EQ(records[i].type, e.type) << e.name;
     EXPECT_EQ(records[i].reclen, Align8(kDirent64NameOffset + e.name.size() + 1)) << e.name;
     total += records[i].reclen;
   }
   EXPECT_EQ(*n, total);
-  EXPECT_EQ(pos, entries_.back().cookie);
+  EXPECT_EQ(pos, kDirEof);
 }
 
 TEST_F(FillDirentsTest, WritesLegacyLinuxDirentRecords) {
@@ -350,12 +373,12 @@ TEST_F(FillDirentsTest, WritesLegacyLinuxDirentRecords) {
   for (size_t i = 0; i < records.size(); ++i) {
     const DirEntry& e = entries_[i];
     EXPECT_EQ(records[i].name, e.name);
-    EXPECT_EQ(records[i].off, e.cookie) << e.name;
+    EXPECT_EQ(records[i].off, PosOf(i + 1)) << e.name;
     EXPECT_EQ(records[i].ino, e.ino) << e.name;
     EXPECT_EQ(records[i].type, e.type) << e.name;
     EXPECT_EQ(records[i].reclen, Align8(kDirentNameOffset + e.name.size() + 2)) << e.name;
   }
-  EXPECT_EQ(pos, entries_.back().cookie);
+  EXPECT_EQ(pos, kDirEof);
 }
 
 TEST_F(FillDirentsTest, ReturnsZeroAtTheEnd) {
@@ -378,21 +401,39 @@ TEST_F(FillDirentsTest, ReturnsZeroAtTheEnd) {
   EXPECT_EQ(*past_eof, 0u);
 }
 
-TEST_F(FillDirentsTest, ContinuesAfterPos) {
+TEST_F(FillDirentsTest, ContinuesAtPos) {
   uint64_t pos = 0;
-  auto n = FillDirents(entries_, entries_[2].cookie, false, buf_, sizeof(buf_), &pos);
+  auto n = FillDirents(entries_, PosOf(3), false, buf_, sizeof(buf_), &pos);
   ASSERT_TRUE(IsOk(n));
   std::vector<Record> records = ParseRecords(buf_, *n, false);
   ASSERT_EQ(records.size(), entries_.size() - 3);
   EXPECT_EQ(records.front().name, entries_[3].name);
+}
 
-  // A position between two cookies (an entry that has gone) works the same.
-  ASSERT_LT(entries_[2].cookie + 1, entries_[3].cookie);
-  n = FillDirents(entries_, entries_[2].cookie + 1, false, buf_, sizeof(buf_), &pos);
-  ASSERT_TRUE(IsOk(n));
-  records = ParseRecords(buf_, *n, false);
-  ASSERT_FALSE(records.empty());
-  EXPECT_EQ(records.front().name, entries_[3].name);
+// A listing read on after it changed: at the name the position names
+// where it still is, else at the same index.
+TEST_F(FillDirentsTest, ResumesByNameThenByIndex) {
+  std::vector<DirEntry> fewer = entries_;
+  const uint64_t at_gamma = PosOf(4);
+  ASSERT_EQ(entries_[4].name, "gamma");
+  // Entries before it removed: it moved up, and is found by its name.
+  fewer.erase(fewer.begin() + 2, fewer.begin() + 4);
+  EXPECT_EQ(ResumeIndex(fewer, at_gamma), 2u);
+  // Names added before it: found further down.
+  std::vector<DirEntry> more = entries_;
+  more.insert(more.begin() + 2, DirEntry{NameCookie("new"), 99, DT_REG, "new"});
+  EXPECT_EQ(ResumeIndex(more, at_gamma), 5u);
+  // It was removed itself: the same index, the entry that followed it.
+  std::vector<DirEntry> without = entries_;
+  without.erase(without.begin() + 4);
+  EXPECT_EQ(without[ResumeIndex(without, at_gamma)].name, "delta");
+  // The start and the end.
+  EXPECT_EQ(ResumeIndex(entries_, 0), 0u);
+  EXPECT_EQ(ResumeIndex(entries_, kDirEof), entries_.size());
+  // A position past the end whose name is not there: the end.
+  uint64_t past = (uint64_t{40} << 32) | 0x12345;
+  for (const DirEntry& e : entries_) ASSERT_NE(static_cast<uint32_t>(e.cookie), 0x12345u);
+  EXPECT_EQ(ResumeIndex(fewer, past), fewer.size());
 }
 
 TEST_F(FillDirentsTest, WritesOnlyWholeRecords) {
@@ -403,7 +444,7 @@ TEST_F(FillDirentsTest, WritesOnlyWholeRecords) {
   EXPECT_EQ(*n, 48u);
   std::vector<Record> records = ParseRecords(buf_, *n, false);
   ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(pos, entries_[1].cookie);
+  EXPECT_EQ(pos, PosOf(2));
 }
 
 TEST_F(FillDirentsTest, EinvalWhenNoEntryFits) {
@@ -427,7 +468,7 @@ TEST_F(FillDirentsTest, SmallBufferPagesThroughEverything) {
 
 // A program reads a merged directory with a small buffer while it deletes
 // entries (as `rm -rf` does): each getdents lists the directory afresh and
-// continues after the cookie kept as the file position.
+// goes on at the position kept as the file position.
 class FillDirentsCursorTest : public ViewFixture {};
 
 TEST_F(FillDirentsCursorTest, CursorSurvivesDeletedEntries) {
@@ -464,14 +505,18 @@ TEST_F(FillDirentsCursorTest, CursorSurvivesDeletedEntries) {
   uint64_t pos = 0;
   std::vector<std::string> seen = read_some(&pos);
   ASSERT_EQ(seen.size(), 3u);
-  ASSERT_EQ(seen[0], ".");
-  ASSERT_EQ(seen[1], "..");
-  // Delete the entry the cursor stands on, and one not returned yet.
-  const std::string returned = seen[2];
+  // Delete an entry returned already, and one not returned yet.
+  std::string returned;
+  for (const std::string& name : seen) {
+    if (name != "." && name != "..") returned = name;
+  }
+  ASSERT_FALSE(returned.empty());
   auto before = ListMerged(view(), *Root(), 0);
   ASSERT_TRUE(IsOk(before));
   const std::string pending = before->back().name;
   ASSERT_NE(pending, returned);
+  ASSERT_NE(pending, ".");
+  ASSERT_NE(pending, "..");
   ASSERT_EQ(unlink(real_path(returned).c_str()), 0);
   ASSERT_EQ(unlink(real_path(pending).c_str()), 0);
 

@@ -1,6 +1,7 @@
-/* The position of a name in the view's listings of a directory: a stable
- * 63-bit hash of the name ("." is 1 and ".." is 2, 0 the start, and
- * 0x7fffffffffffffff the end). C as well as C++: the preload library lists
+/* A name's cookie: a stable 63-bit hash of the name ("." is 1 and ".." is
+ * 2). Positions in the view's listings of a directory (ovlbox_dir_pos) are
+ * made of an entry's index and its cookie's low half; 0 is the start and
+ * 0x7fffffffffffffff the end. C as well as C++: the preload library lists
  * merged directories with the same positions as the supervisor. */
 #ifndef OVLBOX_OVERLAY_NAME_COOKIE_H_
 #define OVLBOX_OVERLAY_NAME_COOKIE_H_
@@ -25,6 +26,15 @@ static inline uint64_t ovlbox_name_cookie(const char* name, size_t len) {
   if (h < 3) h += 3;
   if (h == OVLBOX_DIR_EOF) h -= 1;
   return h;
+}
+
+/* The position of the entry at `index` (its name's cookie `cookie`) in a
+ * listing: the index in the high half, the cookie's low 32 bits in the low
+ * half. A listing read on after it changed goes on at the entry of that
+ * name where it still is, else at the same index (overlay/dirlist.cc,
+ * ResumeIndex). Each entry's d_off is the position of the entry after it. */
+static inline uint64_t ovlbox_dir_pos(uint64_t index, uint64_t cookie) {
+  return (index << 32) | (cookie & 0xffffffffULL);
 }
 
 #endif /* OVLBOX_OVERLAY_NAME_COOKIE_H_ */

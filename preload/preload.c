@@ -3284,8 +3284,10 @@ static enum dir_source dir_source_of(int fd, struct merged* plan, uint64_t* dotd
 // a record that still holds) is listed here as the supervisor lists
 // it (overlay/dirlist.cc, ListMerged): every real directory's names, top
 // first, each name once, a whiteout device hiding the name below it; "."
-// and ".." with the numbers the record gives; each entry's d_off its name's
-// cookie (overlay/name_cookie.h), in cookie order. The positions are then the
+// and ".." with the numbers the record gives; in overlayfs' order (the
+// lowest directory's names first, in its order, then the others in the
+// order they were read); each entry's d_off the position of the entry
+// after it (overlay/name_cookie.h). The positions are then the
 // supervisor's, so telldir and seekdir mean the same on either listing.
 
 
@@ -3295,7 +3297,8 @@ struct mentry {
   uint32_t name_off;
   uint16_t name_len;
   unsigned char type;
-  unsigned char hidden;  // a whiteout: the name is taken, not listed
+  unsigned char hidden;     // a whiteout: the name is taken, not listed
+  unsigned char in_lowest;  // listed in the lowest directory's order
 };
 
 struct mlist {
@@ -3305,12 +3308,15 @@ struct mlist {
   size_t names_len, names_cap;
   uint32_t* table;  // open addressing: index + 1 into e, 0 empty
   size_t table_cap;  // a power of two, at least twice n
+  uint32_t* lowest;  // indices into e, in the lowest directory's order
+  size_t n_lowest;   // (at most n: lowest has room for cap entries)
 };
 
 static void mlist_free(struct mlist* l) {
   free(l->e);
   free(l->names);
   free(l->table);
+  free(l->lowest);
 }
 
 static int mlist_rehash(struct mlist* l, size_t cap) {
@@ -3328,16 +3334,22 @@ static int mlist_rehash(struct mlist* l, size_t cap) {
 }
 
 // Adds `name` unless it is there already: 1 added, 0 there, -1 no memory.
+// From the lowest directory (`lowest`), the name takes its place in that
+// directory's order, added or not.
 static int mlist_add(struct mlist* l, const char* name, size_t len, uint64_t ino,
-                     unsigned char type, int hidden) {
+                     unsigned char type, int hidden, int lowest) {
   uint64_t cookie = ovlbox_name_cookie(name, len);
   if (l->table_cap < 2 * (l->n + 1) && !mlist_rehash(l, l->table_cap ? 2 * l->table_cap : 64)) {
     return -1;
   }
   size_t k = cookie & (l->table_cap - 1);
   for (; l->table[k] != 0; k = (k + 1) & (l->table_cap - 1)) {
-    const struct mentry* o = &l->e[l->table[k] - 1];
+    struct mentry* o = &l->e[l->table[k] - 1];
     if (o->cookie == cookie && o->name_len == len && memcmp(l->names + o->name_off, name, len) == 0) {
+      if (lowest && !o->in_lowest) {
+        o->in_lowest = 1;
+        l->lowest[l->n_lowest++] = l->table[k] - 1;
+      }
       return 0;
     }
   }
@@ -3346,6 +3358,9 @@ static int mlist_add(struct mlist* l, const char* name, size_t len, uint64_t ino
     struct mentry* e = realloc(l->e, cap * sizeof(*e));
     if (e == NULL) return -1;
     l->e = e;
+    uint32_t* order = realloc(l->lowest, cap * sizeof(*order));
+    if (order == NULL) return -1;
+    l->lowest = order;
     l->cap = cap;
   }
   if (l->names_len + len + 1 > l->names_cap) {
@@ -3363,6 +3378,8 @@ static int mlist_add(struct mlist* l, const char* name, size_t len, uint64_t ino
   e->name_len = (uint16_t)len;
   e->type = type;
   e->hidden = (unsigned char)hidden;
+  e->in_lowest = (unsigned char)(lowest != 0);
+  if (lowest) l->lowest[l->n_lowest++] = (uint32_t)l->n;
   memcpy(l->names + l->names_len, name, len);
   l->names[l->names_len + len] = '\0';
   l->names_len += len + 1;
@@ -3370,9 +3387,10 @@ static int mlist_add(struct mlist* l, const char* name, size_t len, uint64_t ino
   return 1;
 }
 
-// Adds the names of the real directory `path` (not yet in the list).
-// `buf` (DIR_BUF_SIZE bytes) is scratch space. 1, or 0 on any failure.
-static int mlist_add_dir(struct mlist* l, const char* path, char* buf) {
+// Adds the names of the real directory `path` (not yet in the list);
+// `lowest`: the lowest of the directories. `buf` (DIR_BUF_SIZE bytes) is
+// scratch space. 1, or 0 on any failure.
+static int mlist_add_dir(struct mlist* l, const char* path, int lowest, char* buf) {
   long fd = cookie_call(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0) return 0;
   int ok = 1;
@@ -3386,11 +3404,12 @@ static int mlist_add_dir(struct mlist* l, const char* path, char* buf) {
       struct dirent64* d = (struct dirent64*)(buf + off);
       off += d->d_reclen;
       const char* name = d->d_name;
-      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
       size_t len = strlen(name);
       unsigned char type = d->d_type;
       int hidden = 0;
-      if (type == DT_CHR || type == DT_UNKNOWN) {
+      if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.'))) {
+        type = DT_DIR;  // its number: the record's (merged_listing)
+      } else if (type == DT_CHR || type == DT_UNKNOWN) {
         struct stat st;
         if (cookie_call(SYS_newfstatat, fd, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW) != 0) {
           continue;  // gone meanwhile: as the supervisor skips it
@@ -3398,17 +3417,12 @@ static int mlist_add_dir(struct mlist* l, const char* path, char* buf) {
         hidden = is_whiteout(&st);
         type = (unsigned char)IFTODT(st.st_mode);
       }
-      if (mlist_add(l, name, len, d->d_ino, type, hidden) < 0) ok = 0;
+      if (mlist_add(l, name, len, d->d_ino, type, hidden, lowest) < 0) ok = 0;
     }
     if (!ok) break;
   }
   close_fd(fd);
   return ok;
-}
-
-static int mentry_order(const void* a, const void* b) {
-  uint64_t x = ((const struct mentry*)a)->cookie, y = ((const struct mentry*)b)->cookie;
-  return x < y ? -1 : x > y;
 }
 
 static size_t dirent_size(size_t name_len) {
@@ -3526,34 +3540,50 @@ static int merged_listing(struct ovl_dir* d, const struct merged* plan) {
   const char* path = plan->paths;
   int ok = 1;
   for (uint32_t i = 0; i < plan->n_dirs && ok; ++i) {
-    ok = mlist_add_dir(&l, path, d->buf);
+    ok = mlist_add_dir(&l, path, i + 1 == plan->n_dirs, d->buf);
     path += strlen(path) + 1;
   }
   // Made while the record holds: still the view's now (its directories
   // are all lowers': nothing in them changes before the layout does).
   ok = ok && record_holds(plan->generation);
+  // The order: the lowest directory's names, then the others as read.
+  uint32_t* order = NULL;
+  size_t n = 0;
+  if (ok) {
+    order = malloc((l.n ? l.n : 1) * sizeof(*order));
+    ok = order != NULL;
+  }
+  if (ok) {
+    for (size_t i = 0; i < l.n_lowest; ++i) {
+      if (!l.e[l.lowest[i]].hidden) order[n++] = l.lowest[i];
+    }
+    for (size_t i = 0; i < l.n; ++i) {
+      if (!l.e[i].hidden && !l.e[i].in_lowest) order[n++] = (uint32_t)i;
+    }
+  }
   char* list = NULL;
   size_t size = 0;
   if (ok) {
-    qsort(l.e, l.n, sizeof(*l.e), mentry_order);
-    size = dirent_size(1) + dirent_size(2);
-    for (size_t i = 0; i < l.n; ++i) {
-      if (!l.e[i].hidden) size += dirent_size(l.e[i].name_len);
-    }
-    list = malloc(size);
+    for (size_t i = 0; i < n; ++i) size += dirent_size(l.e[order[i]].name_len);
+    list = malloc(size ? size : 1);
     ok = list != NULL;
   }
   if (ok) {
-    char* at = put_dirent(list, plan->self_ino, 1, DT_DIR, ".", 1);
-    at = put_dirent(at, plan->dotdot_ino, 2, DT_DIR, "..", 2);
-    for (size_t i = 0; i < l.n; ++i) {
-      const struct mentry* e = &l.e[i];
-      if (!e->hidden) at = put_dirent(at, e->ino, e->cookie, e->type, l.names + e->name_off, e->name_len);
+    char* at = list;
+    for (size_t i = 0; i < n; ++i) {
+      const struct mentry* e = &l.e[order[i]];
+      const char* name = l.names + e->name_off;
+      uint64_t ino = e->ino;
+      if (e->name_len == 1 && name[0] == '.') ino = plan->self_ino;
+      if (e->name_len == 2 && name[0] == '.' && name[1] == '.') ino = plan->dotdot_ino;
+      uint64_t next = i + 1 < n ? ovlbox_dir_pos(i + 1, l.e[order[i + 1]].cookie) : OVLBOX_DIR_EOF;
+      at = put_dirent(at, ino, next, e->type, name, e->name_len);
     }
     d->list = list;
     d->size = size;
     d->offset = 0;
   }
+  free(order);
   mlist_free(&l);
   return ok;
 }
@@ -3747,6 +3777,32 @@ EXPORT void rewinddir(DIR* dir) {
   pthread_mutex_unlock(&d->lock);
 }
 
+// Where the listing d->list goes on from the position `pos` (a byte
+// offset into it), as the supervisor goes on (overlay/dirlist.cc,
+// ResumeIndex): the entry the position names when it is still at its
+// index, else the entry of that name nearest to it, else the same index.
+static size_t list_resume(const struct ovl_dir* d, uint64_t pos) {
+  if (pos == 0) return 0;
+  if (pos >= OVLBOX_DIR_EOF) return d->size;
+  uint64_t want = pos >> 32;
+  uint32_t hash = (uint32_t)pos;
+  size_t at = 0, at_index = d->size, best = d->size;
+  uint64_t best_distance = UINT64_MAX;
+  for (uint64_t i = 0; at < d->size; ++i) {
+    const struct dirent64* e = (const struct dirent64*)(d->list + at);
+    if (i == want) at_index = at;
+    if ((uint32_t)ovlbox_name_cookie(e->d_name, strlen(e->d_name)) == hash) {
+      uint64_t distance = i > want ? i - want : want - i;
+      if (distance < best_distance) {
+        best = at;
+        best_distance = distance;
+      }
+    }
+    at += e->d_reclen;
+  }
+  return best < d->size ? best : at_index;
+}
+
 EXPORT void seekdir(DIR* dir, long pos) {
   dir = UNTRUSTED(dir);
   if (!own_streams()) {
@@ -3757,14 +3813,7 @@ EXPORT void seekdir(DIR* dir, long pos) {
   pthread_mutex_lock(&d->lock);
   d->filepos = pos;
   if (d->list != NULL) {
-    // The first entry after the position, as the supervisor goes on.
-    size_t at = 0;
-    while (at < d->size) {
-      const struct dirent64* e = (const struct dirent64*)(d->list + at);
-      if ((uint64_t)e->d_off > (uint64_t)pos) break;
-      at += e->d_reclen;
-    }
-    d->offset = at;
+    d->offset = list_resume(d, (uint64_t)pos);
   } else {
     plain_call(SYS_lseek, d->fd, pos, SEEK_SET, 0);
     d->size = d->offset = 0;

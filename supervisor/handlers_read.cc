@@ -658,8 +658,8 @@ Response HandleGetdents(Call& c) {
     loc.layer = -1;
   }
   if (loc.layer >= 0 && !real.ends_with(" (deleted)")) {
-    // Every directory of the view is listed with the view's cookies, so a
-    // listing keeps its place when the directory is copied up meanwhile.
+    // Every directory of the view is listed with the view's positions, so
+    // a listing keeps its place when the directory is copied up meanwhile.
     uint64_t generation = c.view().generation();
     auto dir = c.view().DirOfReal(loc);
     if (dir.ok()) {

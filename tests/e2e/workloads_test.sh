@@ -704,4 +704,44 @@ print(sorted(os.listdir(\"sk\")), sorted(os.listdir(\"sk/lowdir\")))
 print([stat.S_ISSOCK(os.lstat(p).st_mode) for p in [\"sk/stream\", \"sk/lowdir/dg\", \"sk/stale\"]])
 "'
 
+
+# The order of listings, as programs print them unsorted (`ls -f`,
+# `find`, `os.listdir`, `tar c`): overlayfs' order. A merged directory of
+# three lowers (a whiteout and an opaque directory among them) lists the
+# lowest layer's names first, in that layer's order, then the others;
+# copy-ups keep the order, names made in the view come after the lowest
+# layer's; a directory of one lower, of the upper alone and an opaque one
+# remade in the view list in their real directories' order.
+setup_order() {
+  E2E_LOWERS=$E2E_VIEW:$E2E_L2:$E2E_L3
+  local i
+  for i in 07 13 21 34 42 55 68 71 89 93; do
+    _put "$E2E_L3/m/bottom$i" "l3 $i"
+    _put "$E2E_L2/m/middle$i" "l2 $i"
+    _put "$E2E_VIEW/m/top$i" "l1 $i"
+  done
+  _put "$E2E_L2/m/bottom13" "l2 over l3"
+  _put "$E2E_VIEW/m/middle21" "l1 over l2"
+  _whiteout "$E2E_VIEW/m/bottom34"
+  _put "$E2E_L3/m/sub/low" "low"
+  _opaque "$E2E_L2/m/sub"
+  _put "$E2E_L2/m/sub/mid" "mid"
+  for i in q w e r t y u i o p; do _put "$E2E_L2/one/$i$i" "$i"; done
+}
+
+rw_case listing-order '' setup_order '
+echo "== m"; ls -f m | tr "\n" " "; echo
+echo "== one"; ls -f one | tr "\n" " "; echo
+echo "== find"; find m one | tr "\n" " "; echo
+echo "== listdir"; python3 -c "import os; print(os.listdir(\"m\")); print([e.name for e in os.scandir(\"one\")])"
+echo x >> m/bottom55; echo x >> m/top07; echo x >> m/middle68; chmod 600 m/bottom89
+echo "== m after copy-ups"; ls -f m | tr "\n" " "; echo
+touch m/zz-new m/aa-new; mkdir m/new-dir; rm m/top13 m/bottom07
+echo "== m after changes"; ls -f m | tr "\n" " "; echo
+mkdir fresh && touch fresh/k fresh/b fresh/x fresh/a fresh/m && mkdir fresh/d && touch fresh/d/y fresh/d/c
+echo "== fresh"; ls -f fresh fresh/d | tr "\n" " "; echo
+rm -r one && mkdir one && touch one/ww one/zz one/aa one/qq
+echo "== one remade"; ls -f one | tr "\n" " "; echo
+echo "== tar"; tar cf - m fresh | tar tf - | tr "\n" " "; echo'
+
 e2e_finish
