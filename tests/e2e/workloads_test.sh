@@ -711,7 +711,9 @@ print([stat.S_ISSOCK(os.lstat(p).st_mode) for p in [\"sk/stream\", \"sk/lowdir/d
 # lowest layer's names first, in that layer's order, then the others;
 # copy-ups keep the order, names made in the view come after the lowest
 # layer's; a directory of one lower, of the upper alone and an opaque one
-# remade in the view list in their real directories' order.
+# remade in the view list in their real directories' order. With the
+# library, the merged directory of lowers is listed by the library; without
+# it (and after the copy-ups either way), by the supervisor.
 setup_order() {
   E2E_LOWERS=$E2E_VIEW:$E2E_L2:$E2E_L3
   local i
@@ -729,7 +731,7 @@ setup_order() {
   for i in q w e r t y u i o p; do _put "$E2E_L2/one/$i$i" "$i"; done
 }
 
-rw_case listing-order '' setup_order '
+order_cmd='
 echo "== m"; ls -f m | tr "\n" " "; echo
 echo "== one"; ls -f one | tr "\n" " "; echo
 echo "== find"; find m one | tr "\n" " "; echo
@@ -743,5 +745,8 @@ echo "== fresh"; ls -f fresh fresh/d | tr "\n" " "; echo
 rm -r one && mkdir one && touch one/ww one/zz one/aa one/qq
 echo "== one remade"; ls -f one | tr "\n" " "; echo
 echo "== tar"; tar cf - m fresh | tar tf - | tr "\n" " "; echo'
+rw_case listing-order '' setup_order "$order_cmd"
+# The same, every listing the supervisor's.
+E2E_OVLBOX_FLAGS=--no-preload rw_case listing-order-supervisor '' setup_order "$order_cmd"
 
 e2e_finish
