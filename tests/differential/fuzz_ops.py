@@ -29,8 +29,9 @@ Subcommands
 What the output contains (and leaves out)
   * errors as errno names; no inode numbers, devices or atimes/ctimes
     (hardlink groups only for the raw upper and lower layers);
-  * directory listings sorted by name, with d_type; readdir order and
-    directory sizes are not compared;
+  * directory listings with d_type, in the order listed (overlayfs'
+    order); what a listing read while its entries are removed returns,
+    sorted by name; directory sizes are not compared;
   * mtimes of non-directories only when they are "old" (before T_CUT): the
     layers and the utime operations only use old times, so an old mtime is
     deterministic and a new one means "changed during the run";
@@ -921,7 +922,9 @@ class Executor:
             entries = getdents(fd, o["bufsize"])
         finally:
             os.close(fd)
-        return "ok " + " ".join(f"{n}:{t}" for n, t in sorted(entries))
+        # In the order listed: overlayfs' order (the lowest layer's names
+        # first) is the view's too.
+        return "ok " + " ".join(f"{n}:{t}" for n, t in entries)
 
     def op_drain(self, o):
         """Read a directory in small getdents chunks, removing every entry
