@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -159,7 +160,24 @@ absl::StatusOr<std::unique_ptr<LayerSet>> LayerSet::Open(const LayerConfig& conf
       set->hidden_.push_back({dir->dev, dir->ino, parent.st_dev, parent.st_ino});
     }
   }
+  for (const Layer& layer : set->layers_) {
+    if (std::find(set->fs_devs_.begin(), set->fs_devs_.end(), layer.dev) == set->fs_devs_.end()) {
+      set->fs_devs_.push_back(layer.dev);
+    }
+  }
   return set;
+}
+
+void LayerSet::MapDirId(dev_t* dev, ino_t* ino) const {
+  if (fs_devs_.size() < 2) return;
+  for (size_t i = 0; i < fs_devs_.size(); ++i) {
+    if (fs_devs_[i] != *dev) continue;
+    if (i > 0 && (static_cast<uint64_t>(*ino) >> 48) == 0) {
+      *ino = static_cast<ino_t>(static_cast<uint64_t>(*ino) | (uint64_t{i} << 48));
+    }
+    *dev = fs_devs_[0];
+    return;
+  }
 }
 
 bool LayerSet::IsHidden(dev_t dev, ino_t ino) const {

@@ -72,6 +72,21 @@ class LayerSet {
   ino_t view_root_ino() const { return top_lower().ino; }
 
   const std::string& work_dir() const { return work_; }
+
+  // The device every directory of the view reports, and whether the
+  // layers lie on more than one filesystem. On one filesystem every object
+  // keeps its own numbers. Across several, as overlayfs has every
+  // directory report its own device (so that `find -xdev` and `du -x` see
+  // the whole view), every directory reports the view's root's device (the
+  // upper's, else the topmost lower's); one from another filesystem gets
+  // that filesystem's index among the layers' filesystems in bits 48 and
+  // up of its inode number, so no two directories share a number.
+  // Non-directories keep their own filesystem's device, as overlayfs gives
+  // them each filesystem's own.
+  dev_t dir_dev() const { return layers_[0].dev; }
+  bool multi_fs() const { return fs_devs_.size() > 1; }
+  void MapDirId(dev_t* dev, ino_t* ino) const;
+
   bool IsHidden(dev_t dev, ino_t ino) const;
   // Whether a real directory holds a hidden directory.
   bool HoldsHidden(dev_t dev, ino_t ino) const;
@@ -83,6 +98,7 @@ class LayerSet {
  private:
   LayerSet() = default;
   std::vector<Layer> layers_;
+  std::vector<dev_t> fs_devs_;  // the layers' filesystems, dir_dev() first
   std::string work_;
   std::vector<HiddenDir> hidden_;
 };

@@ -591,6 +591,7 @@ void View::FixStat(const Target& t, struct stat* st) const {
     st->st_dev = t.dir->stable_dev;
     st->st_ino = t.dir->stable_ino;
   }
+  layers_->MapDirId(&st->st_dev, &st->st_ino);
 }
 
 OriginId View::CopyOrigin(const struct stat& upper,

@@ -25,6 +25,12 @@ struct ovlbox_preload_config {
   // as OVLBOX_PRELOAD_STATE_FD at its start, when the supervisor could
   // place it there.
   uint64_t state_dev, state_ino;
+  // Layers on more than one filesystem: every directory of the view
+  // reports dir_dev (LayerSet::MapDirId), which the library leaves to the
+  // supervisor for directories of the other filesystems.
+  uint32_t multi_fs;
+  uint32_t pad;
+  uint64_t dir_dev;
   // Entries "D/path\0" (a directory and everything below it), "U/path\0"
   // (the same, for the upper and work dirs) and "R/prefix\0" (every path
   // that starts with it), then an empty entry.

@@ -310,13 +310,22 @@ static int fd_outside(long fd, const struct stat* st) {
   return real_path_clear(fd, 0);
 }
 
+// Whether the view reports another device (and maybe inode number) for
+// this directory than its own: the layers lie on several filesystems and
+// it is on a layer's filesystem other than the view's directories' device
+// (LayerSet::MapDirId). The supervisor answers for those.
+static int dir_id_mapped(const struct stat* st) {
+  return cfg.multi_fs && S_ISDIR(st->st_mode) && (uint64_t)st->st_dev != cfg.dir_dev &&
+         in_list(cfg.devs, cfg.n_devs, st->st_dev);
+}
+
 // Whether the supervisor would answer fstat of `fd` (real stat `st`) with
 // `st` unchanged. It changes only what the view adds: merged directories'
 // identity and link count, fifo stand-ins, and the identity of regular
 // files in the upper (the lower file they were copied from). A regular file
 // of a lower reports its own stat, as on overlayfs.
 static int fstat_unchanged(long fd, const struct stat* st) {
-  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
+  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev) || dir_id_mapped(st)) return 0;
   if (!on_layer_fs(st)) return 1;
   if (S_ISDIR(st->st_mode) && pure_dir(st->st_dev, st->st_ino) != 0) return 1;
   if (S_ISREG(st->st_mode) && (!cfg.writable || st->st_dev != cfg.upper_dev)) return 1;
@@ -1619,6 +1628,7 @@ static int walked_stat(const struct walk* w, void* arg, int* ret) {
   struct entry e;
   int r = walk_entry(w, &e, NULL, 0, 0, 0);
   if (r == 0 || (r > 0 && S_ISLNK(e.st.st_mode) && !(c->flags & AT_SYMLINK_NOFOLLOW))) return 0;
+  if (r > 0 && dir_id_mapped(&e.st)) return 0;
   if (r < 0) {
     *ret = set_errno(r);
     return 1;
@@ -1729,7 +1739,7 @@ static int derive_from_parent(int fd, const struct stat* st, struct merged* plan
 static int lower_dir_stat(int fd, struct stat* st) {
   struct merged m;
   uint64_t dotdot;
-  if (!S_ISDIR(st->st_mode)) return 0;
+  if (!S_ISDIR(st->st_mode) || dir_id_mapped(st)) return 0;
   if (!merged_dir(st->st_dev, st->st_ino, &m)) {
     int r = derive_from_parent(fd, st, &m, &dotdot);
     if (r != 2) return r == 1;
@@ -2340,6 +2350,7 @@ static int walked_statx(const struct walk* w, void* arg, int* ret) {
   struct statx tmp;
   int r = walk_entry(w, &e, &tmp, c->flags, c->mask, 0);
   if (r == 0 || (r > 0 && S_ISLNK(e.st.st_mode) && !(c->flags & AT_SYMLINK_NOFOLLOW))) return 0;
+  if (r > 0 && dir_id_mapped(&e.st)) return 0;
   if (r < 0) {
     *ret = set_errno(r);
     return 1;

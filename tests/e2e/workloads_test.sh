@@ -749,4 +749,49 @@ rw_case listing-order '' setup_order "$order_cmd"
 # The same, every listing the supervisor's.
 E2E_OVLBOX_FLAGS=--no-preload rw_case listing-order-supervisor '' setup_order "$order_cmd"
 
+
+# Layers on two filesystems (a lower on a tmpfs, the others and the upper
+# not): every directory of the view reports one device, as overlayfs has
+# them report its own, so `find -xdev`, `du -x` and `tar
+# --one-file-system` see the whole view; directory numbers stay unique and
+# do not change on copy-up.
+E2E_TMPFS=$E2E_ROOT/tmpfs-layer
+setup_multifs() {
+  mkdir -p "$E2E_TMPFS"
+  if ! mountpoint -q "$E2E_TMPFS"; then
+    mount -t tmpfs -o size=16m,mode=0755 tmpfs "$E2E_TMPFS" || return 1
+    trap 'st=$?; umount -l "$E2E_TMPFS" 2>/dev/null; (exit $st); e2e_cleanup' EXIT
+  fi
+  find "$E2E_TMPFS" -mindepth 1 -delete
+  E2E_LOWERS=$E2E_VIEW:$E2E_TMPFS
+  _put "$E2E_TMPFS/t/deep/er/f" "on the tmpfs"
+  _put "$E2E_TMPFS/t/deep/g" "on the tmpfs"
+  _put "$E2E_VIEW/t/top" "on the disk"
+  _put "$E2E_TMPFS/only/sub/h" "tmpfs alone"
+  mkdir -p "$E2E_VIEW/disk/sub"
+}
+
+rw_case multi-fs '' setup_multifs '
+ids() { python3 -c "
+import os, sys
+dirs = [\".\"] + [os.path.join(r, d) for r, ds, _ in os.walk(\".\") for d in ds]
+st = {d: os.lstat(d) for d in dirs}
+print(\"one device:\", len({s.st_dev for s in st.values()}) == 1)
+print(\"unique numbers:\", len({s.st_ino for s in st.values()}) == len(dirs))
+open(\"/dev/null\", \"w\").write(repr({d: s.st_ino for d, s in st.items()}))
+fd = os.open(\"t/deep\", os.O_RDONLY)
+print(\"fstat agrees:\", (os.fstat(fd).st_dev, os.fstat(fd).st_ino) == (st[\"./t/deep\"].st_dev, st[\"./t/deep\"].st_ino))
+print(\"deep\", st[\"./t/deep\"].st_ino == int(sys.argv[1]) if sys.argv[1] else \"\")
+" "$1"; }
+ids ""
+before=$(python3 -c "import os; print(os.lstat(\"t/deep\").st_ino)")
+find . -xdev | sort | tr "\n" " "; echo
+du -x . | cut -f2 | sort | tr "\n" " "; echo
+echo more >> t/deep/er/f; mkdir t/deep/new; touch only/sub/x
+ids "$before"
+rm -r only/sub
+find . -xdev | sort | tr "\n" " "; echo
+tar --one-file-system -cf - . | tar tf - | sort | tr "\n" " "; echo'
+umount "$E2E_TMPFS" 2>/dev/null
+
 e2e_finish
