@@ -108,6 +108,12 @@ e2e_init() {
   E2E_HOME=$E2E_ROOT/home
   E2E_OUT=$E2E_ROOT/out            # captured outputs
   mkdir -p "$E2E_BASE" "$E2E_HOME" "$E2E_OUT"
+  # E2E_OUT_TMPFS=1: the captured outputs, and so the uppers and work dirs
+  # of the cases with an upper, on a tmpfs of their own (the layers on
+  # another filesystem than the upper).
+  if [ -n "${E2E_OUT_TMPFS:-}" ]; then
+    mount -t tmpfs -o size=2g,mode=0755 tmpfs "$E2E_OUT" || { e2e_err "cannot mount a tmpfs"; exit 1; }
+  fi
 
   # Probe: can this machine mount a read-only overlay at all?
   local probe=$E2E_ROOT/probe perr
@@ -138,6 +144,12 @@ e2e_cleanup() {
   local st=$?
   trap - EXIT INT TERM HUP
   if [ -n "$E2E_ROOT" ]; then
+    if [ -n "${E2E_OUT_TMPFS:-}" ] && mountpoint -q "$E2E_OUT" 2>/dev/null; then
+      if [ -n "${E2E_KEEP:-}" ]; then
+        cp -a "$E2E_OUT" "$E2E_ROOT/out.kept" 2>/dev/null
+      fi
+      umount "$E2E_OUT" 2>/dev/null || umount -l "$E2E_OUT"
+    fi
     if [ -n "${E2E_VIEW:-}" ]; then
       while mountpoint -q "$E2E_VIEW" 2>/dev/null; do
         umount "$E2E_VIEW" 2>/dev/null || umount -l "$E2E_VIEW" || break
