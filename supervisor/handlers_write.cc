@@ -788,6 +788,17 @@ Response HandleInotifyAddWatch(Call& c) {
   OVL_TRY(Target t, ResolveExisting(c, AT_FDCWD, c.arg(1), !(mask & IN_DONT_FOLLOW), false));
   if ((mask & IN_ONLYDIR) && !S_ISDIR(t.st.st_mode)) return Response::Error(ENOTDIR);
   OVL_TRY(UniqueFd fd, c.tracee().GetFd(c.arg_int(0)));
+  // A watch for changes in a directory of the view that has no upper
+  // directory yet: whatever the view changes there lands in its upper
+  // copy, a directory the watch on the lower's would never see (overlayfs
+  // reports changes on its own inode, the same before and after copy-up).
+  // The directory is copied up first, an empty change (the copy lists and
+  // reports as the lower's did), and the watch is on the copy.
+  constexpr uint32_t kChanges = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM |
+                                IN_MOVED_TO | IN_CREATE | IN_DELETE;
+  if (c.writer() && t.in_view && t.dir && t.dir->top_layer() != 0 && (mask & kChanges)) {
+    OVL_TRY(t, c.writer()->CopyUp(t, true, c.Cancelled()));
+  }
   return Result(inotify_add_watch(fd.get(), SelfFdPath(t.fd.get()).c_str(),
                                   mask & ~(IN_DONT_FOLLOW | IN_ONLYDIR)));
 }

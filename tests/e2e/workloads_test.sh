@@ -794,4 +794,61 @@ find . -xdev | sort | tr "\n" " "; echo
 tar --one-file-system -cf - . | tar tf - | sort | tr "\n" " "; echo'
 umount "$E2E_TMPFS" 2>/dev/null
 
+
+# inotify watches on directories of the view: changes made through the
+# view there are reported, as overlayfs reports them on its own inodes,
+# also in a directory of a lower alone (copied up when the watch is added,
+# so that the watch is on the directory the changes reach) and in a merged
+# one. The upper then holds the watched directory's copy, as after any
+# change in it.
+setup_inotify() {
+  _put "$E2E_L2/w/low/f" "lower file"
+  _put "$E2E_L2/w/both/g" "lower file"
+  _put "$E2E_VIEW/w/both/h" "top file"
+  mkdir -p "$E2E_L2/w/quiet"
+}
+
+rw_case inotify '' setup_inotify 'python3 -c "
+import ctypes, os, select, struct
+libc = ctypes.CDLL(None, use_errno=True)
+names = {0x2: \"modify\", 0x4: \"attrib\", 0x8: \"close_write\", 0x40: \"moved_from\",
+         0x80: \"moved_to\", 0x100: \"create\", 0x200: \"delete\"}
+fd = libc.inotify_init1(os.O_NONBLOCK)
+wds = {}
+for d in [\"w/low\", \"w/both\"]:
+    wds[libc.inotify_add_watch(fd, d.encode(), 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200)] = d
+print(\"watches\", len(wds), min(wds) > 0)
+# A watch for reads alone changes nothing in the upper.
+print(\"read watch\", libc.inotify_add_watch(fd, b\"w/quiet\", 0x1 | 0x20) > 0)
+def events():
+    seen = set()
+    while select.select([fd], [], [], 0.3)[0]:
+        buf = os.read(fd, 65536)
+        i = 0
+        while i < len(buf):
+            wd, mask, _, ln = struct.unpack_from(\"iIII\", buf, i)
+            name = buf[i + 16:i + 16 + ln].rstrip(b\"\\0\").decode()
+            for bit, what in names.items():
+                if mask & bit:
+                    seen.add((wds.get(wd, \"?\"), name, what))
+            i += 16 + ln
+    return seen
+def step(label, action, *want):
+    action()
+    got = events()
+    print(label, all(w in got for w in want))
+step(\"create\", lambda: open(\"w/low/new\", \"w\").close(), (\"w/low\", \"new\", \"create\"))
+step(\"append\", lambda: open(\"w/low/f\", \"a\").write(\"x\"), (\"w/low\", \"f\", \"modify\"))
+step(\"chmod\", lambda: os.chmod(\"w/low/f\", 0o600), (\"w/low\", \"f\", \"attrib\"))
+step(\"rename\", lambda: os.rename(\"w/low/new\", \"w/low/new2\"), (\"w/low\", \"new\", \"moved_from\"), (\"w/low\", \"new2\", \"moved_to\"))
+step(\"unlink\", lambda: os.unlink(\"w/low/new2\"), (\"w/low\", \"new2\", \"delete\"))
+step(\"merged append\", lambda: open(\"w/both/g\", \"a\").write(\"y\"), (\"w/both\", \"g\", \"modify\"))
+step(\"merged mkdir\", lambda: os.mkdir(\"w/both/sub\"), (\"w/both\", \"sub\", \"create\"))
+# A name a lower still has is removed by a whiteout made in its place:
+# the watch on the real directory sees that arrive (moved_to), where
+# overlayfs reports a delete. Either way an event names it.
+os.unlink(\"w/both/g\")
+print(\"merged unlink lower\", any(w == \"w/both\" and n == \"g\" for w, n, _ in events()))
+"'
+
 e2e_finish
