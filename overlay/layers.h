@@ -83,9 +83,9 @@ class LayerSet {
   // up of its inode number, so no two directories share a number.
   // Non-directories keep their own filesystem's device, as overlayfs gives
   // them each filesystem's own.
-  dev_t dir_dev() const { return layers_[0].dev; }
-  bool multi_fs() const { return fs_devs_.size() > 1; }
   void MapDirId(dev_t* dev, ino_t* ino) const;
+  // The layers' filesystems, in layer order, the view's root's first.
+  const std::vector<dev_t>& fs_devs() const { return fs_devs_; }
 
   bool IsHidden(dev_t dev, ino_t ino) const;
   // Whether a real directory holds a hidden directory.

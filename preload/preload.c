@@ -311,12 +311,35 @@ static int fd_outside(long fd, const struct stat* st) {
 }
 
 // Whether the view reports another device (and maybe inode number) for
-// this directory than its own: the layers lie on several filesystems and
-// it is on a layer's filesystem other than the view's directories' device
-// (LayerSet::MapDirId). The supervisor answers for those.
+// this directory than its own, when it is the view's: the layers lie on
+// several filesystems and it is on one other than the view's directories'
+// (LayerSet::MapDirId).
 static int dir_id_mapped(const struct stat* st) {
-  return cfg.multi_fs && S_ISDIR(st->st_mode) && (uint64_t)st->st_dev != cfg.dir_dev &&
-         in_list(cfg.devs, cfg.n_devs, st->st_dev);
+  return cfg.n_fs_devs > 1 && S_ISDIR(st->st_mode) && (uint64_t)st->st_dev != cfg.fs_devs[0] &&
+         in_list(cfg.fs_devs, cfg.n_fs_devs, st->st_dev);
+}
+
+// The view's numbers for a directory of the view (stat `st`).
+static void map_dir_id(struct stat* st) {
+  if (!dir_id_mapped(st)) return;
+  uint64_t dev = st->st_dev, ino = st->st_ino;
+  ovlbox_map_dir_id(cfg.fs_devs, cfg.n_fs_devs, &dev, &ino);
+  st->st_dev = (dev_t)dev;
+  st->st_ino = (ino_t)ino;
+}
+
+static void map_dir_idx(struct statx* x) {
+  if (!S_ISDIR(x->stx_mode)) return;
+  struct stat st;
+  memset(&st, 0, sizeof(st));
+  st.st_mode = x->stx_mode;
+  st.st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+  st.st_ino = x->stx_ino;
+  if (!dir_id_mapped(&st)) return;
+  map_dir_id(&st);
+  x->stx_dev_major = major(st.st_dev);
+  x->stx_dev_minor = minor(st.st_dev);
+  x->stx_ino = st.st_ino;
 }
 
 // Whether the supervisor would answer fstat of `fd` (real stat `st`) with
@@ -325,8 +348,9 @@ static int dir_id_mapped(const struct stat* st) {
 // files in the upper (the lower file they were copied from). A regular file
 // of a lower reports its own stat, as on overlayfs.
 static int fstat_unchanged(long fd, const struct stat* st) {
-  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev) || dir_id_mapped(st)) return 0;
+  if (in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) return 0;
   if (!on_layer_fs(st)) return 1;
+  if (dir_id_mapped(st)) return 0;  // fstat_view
   if (S_ISDIR(st->st_mode) && pure_dir(st->st_dev, st->st_ino) != 0) return 1;
   if (S_ISREG(st->st_mode) && (!cfg.writable || st->st_dev != cfg.upper_dev)) return 1;
   // A regular file with no origin recorded is no copy of a lower file
@@ -1628,12 +1652,12 @@ static int walked_stat(const struct walk* w, void* arg, int* ret) {
   struct entry e;
   int r = walk_entry(w, &e, NULL, 0, 0, 0);
   if (r == 0 || (r > 0 && S_ISLNK(e.st.st_mode) && !(c->flags & AT_SYMLINK_NOFOLLOW))) return 0;
-  if (r > 0 && dir_id_mapped(&e.st)) return 0;
   if (r < 0) {
     *ret = set_errno(r);
     return 1;
   }
   if (e.merged_sub) e.st.st_nlink = 1;
+  map_dir_id(&e.st);
   *c->st = e.st;
   *ret = 0;
   return 1;
@@ -1739,7 +1763,7 @@ static int derive_from_parent(int fd, const struct stat* st, struct merged* plan
 static int lower_dir_stat(int fd, struct stat* st) {
   struct merged m;
   uint64_t dotdot;
-  if (!S_ISDIR(st->st_mode) || dir_id_mapped(st)) return 0;
+  if (!S_ISDIR(st->st_mode)) return 0;
   if (!merged_dir(st->st_dev, st->st_ino, &m)) {
     int r = derive_from_parent(fd, st, &m, &dotdot);
     if (r != 2) return r == 1;
@@ -1749,12 +1773,26 @@ static int lower_dir_stat(int fd, struct stat* st) {
   return 1;
 }
 
+// fstat of `fd` as the view reports it, from its real stat *st (changed
+// where the view's differs): 1, or 0 to ask the supervisor. A directory
+// the view gives other numbers (dir_id_mapped) is answered only where it
+// is known to be the view's.
+static int fstat_view(long fd, struct stat* st) {
+  if (dir_id_mapped(st) && on_layer_fs(st) &&
+      !in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) {
+    if (pure_dir(st->st_dev, st->st_ino) == 0 && !lower_dir_stat(fd, st)) return 0;
+    map_dir_id(st);
+    return 1;
+  }
+  return fstat_unchanged(fd, st) || lower_dir_stat(fd, st);
+}
+
 EXPORT int fstat(int fd, struct stat* st) {
   st = UNTRUSTED(st);
   if (enabled && fd >= 0 && st != NULL) {
     struct stat tmp;
     if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&tmp, AT_EMPTY_PATH) == 0 &&
-        (fstat_unchanged(fd, &tmp) || lower_dir_stat(fd, &tmp))) {
+        fstat_view(fd, &tmp)) {
       *st = tmp;
       return 0;
     }
@@ -2350,12 +2388,12 @@ static int walked_statx(const struct walk* w, void* arg, int* ret) {
   struct statx tmp;
   int r = walk_entry(w, &e, &tmp, c->flags, c->mask, 0);
   if (r == 0 || (r > 0 && S_ISLNK(e.st.st_mode) && !(c->flags & AT_SYMLINK_NOFOLLOW))) return 0;
-  if (r > 0 && dir_id_mapped(&e.st)) return 0;
   if (r < 0) {
     *ret = set_errno(r);
     return 1;
   }
   if (e.merged_sub) tmp.stx_nlink = 1;
+  map_dir_idx(&tmp);
   *c->buf = tmp;
   *ret = 0;
   return 1;
@@ -2399,7 +2437,8 @@ EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask, stru
     struct stat id;
     if (cookie_call5(SYS_statx, dirfd, (long)"", flags, mask | STATX_IDENTITY, (long)&tmp) == 0) {
       identity_of(&tmp, &id);
-      if (fstat_unchanged(dirfd, &id)) {
+      if (dir_id_mapped(&id) ? pure_dir(id.st_dev, id.st_ino) != 0 : fstat_unchanged(dirfd, &id)) {
+        map_dir_idx(&tmp);
         *buf = tmp;
         return 0;
       }

@@ -213,8 +213,10 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   cfg.dev_check = !view.mounts_in_layers() && cfg.n_devs < OVLBOX_PRELOAD_MAX_DEVS;
   cfg.writable = layers.has_upper();
   cfg.upper_dev = layers.has_upper() ? layers.layer(0).dev : 0;
-  cfg.multi_fs = layers.multi_fs();
-  cfg.dir_dev = layers.dir_dev();
+  for (dev_t dev : layers.fs_devs()) {
+    if (cfg.n_fs_devs < OVLBOX_PRELOAD_MAX_DEVS) cfg.fs_devs[cfg.n_fs_devs++] = dev;
+  }
+  if (layers.fs_devs().size() > OVLBOX_PRELOAD_MAX_DEVS) cfg.cookie = 0;  // cannot map them all
   // The shared view state: written here, read by every program.
   UniqueFd state(memfd_create("ovlbox-view-state", MFD_CLOEXEC));
   struct stat state_st;

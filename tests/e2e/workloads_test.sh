@@ -771,7 +771,7 @@ setup_multifs() {
   mkdir -p "$E2E_VIEW/disk/sub"
 }
 
-rw_case multi-fs '' setup_multifs '
+multifs_cmd='
 ids() { python3 -c "
 import os, sys
 dirs = [\".\"] + [os.path.join(r, d) for r, ds, _ in os.walk(\".\") for d in ds]
@@ -792,6 +792,9 @@ ids "$before"
 rm -r only/sub
 find . -xdev | sort | tr "\n" " "; echo
 tar --one-file-system -cf - . | tar tf - | sort | tr "\n" " "; echo'
+rw_case multi-fs '' setup_multifs "$multifs_cmd"
+# The same, every stat the supervisor's.
+E2E_OVLBOX_FLAGS=--no-preload rw_case multi-fs-supervisor '' setup_multifs "$multifs_cmd"
 umount "$E2E_TMPFS" 2>/dev/null
 
 
