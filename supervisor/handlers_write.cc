@@ -354,8 +354,10 @@ Response HandleLink(Call& c) {
     });
   }
   // The old name is looked up to its end, into the view's mount when it
-  // names the view root itself.
-  if (from.in_view != InViewMount(to)) return Response::Error(EXDEV);
+  // names the view root itself (and a directory removed from the view,
+  // named as "." or "..", stays in it).
+  bool from_in_mount = from.in_view || !from.removed_path.empty();
+  if (from_in_mount != InViewMount(to)) return Response::Error(EXDEV);
   if (S_ISDIR(from.st.st_mode)) return Response::Error(EPERM);
   if (to.in_view) return Result(-c.writer()->Link(from, to));
   int np = ParentFdOf(to);

@@ -854,4 +854,35 @@ os.unlink(\"w/both/g\")
 print(\"merged unlink lower\", any(w == \"w/both\" and n == \"g\" for w, n, _ in events()))
 "'
 
+
+# Calls made from a directory removed from the view while it is the cwd
+# (the lower's own directory, held from before the copy-up): nothing is
+# made there, neither a link of "." or ".." nor a file or directory
+# (ENOENT, as the kernel answers in a removed directory), the lower
+# stays as it was, and the directory lists empty.
+setup_removed_cwd() {
+  _put "$E2E_L2/gone/f" "lower file"
+  mkdir -p "$E2E_L2/gone/sub"
+}
+
+rw_case removed-cwd '' setup_removed_cwd 'python3 -c "
+import os
+def t(label, f):
+    try:
+        f(); print(label, \"ok\")
+    except OSError as e:
+        print(label, os.strerror(e.errno))
+# The cwd: the lower directory itself, held from before the copy-up.
+held = os.open(\"gone\", os.O_RDONLY | os.O_DIRECTORY)
+open(\"gone/made\", \"w\").close()
+os.fchdir(held)
+import shutil; shutil.rmtree(os.path.join(\"..\", \"gone\"))
+t(\"link dot\", lambda: os.link(\".\", \"x\"))
+t(\"link dotdot\", lambda: os.link(\"..\", \"y\"))
+t(\"create\", lambda: open(\"new\", \"w\"))
+t(\"mkdir\", lambda: os.mkdir(\"newdir\"))
+t(\"listdir\", lambda: print(os.listdir(\".\")))
+print(sorted(os.listdir(\"..\")))
+"'
+
 e2e_finish
