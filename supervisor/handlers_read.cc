@@ -700,6 +700,16 @@ Response HandleStatfs(Call& c) {
   return Response::Value(0);
 }
 
+// Whether the xattrs of `t` are a layer's, whose own user.overlay.* are
+// overlayfs' private ones: an object of the view, or one of a layer that
+// the view no longer has (a directory removed or moved away while a
+// descriptor held it), which overlayfs still shows as its own inode.
+bool InALayer(Call& c, const Target& t) {
+  if (t.in_view) return true;
+  if (!t.fd) return false;
+  return c.view().layers().Locate(FdPath(t.fd.get())).layer >= 0;
+}
+
 // getxattr, lgetxattr, fgetxattr.
 Response HandleGetxattr(Call& c) {
   Target t;
@@ -714,7 +724,7 @@ Response HandleGetxattr(Call& c) {
   uint64_t value = c.arg(2);
   size_t size = c.arg(3);
   // In a layer, the program's own user.overlay.X is stored escaped.
-  std::string stored = t.in_view ? EscapeXattr(name) : name;
+  std::string stored = InALayer(c, t) ? EscapeXattr(name) : name;
   std::vector<char> buf(std::min<size_t>(size, XATTR_SIZE_MAX));
   ssize_t n = getxattr(SelfFdPath(t.fd.get()).c_str(), stored.c_str(),
                        size ? buf.data() : nullptr, buf.size());
@@ -742,7 +752,7 @@ Response HandleListxattr(Call& c) {
   n = listxattr(path.c_str(), buf.data(), buf.size());
   if (n < 0) return Response::Error(errno);
   std::string names(buf.data(), n);
-  if (t.in_view) names = FilterXattrList(names);
+  if (InALayer(c, t)) names = FilterXattrList(names);
   if (size == 0) return Response::Value(static_cast<int64_t>(names.size()));
   if (size < names.size()) return Response::Error(ERANGE);
   if (!names.empty() && c.Write(list, names.data(), names.size()) != 0) {
