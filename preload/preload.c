@@ -236,6 +236,11 @@ static int plain_host_path(const char* path) {
   for (const char* p = path; (p = strstr(p, "..")) != NULL; p += 2) {
     if (p[-1] == '/' && (p[2] == '\0' || p[2] == '/')) return 0;
   }
+  // The roots are compared by their text: a path that names one in
+  // another spelling ("//", "/./") is not plain.
+  for (const char* p = path; (p = strchr(p, '/')) != NULL; ++p) {
+    if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0'))) return 0;
+  }
   return 1;
 }
 

@@ -885,4 +885,36 @@ t(\"listdir\", lambda: print(os.listdir(\".\")))
 print(sorted(os.listdir(\"..\")))
 "'
 
+
+# Absolute paths into the view spelled with "//" and "/./" (urllib's
+# file://localhost/ URLs make "//" paths): the same objects as the plain
+# spelling, for reads of files changed in the view, and for changes, which
+# land in the upper and never in a lower.
+setup_spellings() {
+  _put "$E2E_L2/sp/f" "lower text"
+  _put "$E2E_L2/sp/src/a.c" "int a;"
+  mkdir -p "$E2E_VIEW/sp/tmp"
+}
+
+rw_case path-spellings '' setup_spellings '
+v=$(pwd)
+s="/$v"
+d=$(printf "%s" "$v" | sed "s|/|/./|2")
+echo changed > sp/f
+cat "$s/sp/f" "$d/sp/f" "$v//sp///f"
+echo new > "$s/sp/new"; cat sp/new "$d/sp/new"
+mkdir "$s/sp/dir" "$d/sp/dir2"; touch "$d/sp/dir/t"
+ln -s f "$s/sp/sym"; ln "$s/sp/new" "$d/sp/hard"; mv "$s/sp/new" "$d/sp/moved"
+chmod 600 "$s/sp/f"; rm "$d/sp/src/a.c"; mkfifo "$s/sp/fifo"; truncate -s 3 "$d/sp/f"
+touch -d "2001-01-01 UTC" "$s/sp/src"
+python3 -c "
+import os, sys, tempfile
+s = sys.argv[1]
+os.mkdir(s + \"/sp/pydir\"); os.rename(s + \"/sp/pydir\", s + \"//sp/pydir2\")
+fd, name = tempfile.mkstemp(dir=s + \"/sp/tmp\"); os.write(fd, b\"tmp\"); os.close(fd)
+print(open(\"/\" + name).read(), os.path.exists(name))
+os.unlink(\"/\" + name); print(os.path.exists(name))
+" "$s"
+ls -A sp | tr "\n" " "; echo'
+
 e2e_finish
