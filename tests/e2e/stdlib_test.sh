@@ -45,7 +45,8 @@ fi
 tests=${STDLIB_TESTS:-"test_os test_shutil test_tempfile test_pathlib test_glob test_posix
   test_posixpath test_fileio test_stat test_tarfile test_zipfile test_socket test_import
   test_py_compile test_compileall test_zipimport test_mmap test_fcntl test_linecache
-  test_filecmp test_fileinput test_mailbox test_dbm test_shelve"}
+  test_filecmp test_fileinput test_mailbox test_dbm test_shelve test_urllib test_genericpath
+  test_pkgutil test_runpy"}
 # A VSOCK test waits for a connection that never comes on some hosts,
 # natively too.
 ignore=('-i' '*VSOCK*')
