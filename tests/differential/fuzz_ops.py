@@ -697,12 +697,22 @@ class Executor:
         self.view = view
         self.cwd = "."           # lexical view path of the cwd
         self.slot = None         # (fd, view path) of the held directory fd
+        self.n_abs = 0           # absolute paths made so far (their spelling)
 
     def loc(self, path, mode):
         """(path string, dir_fd) reaching the view path `path` by `mode`."""
         if mode == "abs":
             suffix = "" if path == "." else "/" + path
-            return self.view + suffix, AT_FDCWD
+            # Every third absolute path starts with "//", every fifth
+            # passes through "/./": other spellings of the same names (the
+            # same on both sides: counted, not drawn from the seed).
+            self.n_abs += 1
+            view = self.view
+            if self.n_abs % 5 == 0:
+                view = view.replace("/", "/./", 2).replace("/./", "/", 1)
+            if self.n_abs % 3 == 0:
+                view = "/" + view
+            return view + suffix, AT_FDCWD
         if mode == "fd" and self.slot:
             return relpath(path, self.slot[1]), self.slot[0]
         return relpath(path, self.cwd), AT_FDCWD
