@@ -322,7 +322,10 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           t.name = "..";
           return t;
         }
-        if (path == "." || path == "./") {
+        // The directory itself, however spelled: "." and "/" alone (".",
+        // "./", "./.", ".//./").
+        if (path.find_first_not_of("./") == std::string::npos &&
+            path.find("..") == std::string::npos) {
           return RemovedDir(view, std::move(link), LastKind::kDot, &loc);
         }
         // A name in it: nothing is found there, but the kernel's checks

@@ -698,6 +698,7 @@ class Executor:
         self.cwd = "."           # lexical view path of the cwd
         self.slot = None         # (fd, view path) of the held directory fd
         self.n_abs = 0           # absolute paths made so far (their spelling)
+        self.n_rel = 0           # relative ones
 
     def loc(self, path, mode):
         """(path string, dir_fd) reaching the view path `path` by `mode`."""
@@ -714,8 +715,15 @@ class Executor:
                 view = "/" + view
             return view + suffix, AT_FDCWD
         if mode == "fd" and self.slot:
-            return relpath(path, self.slot[1]), self.slot[0]
-        return relpath(path, self.cwd), AT_FDCWD
+            return self.spell(relpath(path, self.slot[1])), self.slot[0]
+        return self.spell(relpath(path, self.cwd)), AT_FDCWD
+
+    def spell(self, rel):
+        """Every fourth relative path as "./" and "//" spell it."""
+        self.n_rel += 1
+        if self.n_rel % 4 != 0:
+            return rel
+        return "./" + rel.replace("/", "//")
 
     def plain(self, path, mode):
         """A path string alone (for calls without a dir_fd argument)."""

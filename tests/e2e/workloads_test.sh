@@ -882,6 +882,9 @@ t(\"link dotdot\", lambda: os.link(\"..\", \"y\"))
 t(\"create\", lambda: open(\"new\", \"w\"))
 t(\"mkdir\", lambda: os.mkdir(\"newdir\"))
 t(\"listdir\", lambda: print(os.listdir(\".\")))
+for p in [\"./.\", \".//./\", \"./..\"]:
+    t(\"stat \" + p, lambda: os.stat(p).st_nlink)
+    t(\"rmdir \" + p, lambda: os.rmdir(p))
 print(sorted(os.listdir(\"..\")))
 "'
 
