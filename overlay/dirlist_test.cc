@@ -21,6 +21,7 @@
 namespace ovlbox {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAreArray;
 using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
@@ -108,6 +109,14 @@ class ListMergedXattrTest : public XattrViewFixture {
   std::vector<std::string> ListNames(const std::string& rel) { return Names(ListDir(view(), rel)); }
 };
 
+// An entry named `name` of type `type` (and number `ino`, unless 0).
+MATCHER_P3(EntryIsMatcher, name, type, ino, "") {
+  return arg.name == name && arg.type == type && (ino == 0 || arg.ino == ino);
+}
+auto EntryIs(const std::string& name, unsigned char type, ino_t ino = 0) {
+  return EntryIsMatcher(name, type, ino);
+}
+
 // The names of a real directory in the order the kernel lists them.
 std::vector<std::string> RealOrder(const std::string& path) {
   std::vector<std::string> names;
@@ -141,31 +150,15 @@ TEST_F(ListMergedTest, ListsEveryVisibleNameOnceInOverlayfsOrder) {
   EXPECT_THAT(Names(entries), ElementsAreArray(expected));
   for (const DirEntry& e : entries) EXPECT_EQ(e.cookie, NameCookie(e.name)) << e.name;
 
-  const DirEntry* dot = Find(entries, ".");
-  ASSERT_NE(dot, nullptr);
-  EXPECT_EQ(dot->type, DT_DIR);
-  const DirEntry* dotdot = Find(entries, "..");
-  ASSERT_NE(dotdot, nullptr);
-  EXPECT_EQ(dotdot->ino, kParentIno);
-  EXPECT_EQ(dotdot->type, DT_DIR);
-
-  // Each name comes from the upper-most layer that has it.
-  const DirEntry* a = Find(entries, "a");
-  ASSERT_NE(a, nullptr);
-  EXPECT_EQ(a->ino, LstatOrDie(Path("l0/a")).st_ino);
-  EXPECT_EQ(a->type, DT_REG);
-  const DirEntry* b = Find(entries, "b");
-  ASSERT_NE(b, nullptr);
-  EXPECT_EQ(b->ino, LstatOrDie(Path("l1/b")).st_ino);
-  const DirEntry* c = Find(entries, "c");
-  ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->type, DT_DIR);
-  const DirEntry* d = Find(entries, "d");
-  ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->type, DT_DIR);
-  const DirEntry* link = Find(entries, "link");
-  ASSERT_NE(link, nullptr);
-  EXPECT_EQ(link->type, DT_LNK);
+  // "." and ".." are directories, ".." with the number given; each name
+  // comes from the upper-most layer that has it.
+  EXPECT_THAT(entries, Contains(EntryIs(".", DT_DIR)));
+  EXPECT_THAT(entries, Contains(EntryIs("..", DT_DIR, kParentIno)));
+  EXPECT_THAT(entries, Contains(EntryIs("a", DT_REG, LstatOrDie(Path("l0/a")).st_ino)));
+  EXPECT_THAT(entries, Contains(EntryIs("b", DT_REG, LstatOrDie(Path("l1/b")).st_ino)));
+  EXPECT_THAT(entries, Contains(EntryIs("c", DT_DIR)));
+  EXPECT_THAT(entries, Contains(EntryIs("d", DT_DIR)));
+  EXPECT_THAT(entries, Contains(EntryIs("link", DT_LNK)));
 }
 
 // Directory numbers as overlayfs reports them (all layers on one

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "overlay/dir_id.h"
 #include "overlay/sys_result.h"
 
 namespace ovlbox {
@@ -169,15 +170,12 @@ absl::StatusOr<std::unique_ptr<LayerSet>> LayerSet::Open(const LayerConfig& conf
 }
 
 void LayerSet::MapDirId(dev_t* dev, ino_t* ino) const {
-  if (fs_devs_.size() < 2) return;
-  for (size_t i = 0; i < fs_devs_.size(); ++i) {
-    if (fs_devs_[i] != *dev) continue;
-    if (i > 0 && (static_cast<uint64_t>(*ino) >> 48) == 0) {
-      *ino = static_cast<ino_t>(static_cast<uint64_t>(*ino) | (uint64_t{i} << 48));
-    }
-    *dev = fs_devs_[0];
-    return;
-  }
+  static_assert(sizeof(dev_t) == sizeof(uint64_t) && sizeof(ino_t) == sizeof(uint64_t));
+  uint64_t d = *dev, i = *ino;
+  ovlbox_map_dir_id(reinterpret_cast<const uint64_t*>(fs_devs_.data()),
+                    static_cast<uint32_t>(fs_devs_.size()), &d, &i);
+  *dev = d;
+  *ino = i;
 }
 
 bool LayerSet::IsHidden(dev_t dev, ino_t ino) const {

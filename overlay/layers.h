@@ -73,16 +73,17 @@ class LayerSet {
 
   const std::string& work_dir() const { return work_; }
 
-  // The device every directory of the view reports, and whether the
-  // layers lie on more than one filesystem. On one filesystem every object
+  // The device and inode number a directory of the view on `*dev`
+  // reports. On one filesystem every object
   // keeps its own numbers. Across several, as overlayfs has every
   // directory report its own device (so that `find -xdev` and `du -x` see
   // the whole view), every directory reports the view's root's device (the
   // upper's, else the topmost lower's); one from another filesystem gets
   // that filesystem's index among the layers' filesystems in bits 48 and
-  // up of its inode number, so no two directories share a number.
-  // Non-directories keep their own filesystem's device, as overlayfs gives
-  // them each filesystem's own.
+  // up of its inode number, so no two directories share a number
+  // (overlay/dir_id.h, which the preload library shares). Non-directories
+  // keep their own filesystem's device, as overlayfs gives them each
+  // filesystem's own.
   void MapDirId(dev_t* dev, ino_t* ino) const;
   // The layers' filesystems, in layer order, the view's root's first.
   const std::vector<dev_t>& fs_devs() const { return fs_devs_; }
@@ -98,7 +99,7 @@ class LayerSet {
  private:
   LayerSet() = default;
   std::vector<Layer> layers_;
-  std::vector<dev_t> fs_devs_;  // the layers' filesystems, dir_dev() first
+  std::vector<dev_t> fs_devs_;  // the layers' filesystems, the root's first
   std::string work_;
   std::vector<HiddenDir> hidden_;
 };

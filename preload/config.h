@@ -26,7 +26,7 @@ struct ovlbox_preload_config {
   // place it there.
   uint64_t state_dev, state_ino;
   // The layers' filesystems, the one whose device every directory of the
-  // view reports first (LayerSet::fs_devs; ovlbox_map_dir_id).
+  // view reports first (LayerSet::fs_devs; overlay/dir_id.h).
   uint32_t n_fs_devs;
   uint32_t pad;
   uint64_t fs_devs[OVLBOX_PRELOAD_MAX_DEVS];
@@ -41,22 +41,6 @@ struct ovlbox_preload_config {
 // canonical view path of `path`, as realpath(3) would find it: one call
 // instead of glibc's getcwd and one readlink per name. An error means
 // "not answered": the library then leaves the work to glibc.
-/* The device and inode number a directory of the view on the filesystem
- * *dev reports, with the layers on the filesystems fs_devs[0..n) (the
- * view's directories' first): as they are on one filesystem; across
- * several, fs_devs[0] and the filesystem's index in bits 48 and up of the
- * number (LayerSet::MapDirId does the same). */
-static inline void ovlbox_map_dir_id(const uint64_t* fs_devs, uint32_t n, uint64_t* dev,
-                                     uint64_t* ino) {
-  if (n < 2) return;
-  for (uint32_t i = 0; i < n; ++i) {
-    if (fs_devs[i] != *dev) continue;
-    if (i > 0 && (*ino >> 48) == 0) *ino |= (uint64_t)i << 48;
-    *dev = fs_devs[0];
-    return;
-  }
-}
-
 #define OVLBOX_PRELOAD_REALPATH_TAG 0x7265616c70617468ULL  // "realpath"
 
 // The directories the library may answer lookups in by itself, shared

@@ -68,6 +68,7 @@
 // O_TMPFILE's own bit (O_TMPFILE also holds O_DIRECTORY).
 #define TMPFILE_BIT 020000000
 
+#include "overlay/dir_id.h"
 #include "overlay/name_cookie.h"
 #include "preload/config.h"
 
@@ -233,13 +234,11 @@ static int candidate(const char* path) {
 static int plain_host_path(const char* path) {
   if (!candidate(path)) return 0;
   if (strncmp(path, "/proc", 5) == 0 && (path[5] == '\0' || path[5] == '/')) return 0;
-  for (const char* p = path; (p = strstr(p, "..")) != NULL; p += 2) {
-    if (p[-1] == '/' && (p[2] == '\0' || p[2] == '/')) return 0;
-  }
-  // The roots are compared by their text: a path that names one in
-  // another spelling ("//", "/./") is not plain.
+  // No "..", and the roots are compared by their text: no other spelling
+  // of a name ("//", "/./") either.
   for (const char* p = path; (p = strchr(p, '/')) != NULL; ++p) {
-    if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0'))) return 0;
+    const char* c = p[1] == '.' && p[2] == '.' ? p + 3 : p[1] == '.' ? p + 2 : p + 1;
+    if (*c == '/' || (*c == '\0' && c != p + 1)) return 0;
   }
   return 1;
 }
@@ -324,9 +323,9 @@ static int dir_id_mapped(const struct stat* st) {
          in_list(cfg.fs_devs, cfg.n_fs_devs, st->st_dev);
 }
 
-// The view's numbers for a directory of the view (stat `st`).
+// The view's numbers for a directory of the view (stat `st`, statx `x`).
 static void map_dir_id(struct stat* st) {
-  if (!dir_id_mapped(st)) return;
+  if (cfg.n_fs_devs < 2 || !S_ISDIR(st->st_mode)) return;
   uint64_t dev = st->st_dev, ino = st->st_ino;
   ovlbox_map_dir_id(cfg.fs_devs, cfg.n_fs_devs, &dev, &ino);
   st->st_dev = (dev_t)dev;
@@ -334,17 +333,12 @@ static void map_dir_id(struct stat* st) {
 }
 
 static void map_dir_idx(struct statx* x) {
-  if (!S_ISDIR(x->stx_mode)) return;
-  struct stat st;
-  memset(&st, 0, sizeof(st));
-  st.st_mode = x->stx_mode;
-  st.st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
-  st.st_ino = x->stx_ino;
-  if (!dir_id_mapped(&st)) return;
-  map_dir_id(&st);
-  x->stx_dev_major = major(st.st_dev);
-  x->stx_dev_minor = minor(st.st_dev);
-  x->stx_ino = st.st_ino;
+  if (cfg.n_fs_devs < 2 || !S_ISDIR(x->stx_mode)) return;
+  uint64_t dev = makedev(x->stx_dev_major, x->stx_dev_minor), ino = x->stx_ino;
+  ovlbox_map_dir_id(cfg.fs_devs, cfg.n_fs_devs, &dev, &ino);
+  x->stx_dev_major = major(dev);
+  x->stx_dev_minor = minor(dev);
+  x->stx_ino = ino;
 }
 
 // Whether the supervisor would answer fstat of `fd` (real stat `st`) with
@@ -1783,8 +1777,7 @@ static int lower_dir_stat(int fd, struct stat* st) {
 // the view gives other numbers (dir_id_mapped) is answered only where it
 // is known to be the view's.
 static int fstat_view(long fd, struct stat* st) {
-  if (dir_id_mapped(st) && on_layer_fs(st) &&
-      !in_list(cfg.proc_devs, cfg.n_proc_devs, st->st_dev)) {
+  if (dir_id_mapped(st)) {
     if (pure_dir(st->st_dev, st->st_ino) == 0 && !lower_dir_stat(fd, st)) return 0;
     map_dir_id(st);
     return 1;
@@ -3467,10 +3460,11 @@ static int mlist_add_dir(struct mlist* l, const char* path, int lowest, char* bu
       } else if (type == DT_CHR || type == DT_UNKNOWN) {
         struct stat st;
         if (cookie_call(SYS_newfstatat, fd, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW) != 0) {
-          continue;  // gone meanwhile: as the supervisor skips it
+          hidden = 1;  // gone meanwhile: not listed, as the supervisor hides it
+        } else {
+          hidden = is_whiteout(&st);
+          type = (unsigned char)IFTODT(st.st_mode);
         }
-        hidden = is_whiteout(&st);
-        type = (unsigned char)IFTODT(st.st_mode);
       }
       if (mlist_add(l, name, len, d->d_ino, type, hidden, lowest) < 0) ok = 0;
     }
@@ -3832,30 +3826,18 @@ EXPORT void rewinddir(DIR* dir) {
   pthread_mutex_unlock(&d->lock);
 }
 
-// Where the listing d->list goes on from the position `pos` (a byte
-// offset into it), as the supervisor goes on (overlay/dirlist.cc,
-// ResumeIndex): the entry the position names when it is still at its
-// index, else the entry of that name nearest to it, else the same index.
+// Where the listing d->list goes on from the position `pos`, as a byte
+// offset into it: the entry at the position's index (ovlbox_dir_pos). The
+// list is the stream's own, made once, so the index is the entry that
+// telldir named (the supervisor, whose listing may change between calls,
+// also checks the name: overlay/dirlist.cc, ResumeIndex).
 static size_t list_resume(const struct ovl_dir* d, uint64_t pos) {
-  if (pos == 0) return 0;
   if (pos >= OVLBOX_DIR_EOF) return d->size;
-  uint64_t want = pos >> 32;
-  uint32_t hash = (uint32_t)pos;
-  size_t at = 0, at_index = d->size, best = d->size;
-  uint64_t best_distance = UINT64_MAX;
-  for (uint64_t i = 0; at < d->size; ++i) {
-    const struct dirent64* e = (const struct dirent64*)(d->list + at);
-    if (i == want) at_index = at;
-    if ((uint32_t)ovlbox_name_cookie(e->d_name, strlen(e->d_name)) == hash) {
-      uint64_t distance = i > want ? i - want : want - i;
-      if (distance < best_distance) {
-        best = at;
-        best_distance = distance;
-      }
-    }
-    at += e->d_reclen;
+  size_t at = 0;
+  for (uint64_t i = 0; i < pos >> 32 && at < d->size; ++i) {
+    at += ((const struct dirent64*)(d->list + at))->d_reclen;
   }
-  return best < d->size ? best : at_index;
+  return at;
 }
 
 EXPORT void seekdir(DIR* dir, long pos) {

@@ -16,10 +16,10 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
-#include <algorithm>
 #include <deque>
 #include <functional>
 #include <mutex>
