@@ -91,6 +91,7 @@ class LayerSet {
   bool IsHidden(dev_t dev, ino_t ino) const;
   // Whether a real directory holds a hidden directory.
   bool HoldsHidden(dev_t dev, ino_t ino) const;
+  const std::vector<HiddenDir>& hidden() const { return hidden_; }
 
   // Maps a canonical real path to the layer that holds it (longest root
   // prefix wins, so an upper inside a lower is recognised as the upper).

@@ -235,6 +235,13 @@ void View::Changed(bool layout) const {
   RaiseTo(mirror_, now);
 }
 
+bool View::HoldsMount(dev_t dev, ino_t ino) const {
+  for (const auto& [d, i] : mount_holders_) {
+    if (d == dev && i == ino) return true;
+  }
+  return false;
+}
+
 bool View::IsPassthrough(dev_t dev) const {
   for (dev_t d : passthrough_devs_) {
     if (d == dev) return true;
@@ -250,8 +257,25 @@ View::View(const LayerSet* layers) : layers_(layers) {
   if (!layers_->work_dir().empty()) all_roots.push_back(layers_->work_dir());
   for (const Mount& m : mounts) {
     if (m.proc) procfs_devs_.push_back(m.dev);
-    for (const std::string& root : all_roots) {
-      mounts_in_layers_ = mounts_in_layers_ || PathBelow(m.point, root);
+    bool in_lower = false;
+    for (size_t i = 0; i < all_roots.size(); ++i) {
+      if (!PathBelow(m.point, all_roots[i])) continue;
+      // The upper (layer 0 when there is one) or the work dir (last).
+      bool upper = layers_->has_upper() && (i == 0 || i == roots.size());
+      (upper ? mounts_in_upper_ : in_lower) = true;
+    }
+    mounts_in_layers_ = mounts_in_layers_ || in_lower || mounts_in_upper_;
+    if (!in_lower) continue;
+    // Inside a pseudo filesystem (/proc/sys/fs/binfmt_misc), nothing is
+    // the view's anyway.
+    bool in_pseudo = false;
+    for (const Mount& p : mounts) in_pseudo = in_pseudo || (p.pseudo && PathBelow(m.point, p.point));
+    if (in_pseudo) continue;
+    // The directory that holds the mount point, as the layer shows it.
+    std::string parent = m.point.substr(0, m.point.rfind('/'));
+    struct stat st;
+    if (stat(parent.empty() ? "/" : parent.c_str(), &st) == 0) {
+      mount_holders_.push_back({st.st_dev, st.st_ino});
     }
   }
   for (dev_t dev : PassthroughDevices(mounts, roots)) {

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -272,6 +273,11 @@ class View {
   // Whether some filesystem is mounted below a layer root or the work dir
   // (then st_dev alone cannot tell that an object lies outside the layers).
   bool mounts_in_layers() const { return mounts_in_layers_; }
+  // Whether a mount point lies inside the upper or the work dir.
+  bool mounts_in_upper() const { return mounts_in_upper_; }
+  // Whether the real directory (dev, ino) holds a mount point of a lower.
+  bool HoldsMount(dev_t dev, ino_t ino) const;
+  const std::vector<std::pair<dev_t, ino_t>>& mount_holders() const { return mount_holders_; }
 
   // Whether a host directory stat is the view root.
   bool IsViewRoot(const struct stat& st) const {
@@ -363,6 +369,8 @@ class View {
   std::vector<dev_t> passthrough_devs_;
   std::vector<dev_t> procfs_devs_;
   bool mounts_in_layers_ = false;
+  bool mounts_in_upper_ = false;
+  std::vector<std::pair<dev_t, ino_t>> mount_holders_;
 };
 
 // Reads an xattr of an open file (O_PATH descriptors too). Returns the value

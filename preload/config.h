@@ -9,6 +9,7 @@
 #define OVLBOX_PRELOAD_MAGIC "OVLBOX-PRELOAD-CONFIG-1"
 #define OVLBOX_PRELOAD_MAX_DEVS 32
 #define OVLBOX_PRELOAD_PREFIX_BYTES 3072
+#define OVLBOX_PRELOAD_MAX_HOLDERS 64
 
 struct ovlbox_preload_config {
   char magic[24];
@@ -30,6 +31,12 @@ struct ovlbox_preload_config {
   uint32_t n_fs_devs;
   uint32_t pad;
   uint64_t fs_devs[OVLBOX_PRELOAD_MAX_DEVS];
+  // The real directories that hold the upper or the work dir inside a
+  // lower, or a mount point of a lower: never listed, nor worked out as
+  // listed by the library (they show the view otherwise than their entries).
+  uint32_t n_holders;
+  uint32_t pad2;
+  uint64_t holders[OVLBOX_PRELOAD_MAX_HOLDERS][2];  // device, inode
   // Entries "D/path\0" (a directory and everything below it), "U/path\0"
   // (the same, for the upper and work dirs) and "R/prefix\0" (every path
   // that starts with it), then an empty entry.

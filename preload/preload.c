@@ -623,8 +623,17 @@ static uint64_t slot_get(const struct local_slot* table, uint64_t dev, uint64_t 
 // the generation they were found at.
 static struct local_slot local_pure[LOCAL_SLOTS];
 
+// Whether the real directory (dev, ino) holds the upper or work dir, or a
+// mount point, inside a lower (config.h, holders): never listed.
+static int holder(dev_t dev, ino_t ino) {
+  for (uint32_t i = 0; i < cfg.n_holders && i < OVLBOX_PRELOAD_MAX_HOLDERS; ++i) {
+    if (cfg.holders[i][0] == (uint64_t)dev && cfg.holders[i][1] == (uint64_t)ino) return 1;
+  }
+  return 0;
+}
+
 static void note_local_pure(dev_t dev, ino_t ino, uint64_t generation) {
-  slot_put(local_pure, dev, ino, generation, 0);
+  if (!holder(dev, ino)) slot_put(local_pure, dev, ino, generation, 0);
 }
 
 static uint64_t local_generation(dev_t dev, ino_t ino) {
@@ -1054,8 +1063,34 @@ static size_t lower_prefix(const char* path) {
   const char* p = cfg.prefixes;
   struct root r;
   while (next_root(&p, &r) > 0) {
-    if (r.kind == 'D' && r.len > 1 && strncmp(path, r.path, r.len) == 0 && path[r.len] == '/') {
-      return r.len;
+    if (r.kind != 'D') continue;
+    if (r.len == 1 && path[0] == '/') return 1;  // the root itself is a layer
+    if (r.len > 1 && strncmp(path, r.path, r.len) == 0 && path[r.len] == '/') return r.len;
+  }
+  return 0;
+}
+
+// Whether the directory a walk stepped into by `name`, open as `fd`, is the
+// upper or the work dir, which the view hides where a lower holds them (the
+// whole root as the lower): checked by identity for those names alone.
+static int hidden_step(const char* name, long fd) {
+  const char* p = cfg.prefixes;
+  struct root r;
+  size_t n = strlen(name);
+  while (next_root(&p, &r) > 0) {
+    if (r.kind != 'U' || r.len <= n || r.path[r.len - n - 1] != '/' ||
+        memcmp(r.path + r.len - n, name, n) != 0) {
+      continue;
+    }
+    char path[PATH_MAX];
+    if (r.len >= sizeof(path)) return 1;
+    memcpy(path, r.path, r.len);
+    path[r.len] = '\0';
+    struct stat hidden, st;
+    if (cookie_call(SYS_newfstatat, AT_FDCWD, (long)path, (long)&hidden, 0) != 0 ||
+        cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
+        (st.st_dev == hidden.st_dev && st.st_ino == hidden.st_ino)) {
+      return 1;
     }
   }
   return 0;
@@ -1407,6 +1442,78 @@ static int memo_keep(const struct walk* w, const struct stat* dir, int merged,
   return plain;
 }
 
+static long open_dir_nofollow(long dirfd, const char* path);
+
+// The walk below from `w->dir` through the names from `p` to `last` in one
+// openat2 (RESOLVE_NO_SYMLINKS), which the kernel makes name by name as
+// the walk below would, when no name is ".." or the upper's or work dir's
+// (hidden_step) and the directory it ends in is known already (listed, of
+// one lower alone or merged, or of the upper alone): its record is what
+// makes the answer the view's, as at the end of the walk below. Else (and
+// for a name missing on the way) the walk below, which also works out
+// records from the directories it passes. 1: `w->dir` is the directory;
+// -1: the kernel's walk failed (a name missing, not a directory), which
+// the walk below, made from the same place, meets again.
+static int walk_in_one(struct walk* w, const char* p, const char* last) {
+  if (w->dir != AT_FDCWD) {
+    while (p < last && *p == '/') ++p;
+  }
+  size_t n = (size_t)(last - p);
+  if (n == 0 || n >= PATH_MAX) return 0;
+  for (const char* q = p; q < last;) {
+    const char* e = q;
+    while (e < last && *e != '/') ++e;
+    size_t len = (size_t)(e - q);
+    if (len == 2 && q[0] == '.' && q[1] == '.') return 0;
+    const char* r = cfg.prefixes;
+    struct root root;
+    while (len > 0 && next_root(&r, &root) > 0) {
+      if (root.kind == 'U' && root.len > len && root.path[root.len - len - 1] == '/' &&
+          memcmp(root.path + root.len - len, q, len) == 0) {
+        return 0;
+      }
+    }
+    q = e;
+    while (q < last && *q == '/') ++q;
+  }
+  char part[PATH_MAX];
+  memcpy(part, p, n);
+  part[n] = '\0';
+  long fd = open_dir_nofollow(w->dir, part);
+  if (fd < 0) return fd == -ELOOP || fd == -EXDEV ? 0 : -1;
+  struct stat st;
+  struct merged m;
+  if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
+      !(pure_dir(st.st_dev, st.st_ino) != 0 || merged_dir(st.st_dev, st.st_ino, &m) ||
+        (upper_bits(&st) & UPPER_LISTED))) {
+    close_fd(fd);
+    return 0;
+  }
+  if (w->owned) close_fd(w->dir);
+  w->dir = fd;
+  w->owned = 1;
+  return 1;
+}
+
+// walk_in_one from `from` to `last`, else, when the kernel found a name
+// missing, to the name before `last` (a compiler's lookups in the
+// directories of its include path mostly miss that one), no higher than
+// `floor`: 1: walked to `last`; 2: to *resume, the name before it, which
+// the walk below looks up; 0: not at all.
+static int walk_near(struct walk* w, const char* from, const char* floor, const char* last,
+                     const char** resume) {
+  int whole = walk_in_one(w, from, last);
+  if (whole >= 0) return whole;
+  const char* cut = last;
+  while (cut > from && cut[-1] == '/') --cut;
+  while (cut > from && cut[-1] != '/') --cut;
+  const char* above = cut;
+  while (above > from && above[-1] == '/') --above;
+  if (above <= floor || walk_in_one(w, from, above) <= 0) return 0;
+  *resume = cut;
+  return 2;
+}
+
 // Walks `path` (relative to `dirfd`, or absolute inside a lower's path) up
 // to its last name, natively, one plain name at a time, following no
 // symlink. What the kernel finds there is the view's answer only where the
@@ -1438,20 +1545,33 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
   w->part_len = (size_t)(last - path);
   if (memo_walk(dirfd, last + 1, w)) return 1;
   size_t start = 0;
+  const char* p = path;
+  int near;
   if (path[0] == '/') {
     start = lower_prefix(path);
     if (start == 0 || (size_t)(last - path) < start) return 0;
-    char root[PATH_MAX];
-    if (start >= sizeof(root)) return 0;
-    memcpy(root, path, start);
-    root[start] = '\0';
-    long fd = cookie_call(SYS_openat, AT_FDCWD, (long)root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    w->dir = fd;
-    w->owned = 1;
+    // From "/" (the layer's root path then holds no symlink either).
+    w->dir = AT_FDCWD;
     w->start = -1;
+    near = walk_near(w, path, path + start, last, &p);
+    if (near == 0) {
+      char root[PATH_MAX];
+      if (start >= sizeof(root)) return 0;
+      memcpy(root, path, start);
+      root[start] = '\0';
+      long fd = cookie_call(SYS_openat, AT_FDCWD, (long)root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+      if (fd < 0) return 0;
+      w->dir = fd;
+      w->owned = 1;
+      p = path + start;
+    }
+  } else {
+    near = walk_near(w, path, path, last, &p);
   }
-  const char* p = path + start;
+  if (near == 1) {
+    w->name = last + 1;
+    return 1;
+  }
   while (p < last) {
     while (*p == '/') ++p;
     if (p >= last) break;
@@ -1479,6 +1599,10 @@ static int walk_to_last(int dirfd, const char* path, struct walk* w) {
         }
       }
       if (fd < 0) break;  // not a directory, a symlink: the supervisor's
+      if (hidden_step(name, fd)) {
+        close_fd(fd);
+        break;  // into the upper or work dir, hidden in the view
+      }
       if (w->owned) {
         if (w->n_held == WALK_HELD) {
           close_fd(fd);
@@ -2963,10 +3087,10 @@ static int walk_dir_real(const struct walk* w, char* real) {
 // alone, each canonical: every directory above it in the view is one),
 // then the name, when that is no symlink. 1: `out` (PATH_MAX) holds it;
 // -1: the name is missing, and `out` holds what glibc's realpath leaves
-// in a caller's buffer then (the directory's path and the name); 0: the
-// supervisor's (a name missing on the way included: which one it is
-// decides what is left in the buffer).
-static int walked_realpath(const char* path, char* out) {
+// in a caller's buffer then (the directory's path and the name), or no
+// caller's buffer was given; -2: a name on the way is missing (which one
+// decides what is left in the buffer); 0: the supervisor's.
+static int walked_realpath(const char* path, char* out, int partial) {
   if (!enabled || path == NULL || path[0] == '\0' || !listing()) return 0;
   // (A walk may also pass through another lower's own host path, which is
   // the host's, not the view's.)
@@ -2977,7 +3101,15 @@ static int walked_realpath(const char* path, char* out) {
     return 0;
   }
   struct walk w;
-  if (walk_to_last(AT_FDCWD, path, &w) <= 0) return 0;
+  int walked = walk_to_last(AT_FDCWD, path, &w);
+  if (walked < 0) {
+    // A directory on the way is missing: ENOENT, and with no buffer of the
+    // caller's there is no partial answer to leave in it; else which name
+    // is missing decides what is left there (clone_realpath finds it).
+    out[0] = '\0';
+    return partial ? -2 : -1;
+  }
+  if (walked <= 0) return 0;
   struct entry e;
   int r = walk_entry(&w, &e, NULL, 0, 0, 0);
   char real[PATH_MAX];
@@ -3059,13 +3191,147 @@ static int view_realpath(const char* path, char* out) {
   return 1;
 }
 
+// glibc's realpath (stdlib/canonicalize.c), step for step, with the
+// library's own readlink and faccessat: glibc calls its internal readlink
+// once per name, which no preload can interpose, and each would reach the
+// supervisor; these are mostly answered in the program. For the paths the
+// shortcuts above leave: a missing name on the way (a compiler asks for
+// every directory of its include path, most missing), `..` in the middle.
+// The same answers and errno as glibc's, and on ENOENT or EACCES the same
+// partial path in a caller's buffer. 0: a buffer here is too small (glibc's
+// own then).
+static int suffix_requires_dir_check(const char* end) {
+  while (*end == '/') {
+    do end++;
+    while (*end == '/');
+    switch (*end++) {
+      default:
+        return 0;  // an ordinary name
+      case '\0':
+        return 1;  // a trailing "/"
+      case '.':
+        break;
+    }
+    if (*end == '\0' || (*end == '.' && (end[1] == '\0' || end[1] == '/'))) return 1;
+  }
+  return 0;
+}
+
+// Whether the absolute path `path` is, in the view, a directory the library
+// knows (walk_in_one reaches a listed one), so no symlink: realpath's
+// readlink of it can be skipped, also for a name in the root, which holds
+// mount points and is never listed.
+static int known_view_dir(const char* path) {
+  if (path[0] != '/' || path[1] == '\0' || lower_prefix(path) == 0) return 0;
+  struct walk w;
+  memset(&w, 0, sizeof(w));
+  w.dir = AT_FDCWD;
+  w.start = -1;
+  if (walk_in_one(&w, path, path + strlen(path)) <= 0) return 0;
+  close_fd(w.dir);
+  return 1;
+}
+
+static int clone_realpath(const char* name, char* resolved, char** result) {
+  char rname[PATH_MAX + 1], extra[PATH_MAX + 1], link[PATH_MAX + 1];
+  size_t dest, prefix = 0;
+  int links = 0, failed = 1, saved = 0;
+  *result = NULL;
+  const char* start = name;
+  const char* end;
+  if (name[0] != '/') {
+    if (getcwd(rname, sizeof(rname)) == NULL) {
+      if (errno == ERANGE) return 0;
+      saved = errno;
+      dest = 0;
+      goto error;
+    }
+    dest = strlen(rname);
+  } else {
+    rname[0] = '/';
+    dest = 1;
+  }
+  for (; *start; start = end) {
+    while (*start == '/') ++start;
+    for (end = start; *end && *end != '/'; ++end) {
+    }
+    size_t len = (size_t)(end - start);
+    if (len == 0) break;
+    if (len == 1 && start[0] == '.') continue;
+    if (len == 2 && start[0] == '.' && start[1] == '.') {
+      if (dest > prefix + 1) {
+        for (--dest; dest > 0 && rname[dest - 1] != '/'; --dest) {
+        }
+      }
+      continue;
+    }
+    if (rname[dest - 1] != '/') rname[dest++] = '/';
+    if (dest + len >= sizeof(rname)) return 0;
+    memcpy(rname + dest, start, len);
+    dest += len;
+    rname[dest] = '\0';
+    if (known_view_dir(rname)) continue;  // readlink: EINVAL; a directory
+    ssize_t n = do_readlinkat(AT_FDCWD, rname, link, sizeof(link) - 1);
+    if (n >= (ssize_t)sizeof(link) - 1) return 0;
+    if (n >= 0) {
+      if (++links > 40) {
+        saved = ELOOP;
+        goto error;
+      }
+      link[n] = '\0';
+      size_t rest = strlen(end);
+      if ((size_t)n + rest >= sizeof(extra)) return 0;
+      memmove(extra + n, end, rest + 1);
+      memcpy(extra, link, (size_t)n);
+      end = extra;
+      if (link[0] == '/') {
+        dest = 1;
+        rname[0] = '/';
+        prefix = 0;
+      } else if (dest > prefix + 1) {
+        for (--dest; dest > 0 && rname[dest - 1] != '/'; --dest) {
+        }
+      }
+    } else if (suffix_requires_dir_check(end)) {
+      // "name/": it must be a directory (glibc's dir_check).
+      if (dest + 1 >= sizeof(rname)) return 0;
+      rname[dest] = '/';
+      rname[dest + 1] = '\0';
+      int ok = do_faccessat(AT_FDCWD, rname, F_OK, AT_EACCESS) == 0;
+      saved = errno;
+      rname[dest] = '\0';
+      if (!ok) goto error;
+    } else if (errno != EINVAL) {
+      saved = errno;
+      goto error;
+    }
+  }
+  if (dest > prefix + 1 && rname[dest - 1] == '/') --dest;
+  rname[dest] = '\0';
+  failed = 0;
+error:
+  rname[dest] = '\0';
+  if (resolved != NULL) {
+    if (!failed || saved == ENOENT || saved == EACCES) {
+      memcpy(resolved, rname, dest + 1);
+      if (!failed) *result = resolved;
+    }
+  } else if (!failed) {
+    *result = strdup(rname);
+    if (*result == NULL) saved = ENOMEM;
+  }
+  if (*result == NULL) errno = saved;
+  return 1;
+}
+
 EXPORT char* realpath(const char* path, char* resolved) {
   char buf[PATH_MAX];
   path = UNTRUSTED(path);
   resolved = UNTRUSTED(resolved);
   int fast = walk_realpath(path, buf);
-  if (fast == 0) fast = walked_realpath(path, buf);
+  if (fast == 0) fast = walked_realpath(path, buf, resolved != NULL);
   if (fast == 0 && view_realpath(path, buf)) fast = 1;
+  if (fast == -2) fast = 0;  // missing on the way: clone_realpath below
   if (fast < 0) {
     if (resolved != NULL) memcpy(resolved, buf, strlen(buf) + 1);
     errno = ENOENT;
@@ -3079,6 +3345,11 @@ EXPORT char* realpath(const char* path, char* resolved) {
     char* copy = strdup(buf);
     if (copy == NULL) errno = ENOMEM;
     return copy;
+  }
+  char* result;
+  if (enabled && listing() && path != NULL && path[0] != '\0' &&
+      clone_realpath(path, resolved, &result)) {
+    return result;
   }
   static realpath_fn next;
   if (next == NULL) next = (realpath_fn)dlsym(RTLD_NEXT, "realpath");
@@ -3532,6 +3803,7 @@ static int derive_from_parent(int fd, const struct stat* st, struct merged* plan
       if (n == 0) return 0;  // a whiteout or a file on top: not this directory
       break;
     }
+    if (holder(cst.st_dev, cst.st_ino)) return 0;
     if (j == 0 && p.upper_first) return 0;  // the upper's: the supervisor's
     char v[4];
     long x = opaque_xattr(path, v);

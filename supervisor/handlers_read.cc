@@ -143,9 +143,9 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
       preload != nullptr && acc == O_RDONLY && !(flags & (O_CREAT | O_PATH | O_DIRECTORY))) {
     // The dynamic loader reading /etc/ld.so.preload, then the library.
     PreloadService::File file = preload->Which(t);
-    if (file == PreloadService::File::kLibrary || file == PreloadService::File::kState ||
-        (file == PreloadService::File::kList && preload->WantedBy(c.tracee().tid()))) {
-      OVL_TRY(UniqueFd fd, preload->Open(file));
+    if (preload->ServedTo(t, file, c.tracee().tid(), c.instruction_pointer()) &&
+        (file != PreloadService::File::kList || preload->WantedBy(c.tracee().tid()))) {
+      OVL_TRY(UniqueFd fd, preload->OpenFor(t, file));
       // The list is the loader's first file (its loading ends at its
       // first open from elsewhere: LoaderFds::Place).
       if (file == PreloadService::File::kList) {
@@ -491,7 +491,8 @@ Response HandleAccess(Call& c) {
   options.follow = !(flags & AT_SYMLINK_NOFOLLOW);
   OVL_TRY(Target t, c.ResolveArg(dirfd, path, options, (flags & AT_EMPTY_PATH) != 0));
   if (const PreloadService* preload = PreloadService::Get();
-      preload != nullptr && preload->Which(t) != PreloadService::File::kNone) {
+      preload != nullptr &&
+      preload->ServedTo(t, preload->Which(t), c.tracee().tid(), c.instruction_pointer())) {
     // Read-only files of the supervisor's (the loader asks for R_OK).
     // Whether this program gets the list is decided when it opens it: a
     // list it cannot open is one the loader goes without.

@@ -129,6 +129,11 @@ void LoaderFds::Begin(pid_t tid, uint64_t ip) {
   }
 }
 
+bool LoaderFds::FromLoader(pid_t tid, uint64_t ip) {
+  Range range;
+  return FindLoader(tid, ip, &range);
+}
+
 void LoaderFds::End(pid_t tid) { Loaders().Erase(tid); }
 
 void LoaderFds::Place(pid_t tid, uint64_t ip, Response* r) {

@@ -31,6 +31,9 @@ class LoaderFds {
   // Thread `tid` opens the served /etc/ld.so.preload from instruction
   // `ip`: when that is inside its program interpreter, the loading starts.
   static void Begin(pid_t tid, uint64_t ip);
+  // Whether the call from instruction `ip` of thread `tid` is made by its
+  // program interpreter (its executable segment holds `ip`).
+  static bool FromLoader(pid_t tid, uint64_t ip);
   // The thread calls execve: the loading is over.
   static void End(pid_t tid);
   // For an open by thread `tid` from instruction `ip` answered with a

@@ -20,6 +20,7 @@
 #include "preload/config.h"
 #include "supervisor/call.h"
 #include "supervisor/handlers.h"
+#include "supervisor/loader_fds.h"
 
 extern const unsigned char kPreloadImage[];
 extern const unsigned long kPreloadImageSize;
@@ -129,6 +130,21 @@ bool NeedsAsanRuntime(int fd) {
   return false;
 }
 
+// Adds the real directory (dev, ino) to the configuration's holders;
+// *full when there is no room (listing is then off).
+void AddHolder(ovlbox_preload_config* cfg, dev_t dev, ino_t ino, bool* full) {
+  for (uint32_t i = 0; i < cfg->n_holders; ++i) {
+    if (cfg->holders[i][0] == dev && cfg->holders[i][1] == ino) return;
+  }
+  if (cfg->n_holders == OVLBOX_PRELOAD_MAX_HOLDERS) {
+    *full = true;
+    return;
+  }
+  cfg->holders[cfg->n_holders][0] = dev;
+  cfg->holders[cfg->n_holders][1] = ino;
+  ++cfg->n_holders;
+}
+
 }  // namespace
 
 uint64_t NewPreloadCookie() {
@@ -143,14 +159,19 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
                                                                        uint64_t cookie) {
   if (cookie == 0) return absl::InvalidArgumentError("no cookie");
   const LayerSet& layers = view.layers();
+  std::unique_ptr<PreloadService> service(new PreloadService());
+  // The view may cover /etc (the whole root as the lower): the files are
+  // then served at their names in the view's /etc (Which). Another layer
+  // holding /etc would put them at no name the loader uses.
   for (const Layer& layer : layers.layers()) {
     const std::string& root = layer.path;
-    if (PathWithin("/etc", root)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the layer ", root, " holds /etc"));
+    if (!PathWithin("/etc", root)) continue;
+    if (&layer != &layers.top_lower()) {
+      return absl::FailedPreconditionError(absl::StrCat("the layer ", root, " holds /etc"));
     }
+    service->etc_in_view_ = true;
+    service->etc_rel_ = root == "/" ? "etc" : "";
   }
-  std::unique_ptr<PreloadService> service(new PreloadService());
   struct stat etc;
   if (stat("/etc", &etc) != 0) return absl::ErrnoToStatus(errno, "/etc");
   service->etc_dev_ = etc.st_dev;
@@ -217,6 +238,23 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
     if (cfg.n_fs_devs < OVLBOX_PRELOAD_MAX_DEVS) cfg.fs_devs[cfg.n_fs_devs++] = dev;
   }
   if (layers.fs_devs().size() > OVLBOX_PRELOAD_MAX_DEVS) cfg.cookie = 0;  // cannot map them all
+  // One layer inside another would make one real directory back two view
+  // directories, and a record of one says nothing of the other; a mount
+  // point inside the upper or the work dir would make their entries other
+  // than the view's: no listing then. An upper or work dir inside a lower
+  // (the whole root as the lower) and mount points inside a lower only
+  // keep the directories that hold them unlisted (Unlistable), and the
+  // library's walks out of the upper and work dirs (preload.c, hidden_step).
+  bool nested = view.mounts_in_upper();
+  for (int i = layers.first_lower(); i < layers.size(); ++i) {
+    // A lower inside another lower, or inside the upper.
+    for (int j = 0; j < layers.size(); ++j) {
+      nested = nested || (i != j && PathWithin(layers.layer(i).path, layers.layer(j).path));
+    }
+  }
+  for (const HiddenDir& h : layers.hidden()) AddHolder(&cfg, h.parent_dev, h.parent_ino, &nested);
+  for (const auto& [dev, ino] : view.mount_holders()) AddHolder(&cfg, dev, ino, &nested);
+  service->pure_dirs_ = cfg.cookie != 0 && !nested;
   // The shared view state: written here, read by every program.
   UniqueFd state(memfd_create("ovlbox-view-state", MFD_CLOEXEC));
   struct stat state_st;
@@ -239,27 +277,6 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   service->shared_->layout = service->shared_->generation;
   service->state_ = std::move(state);
   view.MirrorGenerationTo(&service->shared_->generation, &service->shared_->layout);
-  // Mount points or host pseudo filesystems inside a lower would be
-  // entries whose stat the host answers differently, and an upper or work
-  // dir inside a lower must stay hidden in whatever directory below a
-  // listed one holds it: no listing then.
-  bool hidden_inside = false;
-  if (layers.has_upper()) {
-    for (const std::string& dir : {layers.layer(0).path, layers.work_dir()}) {
-      for (int i = layers.first_lower(); i < layers.size(); ++i) {
-        hidden_inside = hidden_inside || PathWithin(dir, layers.layer(i).path);
-      }
-    }
-  }
-  // Nor when one layer lies inside another: one real directory would then
-  // back two view directories, and a listed one says nothing of the other.
-  for (int i = 0; i < layers.size(); ++i) {
-    for (int j = 0; j < layers.size(); ++j) {
-      hidden_inside = hidden_inside || (i != j && PathWithin(layers.layer(i).path, layers.layer(j).path));
-    }
-  }
-  service->pure_dirs_ =
-      cfg.cookie != 0 && !view.mounts_in_layers() && !view.HasPassthrough() && !hidden_inside;
   service->shared_->listing = service->pure_dirs_ ? 1 : 0;
   service->cookie_ = cfg.cookie;
   return service;
@@ -330,6 +347,13 @@ bool HoldsOnlyPlainEntries(int dir_fd) {
   }
 }
 
+// Whether the real directory (dev, ino) holds what the view shows
+// otherwise than the layer: the upper or work dir inside a lower (hidden
+// in the view), or a mount point.
+bool Unlistable(const View& view, uint64_t dev, uint64_t ino) {
+  return view.layers().HoldsHidden(dev, ino) || view.HoldsMount(dev, ino);
+}
+
 }  // namespace
 
 bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t seen) const {
@@ -338,6 +362,7 @@ bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   const LayerSet& layers = view.layers();
   if (only.layer < layers.first_lower() || only.xwhiteouts) return false;
   uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
+  if (Unlistable(view, dir.st.st_dev, dir.st.st_ino)) return false;
   // The entry holds from the generation `dir` was judged at: a change of
   // the layout since (in flight then or later) has made it stale already.
   uint64_t at = seen + 1;  // the mirror's numbering (View::Changed)
@@ -392,6 +417,9 @@ bool PreloadService::NoteMergedDir(const View& view, const ViewDir& dir, uint64_
   });
   const std::string& paths = dir.real_paths;
   if (paths.empty() || paths.size() > OVLBOX_PRELOAD_MERGED_BYTES) return false;
+  for (const auto& [dev, ino] : dir.real_ids) {
+    if (Unlistable(view, dev, ino)) return false;
+  }
   uint32_t upper_first = view.layers().has_upper() && dir.top_layer() == 0 ? 1 : 0;
   uint32_t n_dirs = static_cast<uint32_t>(dir.stack.size());
   // What the view's listing shows for "." and "..", for the library's own
@@ -444,9 +472,8 @@ bool PreloadService::Serves(std::string_view path) {
 }
 
 PreloadService::File PreloadService::Which(const Target& t) const {
-  if (t.in_view || t.last != LastKind::kNormal || t.trailing_slash || !t.host_parent) {
-    return File::kNone;
-  }
+  if (t.last != LastKind::kNormal || t.trailing_slash) return File::kNone;
+  if (t.in_view ? !etc_in_view_ : !t.host_parent) return File::kNone;
   File file;
   if (t.name == "ld.so.preload") {
     file = File::kList;
@@ -457,11 +484,23 @@ PreloadService::File PreloadService::Which(const Target& t) const {
   } else {
     return File::kNone;
   }
+  if (t.in_view) {
+    // The view's /etc: the list for the loader alone (ServedInView), the
+    // library and the state where the view has no file of that name.
+    std::string want = etc_rel_.empty() ? t.name : absl::StrCat(etc_rel_, "/", t.name);
+    if (t.rel != want || (file != File::kList && t.exists)) return File::kNone;
+    return file;
+  }
   struct stat st;
   if (fstat(t.host_parent->get(), &st) != 0 || st.st_dev != etc_dev_ || st.st_ino != etc_ino_) {
     return File::kNone;
   }
   return file;
+}
+
+bool PreloadService::ServedTo(const Target& t, File file, pid_t tid, uint64_t ip) const {
+  if (file == File::kNone) return false;
+  return file != File::kList || !t.in_view || LoaderFds::FromLoader(tid, ip);
 }
 
 // Whether thread `tid`'s environment asks the loader to list the
@@ -509,6 +548,26 @@ bool PreloadService::WantedBy(pid_t tid) const {
   if (wanted_.size() >= 1024) wanted_.clear();
   wanted_[key] = wanted;
   return wanted;
+}
+
+SysResult<UniqueFd> PreloadService::OpenFor(const Target& t, File file) const {
+  if (file != File::kList || !t.in_view) return Open(file);
+  // The view's own /etc/ld.so.preload, as it is now (the program may have
+  // changed it), after the library.
+  std::string list = std::string(kLibraryPath) + "\n";
+  if (t.exists && S_ISREG(t.st.st_mode)) {
+    UniqueFd own(t.fd.OpenReadOnly());
+    char buf[4096];
+    ssize_t n;
+    while (own && (n = read(own.get(), buf, sizeof(buf))) > 0 && list.size() < (1 << 20)) {
+      list.append(buf, n);
+    }
+  }
+  auto sealed = SealedFile("ovlbox-ld.so.preload", list.data(), list.size());
+  if (!sealed.ok()) return Errno{EIO};
+  int fd = open(SelfFdPath(sealed->get()).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno{errno};
+  return UniqueFd(fd);
 }
 
 SysResult<UniqueFd> PreloadService::Open(File file) const {

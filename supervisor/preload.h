@@ -53,14 +53,22 @@ class PreloadService {
   // Whether the last name of `path` is one of the files served in /etc
   // (whatever the directory: such a path goes through Which).
   static bool Serves(std::string_view path);
-  // Which of the two files `t` (a resolved path of the program) names.
+  // Which of the files `t` (a resolved path of the program) names. When
+  // the view covers /etc, kList there is the view's own file to every
+  // caller but the loader (ServedTo decides).
   File Which(const Target& t) const;
+  // Whether `file` (Which(t)) is served to thread `tid` calling from
+  // instruction `ip`: the list in the view's /etc only to the loader.
+  bool ServedTo(const Target& t, File file, pid_t tid, uint64_t ip) const;
   // Whether thread `tid`'s program is to get the library (not when its
   // executable needs AddressSanitizer's shared runtime, nor when ldd asks
   // the loader to list the libraries).
   bool WantedBy(pid_t tid) const;
   // A new read-only open file description of `file`.
   SysResult<UniqueFd> Open(File file) const;
+  // The same for `file` named by `t`: the list in the view's /etc holds
+  // the view's own file after the library.
+  SysResult<UniqueFd> OpenFor(const Target& t, File file) const;
   // Whether the filter lets the dynamic loader's fstat of kLoaderFd
   // through (it does with the cookie: policy/filter.h).
   bool LetsLoaderFstat() const { return cookie_ != 0; }
@@ -98,6 +106,8 @@ class PreloadService {
   struct ovlbox_view_state* shared_ = nullptr;  // state_, mapped
   bool pure_dirs_ = false;  // whether NotePureDir lists anything
   uint64_t cookie_ = 0;
+  bool etc_in_view_ = false;  // the view covers /etc
+  std::string etc_rel_;       // then /etc's path below the view root
   dev_t etc_dev_ = 0;
   ino_t etc_ino_ = 0;
   // Executables judged by WantedBy, by device, inode and change time.

@@ -184,6 +184,21 @@ run_case host-realpath-walk '"$PROBE" "realpath:$OUT/dir/file.txt/." "realpath:$
   realpath:/ realpath:// realpath:/usr/bin/../lib realpath:/lib/x86_64-linux-gnu \
   "realpath:$OUT/dir-into-view/../README.txt/." "realpath:$OUT/chain/../view-link/merged/a.txt"'
 
+# realpath of view paths that the library's quick answers leave (a name
+# missing on the way, "..", "." or a trailing slash after a file, symlinks
+# in the view): glibc's walk, made with the library's own readlink, must
+# give glibc's answers, errno and partial result.
+run_case view-realpath-walk '"$PROBE" "realpath:$VIEW/merged/no-such/x.h" \
+  "realpath:$VIEW/merged/no-such/deeper/x.h" "realpath:$VIEW/merged/no-such/.." \
+  "realpath:$VIEW/merged/sub/../a.txt" "realpath:$VIEW/merged/../etc/only3.conf" \
+  "realpath:$VIEW/gonedir/inner/file.txt" "realpath:$VIEW/gone.txt/x" "realpath:$VIEW/merged/a.txt/" \
+  "realpath:$VIEW/merged/a.txt/." "realpath:$VIEW/merged/a.txt/.." "realpath:$VIEW/merged/a.txt/x" \
+  realpath:merged/no-such/x realpath:merged/sub/../../etc/./config.ini realpath:./gonedir/.. \
+  "realpath:$VIEW/cwdmove/d1/sub/lnk" "realpath:$VIEW/cwdmove/d1/sub/lnk/" \
+  "realpath:$VIEW/cwdmove/d1/sub/lnk/x" "realpath:$VIEW/cwdmove/d2/sub/../../d3/sub/g" \
+  "realpath:$VIEW//merged///sub/./deep3.txt" "realpath:$VIEW/merged/sub/deep2.txt/../.." \
+  "realpath:$OUT/view-link/merged/no-such/x" "realpath:$OUT/view-link/gonedir/x"'
+
 # The same host paths opened and looked up by the supervisor alone (the
 # dynamic loader's and libc's own calls always go there): one openat2 for
 # plain names, each host symlink on the way read and followed while it

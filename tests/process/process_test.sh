@@ -1077,6 +1077,89 @@ ls -d U fails
 cd W fails" "$got"
 fi
 
+# With the whole root as the lower, the preload library answers lookups
+# itself in the directories that hold neither the upper, the work dir nor a
+# mount point. Its answers must be the supervisor's (--no-preload): the
+# upper and work dir stay hidden however they are reached (absolute walks
+# through them, a descriptor of the directory holding them, listings), and
+# a mount point shows its filesystem.
+if case_begin root-library-agrees && needs python3; then
+  cat >"$PT/scratch/rootprobe.py" <<'PY'
+import os, sys
+U, W = os.environ["U"], os.environ["W"]
+up, base = os.path.dirname(U), os.path.basename(U)
+out = []
+def probe(label, f):
+    try:
+        out.append("%s: %s" % (label, f()))
+    except OSError as e:
+        out.append("%s: %s" % (label, e.strerror))
+def st(p, **kw):
+    s = os.stat(p, **kw)
+    return "%o %d" % (s.st_mode, s.st_nlink if not os.path.isdir(p) else 0)
+os.makedirs("/usr/local/ovlbox-rootprobe/d", exist_ok=True)
+with open("/usr/local/ovlbox-rootprobe/d/f", "w") as f:
+    f.write("x")
+for p in [U, W, U + "/usr", U + "/usr/local", U + "/usr/local/ovlbox-rootprobe/d/f",
+          W + "/.", up + "/" + base + "/usr/local", "/usr/local/ovlbox-rootprobe/d/f",
+          "/usr/local/ovlbox-rootprobe/d", "/usr/bin/env", "/usr/share/man",
+          "/etc/hostname", "/proc/self/status", "/dev/null", "/dev/shm", "/sys/kernel"]:
+    probe("stat " + p, lambda: st(p))
+    probe("lstat " + p, lambda: st(p, follow_symlinks=False))
+for d in [up, "/usr/local/ovlbox-rootprobe/d", "/usr/local/ovlbox-rootprobe", "/usr/share/man"]:
+    probe("list " + d, lambda: " ".join(sorted(n for n in os.listdir(d) if n in
+          (base, os.path.basename(W), "d", "f", "man1", "ovlbox-rootprobe"))))
+fd = os.open(up, os.O_RDONLY | os.O_DIRECTORY)
+for n in [base, os.path.basename(W), base + "/usr", base + "/usr/local"]:
+    probe("at " + n, lambda: st(n, dir_fd=fd))
+probe("open " + U + "/etc/hostname", lambda: open(U + "/etc/hostname").read()[:0] + "opened")
+os.chdir(up)
+probe("cwd " + base, lambda: st(base))
+probe("cwd " + base + "/usr", lambda: st(base + "/usr"))
+print("\n".join(out))
+PY
+  with=$(rootbox 'grep -c ovlbox-preload /proc/self/maps; python3 "$SCRATCH/rootprobe.py"')
+  rm -rf "$ROOT_U"/usr/local/ovlbox-rootprobe
+  without=$(cd / && exec env -i PATH="/usr/local/sbin:/usr/local/bin:$E2E_PATH_DEFAULT" HOME="$E2E_HOME" LC_ALL=C \
+    U="$ROOT_U" W="$ROOT_W" SCRATCH="$PT/scratch" TMPDIR="$RUN_TMP" \
+    timeout -k 5 30 "$OVLBOX" --no-preload --lower / --upper "$ROOT_U" -- python3 "$PT/scratch/rootprobe.py" 2>&1)
+  rm -rf "$ROOT_U"/usr/local/ovlbox-rootprobe
+  why=
+  first=$(printf '%s\n' "$with" | head -1)
+  [ "$first" -ge 1 ] 2>/dev/null || why="the library is not loaded ($first)"
+  with=$(printf '%s\n' "$with" | tail -n +2)
+  [ "$with" = "$without" ] || why="${why:+$why, }the library and the supervisor differ: $(diff <(echo "$without") <(echo "$with") | head -10 | tr '\n' ' ')"
+  for want in "stat $ROOT_U: No such file or directory" "lstat $ROOT_U/usr/local: No such file or directory" \
+    "at $(basename "$ROOT_U")/usr: No such file or directory" "list /usr/local/ovlbox-rootprobe/d: f" \
+    "stat /usr/local/ovlbox-rootprobe/d/f: 100644 1" "list $(dirname "$ROOT_U"): " "stat /dev/null: 20666 1"; do
+    printf '%s\n' "$with" | grep -qxF -- "$want" || why="${why:+$why, }no line '$want'"
+  done
+  if [ -z "$why" ]; then case_ok; else case_fail "$why" "$with"; fi
+fi
+
+# The view's /etc/ld.so.preload is the program's: it reads and changes its
+# own file, and the loader of every program started after the change reads
+# the changed list (after ovlbox's library, which stays loaded).
+if case_begin root-ld-so-preload; then
+  host_before=$(cat /etc/ld.so.preload 2>/dev/null; echo end)
+  got=$(rootbox 'grep -q ovlbox-preload /etc/ld.so.preload 2>/dev/null && echo "the library is listed" || echo "its own file"
+echo /nonexistent-ovlbox-proctest.so >> /etc/ld.so.preload && echo appended
+sh -c "grep -q ovlbox-preload /proc/self/maps && echo loaded" 2>"$SCRATCH/err"
+{ grep -q "nonexistent-ovlbox-proctest.so.*cannot be preloaded" "$SCRATCH/err" && echo "the loader read it"; } 2>/dev/null')
+  why=
+  [ "$(cat /etc/ld.so.preload 2>/dev/null; echo end)" = "$host_before" ] || why="the host's /etc/ld.so.preload changed"
+  grep -qx /nonexistent-ovlbox-proctest.so "$ROOT_U/etc/ld.so.preload" 2>/dev/null || why="${why:+$why, }not in U/etc"
+  rm -f "$ROOT_U/etc/ld.so.preload"
+  if [ -n "$why" ]; then
+    case_fail "$why" "$got"
+  else
+    check_output "its own file
+appended
+loaded
+the loader read it" "$got"
+  fi
+fi
+
 if case_begin root-writes-land-in-upper; then
   got=$(rootbox 'echo "set in the view" > /etc/ovlbox-proctest.conf &&
 mkdir -p /usr/local/ovlbox-proctest && echo data > /usr/local/ovlbox-proctest/file &&
