@@ -89,7 +89,7 @@ for r in $(seq "$rounds"); do
   echo "round $r/$rounds done" >&2
 done
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { tr ' ' '\n' | { grep . || true; } | sort -g | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 printf '| workload |'; for side in "${sides[@]}"; do printf ' %s |' "$side"; done; echo
 printf '|---|'; for side in "${sides[@]}"; do printf -- '---:|'; done; echo
 for w in "${workloads[@]}"; do
