@@ -407,6 +407,58 @@ for fd, n in [(b, "up"), (b, "f"), (b, ".up.ovlbox-work"), (root, "a")]:
 }
 check upper-inside-lower upper_inside_lower
 
+# Mount points inside a lower (a tmpfs on a directory, a file bound over
+# another): the directories that hold them are never listed, every other
+# one is, and the library's answers are the supervisor's (which show the
+# mounted filesystem, as the host does). In a private mount namespace.
+mounts_inside_lower() {
+  local low=$E2E_ROOT/mounted/low up=$E2E_ROOT/mounted/up with without
+  mkdir -p "$low/a/mnt" "$low/a/sib" "$low/b/c" "$up"
+  _put "$low/a/f" "f under a"
+  _put "$low/a/mnt/hidden-by-mount" "under the mount point"
+  _put "$low/a/sib/g" "g"
+  _put "$low/b/c/file" "file"
+  _put "$low/b/bound" "before the bind"
+  _put "$E2E_ROOT/mounted/other" "bound over b/bound"
+  local script='
+import os
+out = []
+def probe(label, f):
+    try:
+        out.append("%s: %s" % (label, f()))
+    except OSError as e:
+        out.append("%s: %s" % (label, e.strerror))
+def st(p, **kw):
+    s = os.stat(p, **kw)
+    return "%o %d" % (s.st_mode, s.st_size)
+for p in ["a", "a/f", "a/mnt", "a/mnt/t", "a/mnt/d/e", "a/mnt/hidden-by-mount", "a/sib/g",
+          "b/c/file", "b/bound", "a/mnt/d/../t", "a/./mnt/d"]:
+    probe("stat " + p, lambda: st(p))
+    probe("lstat " + p, lambda: st(p, follow_symlinks=False))
+    probe("read " + p, lambda: open(p).read() if not os.path.isdir(p) else "dir")
+for d in ["a", "a/mnt", "a/mnt/d", "b", "b/c"]:
+    probe("list " + d, lambda: " ".join(sorted(os.listdir(d))))
+fd = os.open("a", os.O_RDONLY | os.O_DIRECTORY)
+for n in ["mnt", "mnt/t", "f", "sib/g"]:
+    probe("at a " + n, lambda: st(n, dir_fd=fd))
+os.chdir("a/mnt")
+probe("cwd t", lambda: st("t"))
+probe("cwd d/e", lambda: st("d/e"))
+print("\n".join(out))
+'
+  local inner='mount -t tmpfs -o size=1m tmpfs "$1/a/mnt" && mkdir "$1/a/mnt/d" && echo t > "$1/a/mnt/t" &&
+echo e > "$1/a/mnt/d/e" && mount --bind "$2" "$1/b/bound" || exit 1
+cd "$1" && env -i PATH="$4" timeout 60 "$3" $5 --lower "$1" --upper "$6" -- python3 -c "$7" 2>&1'
+  with=$(unshare -m sh -c "$inner" sh "$low" "$E2E_ROOT/mounted/other" "$OVLBOX" "$E2E_PATH_DEFAULT" "" "$up" "$script")
+  rm -rf "$up" && mkdir "$up"
+  without=$(unshare -m sh -c "$inner" sh "$low" "$E2E_ROOT/mounted/other" "$OVLBOX" "$E2E_PATH_DEFAULT" --no-preload "$up" "$script")
+  [ "$with" = "$without" ] || { diff <(echo "$without") <(echo "$with") | head -20 | tr '\n' ' '; return 1; }
+  case $with in *"read a/mnt/t: t"*"read b/bound: bound over b/bound"*) ;; *) echo "the mounts do not show: $with" | tr '\n' ' '; return 1 ;; esac
+}
+if needs unshare; then
+  check mounts-inside-lower mounts_inside_lower
+fi
+
 # One lower inside another: the real directory r/y/z is view z (from the
 # bottom lower alone) and also part of view y/z (merged with the bottom's
 # y/y/z). Knowing the first must not answer lookups in the second.
