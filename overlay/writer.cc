@@ -574,10 +574,13 @@ int Writer::Remove(const Target& t, bool is_dir) {
   if (is_dir && !dir) return ENOTDIR;
   if (!is_dir && dir) return EISDIR;
   if (dir) {
-    layout_ = true;
+    // A directory that is not empty stays as it is: no layout change for
+    // the library's records (`dpkg -r` tries rmdir on every directory of
+    // a package, /usr and /usr/share among them).
     auto entries = ListMerged(*view_, *t.dir, 0);
     if (!entries.ok()) return entries.error();
     if (entries->size() > 2) return ENOTEMPTY;
+    layout_ = true;
   }
   if (int err = CallerMayChangeDir(t.parent->st)) return err;
   if (int err = CallerMayRemoveFrom(t.parent->st, t.st)) return err;
