@@ -2226,8 +2226,41 @@ static long upper_twin(int dirfd, const char* part) {
   return dir;
 }
 
-// The directory part of the relative `path`, opened natively from `dirfd`
-// (AT_FDCWD: the cwd) without following a symlink, when it is a directory
+static int view_root(struct root* r);
+
+// upper_alone_parent for an absolute `path` (last name `last`) below the
+// view's root by plain names: the upper's directory at the same place
+// below the upper's root, opened without following a symlink, when it is
+// one that no lower has. The upper is the top layer: where its
+// directories reach, by plain names, they are the view's directories
+// there (an install into `--lower /` names everything absolutely).
+static long upper_alone_parent_abs(const char* path, const char* last, const char** name) {
+  struct root top;
+  if (!single_name(last) || !view_root(&top) || !below_root(path, &top)) return -1;
+  const char* rel = path + 1;
+  if (top.len > 1) {
+    if (path[top.len] != '/') return -1;
+    rel = path + top.len + 1;
+  }
+  char part[PATH_MAX], up[PATH_MAX];
+  if (last <= rel || !plain_dir_part(rel, last, part)) return -1;
+  size_t ulen = upper_root_len(), plen = strlen(part);
+  if (ulen == 0 || ulen + 1 + plen >= sizeof(up)) return -1;
+  memcpy(up, cfg.prefixes + 1, ulen);
+  up[ulen] = '/';
+  memcpy(up + ulen + 1, part, plen + 1);
+  long dir = open_dir_nofollow(AT_FDCWD, up);
+  if (dir >= 0 && !upper_alone_known(dir)) {
+    close_fd(dir);
+    return -1;
+  }
+  if (dir >= 0) *name = last;
+  return dir;
+}
+
+// The directory part of `path`, opened natively from `dirfd`
+// (AT_FDCWD: the cwd) without following a symlink (an absolute path:
+// upper_alone_parent_abs), when it is a directory
 // of the upper that no lower has: such a directory is all the view shows
 // at its path, with no lower entry to hide, so a name made or removed
 // there is made or removed as it is. A start in a lower stands for the
@@ -2237,10 +2270,11 @@ static long upper_twin(int dirfd, const char* part) {
 // changed even if another thread reuses the program's number meanwhile)
 // with *name set to the last name, or -1.
 static long upper_alone_parent(int dirfd, const char* path, const char** name) {
-  if (!enabled || !cfg.writable || path == NULL || path[0] == '/') return -1;
+  if (!enabled || !cfg.writable || path == NULL) return -1;
   const char* slash = strrchr(path, '/');
   const char* last = slash != NULL ? slash + 1 : path;
   char part[PATH_MAX];
+  if (path[0] == '/') return upper_alone_parent_abs(path, last, name);
   if (!single_name(last) || !plain_dir_part(path, last, part)) return -1;
   long dir = part[0] != '\0' ? open_dir_nofollow(dirfd, part)
                               : cookie_call(SYS_openat, dirfd, (long)".",
