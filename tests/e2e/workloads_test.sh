@@ -186,6 +186,34 @@ for p in [\"dangling/\", \"dirlink/\", \"dir/\", \"file/\", \"new/\", \"nodir/x/
 "
 ls -A'
 
+# Changes named by absolute paths in directories of the upper alone (the
+# preload library makes them itself, as for relative paths): made, written,
+# chmod/touch by name, linked, removed, rmdir of an empty and a full
+# directory, mkdir of a taken name, names missing; in a new directory and in
+# one made inside a merged one.
+setup_upper_alone_abs() {
+  _put "$E2E_VIEW/merged/a" "a in the top lower"
+  _put "$E2E_L2/merged/b" "b in the lower below"
+}
+
+rw_case upper-alone-absolute "" setup_upper_alone_abs '
+d=$VIEW/newtop/sub
+mkdir -p "$d/deeper" && echo one > "$d/f" && printf two >> "$d/f" && chmod 640 "$d/f"
+touch -d @1000000000 "$d/f" && ln -s f "$d/lnk" && touch -h -d @1100000000 "$d/lnk"
+mkdir "$d/empty" && echo x > "$d/deeper/x"
+mkdir "$d/f" 2>/dev/null || echo "mkdir taken: $?"
+rmdir "$d/deeper" 2>/dev/null || echo "rmdir full: $?"
+rmdir "$d/empty"; rm "$d/missing" 2>/dev/null || echo "rm missing: $?"
+rmdir "$d/f" 2>/dev/null || echo "rmdir file: $?"
+rm "$d/deeper/x" && rmdir "$d/deeper"
+mkdir "$VIEW/merged/newsub" && echo y > "$VIEW/merged/newsub/y" && chmod 600 "$VIEW/merged/newsub/y"
+echo z > "$VIEW/merged/newsub/z" && rm "$VIEW/merged/newsub/y"
+rm "$VIEW/merged/b" && chmod 600 "$VIEW/merged/a" && touch -d @1200000000 "$VIEW/merged/a"
+cat "$d/f"; echo
+ls -la --time-style=+%s "$d" | awk "NR > 3 {print \$1, \$6, \$7, \$8, \$9}"
+ls -a "$VIEW/merged/newsub" "$VIEW/merged"
+stat -c "%n %a %s %Y" "$d/f" "$VIEW/merged/a"; stat -c "%n %a %s" "$VIEW/merged/newsub/z"'
+
 # ------------------------------------------------------------ 3. git
 
 setup_git() {
