@@ -245,16 +245,17 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   // (the whole root as the lower) and mount points inside a lower only
   // keep the directories that hold them unlisted (Unlistable), and the
   // library's walks out of the upper and work dirs (preload.c, hidden_step).
-  bool nested = view.mounts_in_upper();
+  bool no_listing = view.mounts_in_upper();
   for (int i = layers.first_lower(); i < layers.size(); ++i) {
     // A lower inside another lower, or inside the upper.
     for (int j = 0; j < layers.size(); ++j) {
-      nested = nested || (i != j && PathWithin(layers.layer(i).path, layers.layer(j).path));
+      no_listing = no_listing || (i != j && PathWithin(layers.layer(i).path, layers.layer(j).path));
     }
   }
-  for (const HiddenDir& h : layers.hidden()) AddHolder(&cfg, h.parent_dev, h.parent_ino, &nested);
-  for (const auto& [dev, ino] : view.mount_holders()) AddHolder(&cfg, dev, ino, &nested);
-  service->pure_dirs_ = cfg.cookie != 0 && !nested;
+  // (More holders than the configuration has room for: no listing either.)
+  for (const HiddenDir& h : layers.hidden()) AddHolder(&cfg, h.parent_dev, h.parent_ino, &no_listing);
+  for (const auto& [dev, ino] : view.mount_holders()) AddHolder(&cfg, dev, ino, &no_listing);
+  service->pure_dirs_ = cfg.cookie != 0 && !no_listing;
   // The shared view state: written here, read by every program.
   UniqueFd state(memfd_create("ovlbox-view-state", MFD_CLOEXEC));
   struct stat state_st;
@@ -362,7 +363,7 @@ bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   const LayerSet& layers = view.layers();
   if (only.layer < layers.first_lower() || only.xwhiteouts) return false;
   uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
-  if (Unlistable(view, dir.st.st_dev, dir.st.st_ino)) return false;
+  if (Unlistable(view, dev, ino)) return false;
   // The entry holds from the generation `dir` was judged at: a change of
   // the layout since (in flight then or later) has made it stale already.
   uint64_t at = seen + 1;  // the mirror's numbering (View::Changed)
