@@ -2994,16 +2994,23 @@ static int suffix_needs_dir(const char* end) {
   return 0;
 }
 
-// glibc's realpath of an absolute host path, by the same system calls (a
-// readlink of each prefix, the access check of a directory before "..")
-// while every prefix it resolves lies outside the view: the kernel then
-// answers each of them as the view would. 1: `out` (PATH_MAX) holds the
-// canonical path; -1: a name is missing (ENOENT) and `out` holds what
-// glibc leaves in a caller's buffer then (the canonical path of the part
-// that exists, and the missing name); 0: the view must answer (a prefix
-// in a layer or in /proc), or glibc's realpath gives the error exactly.
-static int walk_realpath(const char* path, char* out) {
-  if (!candidate(path)) return 0;
+static int view_dir_known(const char* path);
+
+// glibc's realpath (stdlib/canonicalize.c), step for step: a readlink of
+// each prefix, the access check of a directory before ".." or a trailing
+// slash, a symlink's target put in its place. glibc calls its internal
+// readlink, which no preload can interpose; these calls are the library's.
+// With `host`, an absolute host path by the kernel's own answers (the
+// cookie), while every prefix it resolves lies outside the view (else 0:
+// the view must answer). Without, any path, by the library's readlink and
+// faccessat, which answer most names of the view in the program, and no
+// readlink at all of a prefix known to be a directory of the view
+// (view_dir_known). 1: `out` (PATH_MAX) holds the canonical path; -1:
+// failed with *err, and `out` holds what glibc leaves in a caller's buffer
+// on ENOENT or EACCES (the canonical part that exists, and the name that
+// failed); 0: glibc's realpath must answer (a buffer here too small).
+static int realpath_walk(const char* path, char* out, int host, int* err) {
+  if (host ? !candidate(path) : path[0] == '\0') return 0;
   char rest[PATH_MAX];  // the names still to resolve
   size_t rest_len = strnlen(path, PATH_MAX);
   if (rest_len >= PATH_MAX) return 0;
@@ -3011,6 +3018,15 @@ static int walk_realpath(const char* path, char* out) {
   size_t len = 1, n;  // out holds the canonical path resolved so far
   out[0] = '/';
   out[1] = '\0';
+  if (path[0] != '/') {
+    if (getcwd(out, PATH_MAX) == NULL) {
+      if (errno == ERANGE) return 0;
+      *err = errno;
+      out[0] = '\0';
+      return -1;
+    }
+    len = strlen(out);
+  }
   int links = 0;
   const char* at = rest;
   for (const char* name; (name = next_name(&at, &n)) != NULL;) {
@@ -3019,22 +3035,39 @@ static int walk_realpath(const char* path, char* out) {
       path_up(out, &len);
       continue;
     }
-    if (!path_down(out, &len, name, n) || way_excluded(out)) return 0;
+    if (!path_down(out, &len, name, n) || (host && way_excluded(out))) return 0;
+    if (!host && view_dir_known(out)) continue;  // a directory: no symlink
     char link[PATH_MAX];
-    long r = cookie_call(SYS_readlinkat, AT_FDCWD, (long)out, (long)link, PATH_MAX - 1);
-    if (r == -ENOENT) return -1;
+    long r;
+    if (host) {
+      r = cookie_call(SYS_readlinkat, AT_FDCWD, (long)out, (long)link, PATH_MAX - 1);
+    } else if ((r = do_readlinkat(AT_FDCWD, out, link, PATH_MAX - 1)) < 0) {
+      r = -errno;
+    }
     if (r == -EINVAL) {  // no symlink
       if (suffix_needs_dir(at)) {
         if (len + 1 >= PATH_MAX) return 0;
         out[len] = '/';
         out[len + 1] = '\0';
-        long ok = cookie_call(SYS_faccessat2, AT_FDCWD, (long)out, F_OK, AT_EACCESS);
+        long ok = host ? cookie_call(SYS_faccessat2, AT_FDCWD, (long)out, F_OK, AT_EACCESS)
+                       : (do_faccessat(AT_FDCWD, out, F_OK, AT_EACCESS) == 0 ? 0 : -errno);
         out[len] = '\0';
-        if (ok != 0) return 0;
+        if (ok != 0) {
+          *err = (int)-ok;
+          return -1;
+        }
       }
       continue;
     }
-    if (r <= 0 || ++links > 40) return 0;  // errors and ELOOP: glibc's
+    if (r < 0) {
+      *err = (int)-r;
+      return -1;
+    }
+    if (r >= PATH_MAX - 1) return 0;
+    if (++links > 40) {
+      *err = ELOOP;
+      return -1;
+    }
     // A symlink: its target, then what followed it, from its directory (or
     // from the root for an absolute target).
     size_t tail = strlen(at);
@@ -3139,7 +3172,7 @@ static int walked_realpath(const char* path, char* out, int partial) {
   if (walked < 0) {
     // A directory on the way is missing: ENOENT, and with no buffer of the
     // caller's there is no partial answer to leave in it; else which name
-    // is missing decides what is left there (clone_realpath finds it).
+    // is missing decides what is left there (realpath_walk finds it).
     out[0] = '\0';
     return partial ? -2 : -1;
   }
@@ -3225,37 +3258,11 @@ static int view_realpath(const char* path, char* out) {
   return 1;
 }
 
-// glibc's realpath (stdlib/canonicalize.c), step for step, with the
-// library's own readlink and faccessat: glibc calls its internal readlink
-// once per name, which no preload can interpose, and each would reach the
-// supervisor; these are mostly answered in the program. For the paths the
-// shortcuts above leave: a missing name on the way (a compiler asks for
-// every directory of its include path, most missing), `..` in the middle.
-// The same answers and errno as glibc's, and on ENOENT or EACCES the same
-// partial path in a caller's buffer. 0: a buffer here is too small (glibc's
-// own then).
-static int suffix_requires_dir_check(const char* end) {
-  while (*end == '/') {
-    do end++;
-    while (*end == '/');
-    switch (*end++) {
-      default:
-        return 0;  // an ordinary name
-      case '\0':
-        return 1;  // a trailing "/"
-      case '.':
-        break;
-    }
-    if (*end == '\0' || (*end == '.' && (end[1] == '\0' || end[1] == '/'))) return 1;
-  }
-  return 0;
-}
-
 // Whether the absolute path `path` is, in the view, a directory the library
-// knows (walk_in_one reaches a listed one), so no symlink: realpath's
-// readlink of it can be skipped, also for a name in the root, which holds
-// mount points and is never listed.
-static int known_view_dir(const char* path) {
+// knows (walk_in_one reaches a listed one), so no symlink: realpath_walk
+// skips its readlink, also for a name in the root, which holds mount
+// points and is never listed.
+static int view_dir_known(const char* path) {
   if (path[0] != '/' || path[1] == '\0' || lower_prefix(path) == 0) return 0;
   struct walk w;
   memset(&w, 0, sizeof(w));
@@ -3266,109 +3273,23 @@ static int known_view_dir(const char* path) {
   return 1;
 }
 
-static int clone_realpath(const char* name, char* resolved, char** result) {
-  char rname[PATH_MAX + 1], extra[PATH_MAX + 1], link[PATH_MAX + 1];
-  size_t dest, prefix = 0;
-  int links = 0, failed = 1, saved = 0;
-  *result = NULL;
-  const char* start = name;
-  const char* end;
-  if (name[0] != '/') {
-    if (getcwd(rname, sizeof(rname)) == NULL) {
-      if (errno == ERANGE) return 0;
-      saved = errno;
-      dest = 0;
-      goto error;
-    }
-    dest = strlen(rname);
-  } else {
-    rname[0] = '/';
-    dest = 1;
-  }
-  for (; *start; start = end) {
-    while (*start == '/') ++start;
-    for (end = start; *end && *end != '/'; ++end) {
-    }
-    size_t len = (size_t)(end - start);
-    if (len == 0) break;
-    if (len == 1 && start[0] == '.') continue;
-    if (len == 2 && start[0] == '.' && start[1] == '.') {
-      if (dest > prefix + 1) {
-        for (--dest; dest > 0 && rname[dest - 1] != '/'; --dest) {
-        }
-      }
-      continue;
-    }
-    if (rname[dest - 1] != '/') rname[dest++] = '/';
-    if (dest + len >= sizeof(rname)) return 0;
-    memcpy(rname + dest, start, len);
-    dest += len;
-    rname[dest] = '\0';
-    if (known_view_dir(rname)) continue;  // readlink: EINVAL; a directory
-    ssize_t n = do_readlinkat(AT_FDCWD, rname, link, sizeof(link) - 1);
-    if (n >= (ssize_t)sizeof(link) - 1) return 0;
-    if (n >= 0) {
-      if (++links > 40) {
-        saved = ELOOP;
-        goto error;
-      }
-      link[n] = '\0';
-      size_t rest = strlen(end);
-      if ((size_t)n + rest >= sizeof(extra)) return 0;
-      memmove(extra + n, end, rest + 1);
-      memcpy(extra, link, (size_t)n);
-      end = extra;
-      if (link[0] == '/') {
-        dest = 1;
-        rname[0] = '/';
-        prefix = 0;
-      } else if (dest > prefix + 1) {
-        for (--dest; dest > 0 && rname[dest - 1] != '/'; --dest) {
-        }
-      }
-    } else if (suffix_requires_dir_check(end)) {
-      // "name/": it must be a directory (glibc's dir_check).
-      if (dest + 1 >= sizeof(rname)) return 0;
-      rname[dest] = '/';
-      rname[dest + 1] = '\0';
-      int ok = do_faccessat(AT_FDCWD, rname, F_OK, AT_EACCESS) == 0;
-      saved = errno;
-      rname[dest] = '\0';
-      if (!ok) goto error;
-    } else if (errno != EINVAL) {
-      saved = errno;
-      goto error;
-    }
-  }
-  if (dest > prefix + 1 && rname[dest - 1] == '/') --dest;
-  rname[dest] = '\0';
-  failed = 0;
-error:
-  rname[dest] = '\0';
-  if (resolved != NULL) {
-    if (!failed || saved == ENOENT || saved == EACCES) {
-      memcpy(resolved, rname, dest + 1);
-      if (!failed) *result = resolved;
-    }
-  } else if (!failed) {
-    *result = strdup(rname);
-    if (*result == NULL) saved = ENOMEM;
-  }
-  if (*result == NULL) errno = saved;
-  return 1;
-}
-
 EXPORT char* realpath(const char* path, char* resolved) {
   char buf[PATH_MAX];
   path = UNTRUSTED(path);
   resolved = UNTRUSTED(resolved);
-  int fast = walk_realpath(path, buf);
+  int err = ENOENT;
+  int fast = path == NULL ? 0 : realpath_walk(path, buf, 1, &err);
   if (fast == 0) fast = walked_realpath(path, buf, resolved != NULL);
   if (fast == 0 && view_realpath(path, buf)) fast = 1;
-  if (fast == -2) fast = 0;  // missing on the way: clone_realpath below
+  // Missing on the way (-2), or not answered: glibc's walk, made here.
+  if (fast == -2 || (fast == 0 && path != NULL && enabled && listing())) {
+    fast = realpath_walk(path, buf, 0, &err);
+  }
   if (fast < 0) {
-    if (resolved != NULL) memcpy(resolved, buf, strlen(buf) + 1);
-    errno = ENOENT;
+    if (resolved != NULL && (err == ENOENT || err == EACCES)) {
+      memcpy(resolved, buf, strlen(buf) + 1);
+    }
+    errno = err;
     return NULL;
   }
   if (fast > 0) {
@@ -3379,11 +3300,6 @@ EXPORT char* realpath(const char* path, char* resolved) {
     char* copy = strdup(buf);
     if (copy == NULL) errno = ENOMEM;
     return copy;
-  }
-  char* result;
-  if (enabled && listing() && path != NULL && path[0] != '\0' &&
-      clone_realpath(path, resolved, &result)) {
-    return result;
   }
   static realpath_fn next;
   if (next == NULL) next = (realpath_fn)dlsym(RTLD_NEXT, "realpath");
