@@ -62,6 +62,22 @@ E2E_ROOT=
 E2E_MOUNTED=0
 E2E_PATH_DEFAULT=/usr/bin:/bin:/usr/sbin:/sbin
 
+# The first lines of the Python scripts that cases run twice (with and
+# without the preload library) and compare: probe(label, f) adds "label:
+# what f returned" or "label: the error" to `out`; st(path, **kw) is a
+# stat's mode and, for anything but a directory, its size.
+E2E_PY_PROBE='import os, stat
+out = []
+def probe(label, f):
+    try:
+        out.append("%s: %s" % (label, f()))
+    except OSError as e:
+        out.append("%s: %s" % (label, e.strerror))
+def st(p, **kw):
+    s = os.stat(p, **kw)
+    return "%o %d" % (s.st_mode, 0 if stat.S_ISDIR(s.st_mode) else s.st_size)
+'
+
 e2e_say() { printf '%s\n' "$*"; }
 e2e_err() { printf 'e2e: %s\n' "$*" >&2; }
 

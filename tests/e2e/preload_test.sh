@@ -420,17 +420,7 @@ mounts_inside_lower() {
   _put "$low/b/c/file" "file"
   _put "$low/b/bound" "before the bind"
   _put "$E2E_ROOT/mounted/other" "bound over b/bound"
-  local script='
-import os
-out = []
-def probe(label, f):
-    try:
-        out.append("%s: %s" % (label, f()))
-    except OSError as e:
-        out.append("%s: %s" % (label, e.strerror))
-def st(p, **kw):
-    s = os.stat(p, **kw)
-    return "%o %d" % (s.st_mode, s.st_size)
+  local script="$E2E_PY_PROBE"'
 for p in ["a", "a/f", "a/mnt", "a/mnt/t", "a/mnt/d/e", "a/mnt/hidden-by-mount", "a/sib/g",
           "b/c/file", "b/bound", "a/mnt/d/../t", "a/./mnt/d"]:
     probe("stat " + p, lambda: st(p))

@@ -1084,19 +1084,9 @@ fi
 # through them, a descriptor of the directory holding them, listings), and
 # a mount point shows its filesystem.
 if case_begin root-library-agrees && needs python3; then
-  cat >"$PT/scratch/rootprobe.py" <<'PY'
-import os, sys
+  { printf '%s' "$E2E_PY_PROBE"; cat <<'PY'; } >"$PT/scratch/rootprobe.py"
 U, W = os.environ["U"], os.environ["W"]
 up, base = os.path.dirname(U), os.path.basename(U)
-out = []
-def probe(label, f):
-    try:
-        out.append("%s: %s" % (label, f()))
-    except OSError as e:
-        out.append("%s: %s" % (label, e.strerror))
-def st(p, **kw):
-    s = os.stat(p, **kw)
-    return "%o %d" % (s.st_mode, s.st_nlink if not os.path.isdir(p) else 0)
 os.makedirs("/usr/local/ovlbox-rootprobe/d", exist_ok=True)
 with open("/usr/local/ovlbox-rootprobe/d/f", "w") as f:
     f.write("x")
@@ -1131,7 +1121,7 @@ PY
   [ "$with" = "$without" ] || why="${why:+$why, }the library and the supervisor differ: $(diff <(echo "$without") <(echo "$with") | head -10 | tr '\n' ' ')"
   for want in "stat $ROOT_U: No such file or directory" "lstat $ROOT_U/usr/local: No such file or directory" \
     "at $(basename "$ROOT_U")/usr: No such file or directory" "list /usr/local/ovlbox-rootprobe/d: f" \
-    "stat /usr/local/ovlbox-rootprobe/d/f: 100644 1" "list $(dirname "$ROOT_U"): " "stat /dev/null: 20666 1"; do
+    "stat /usr/local/ovlbox-rootprobe/d/f: 100644 1" "list $(dirname "$ROOT_U"): " "stat /dev/null: 20666 0"; do
     printf '%s\n' "$with" | grep -qxF -- "$want" || why="${why:+$why, }no line '$want'"
   done
   if [ -z "$why" ]; then case_ok; else case_fail "$why" "$with"; fi
