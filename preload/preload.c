@@ -1070,6 +1070,13 @@ static size_t lower_prefix(const char* path) {
   return 0;
 }
 
+// Whether `name` (`n` bytes) is the last name of the root `r`, when that is
+// the upper or the work dir.
+static int hidden_last_name(const struct root* r, const char* name, size_t n) {
+  return r->kind == 'U' && n > 0 && r->len > n && r->path[r->len - n - 1] == '/' &&
+         memcmp(r->path + r->len - n, name, n) == 0;
+}
+
 // Whether the directory a walk stepped into by `name`, open as `fd`, is the
 // upper or the work dir, which the view hides where a lower holds them (the
 // whole root as the lower): checked by identity for those names alone.
@@ -1078,10 +1085,7 @@ static int hidden_step(const char* name, long fd) {
   struct root r;
   size_t n = strlen(name);
   while (next_root(&p, &r) > 0) {
-    if (r.kind != 'U' || r.len <= n || r.path[r.len - n - 1] != '/' ||
-        memcmp(r.path + r.len - n, name, n) != 0) {
-      continue;
-    }
+    if (!hidden_last_name(&r, name, n)) continue;
     char path[PATH_MAX];
     if (r.len >= sizeof(path)) return 1;
     memcpy(path, r.path, r.len);
@@ -1455,9 +1459,6 @@ static long open_dir_nofollow(long dirfd, const char* path);
 // -1: the kernel's walk failed (a name missing, not a directory), which
 // the walk below, made from the same place, meets again.
 static int walk_in_one(struct walk* w, const char* p, const char* last) {
-  if (w->dir != AT_FDCWD) {
-    while (p < last && *p == '/') ++p;
-  }
   size_t n = (size_t)(last - p);
   if (n == 0 || n >= PATH_MAX) return 0;
   for (const char* q = p; q < last;) {
@@ -1467,11 +1468,8 @@ static int walk_in_one(struct walk* w, const char* p, const char* last) {
     if (len == 2 && q[0] == '.' && q[1] == '.') return 0;
     const char* r = cfg.prefixes;
     struct root root;
-    while (len > 0 && next_root(&r, &root) > 0) {
-      if (root.kind == 'U' && root.len > len && root.path[root.len - len - 1] == '/' &&
-          memcmp(root.path + root.len - len, q, len) == 0) {
-        return 0;
-      }
+    while (next_root(&r, &root) > 0) {
+      if (hidden_last_name(&root, q, len)) return 0;
     }
     q = e;
     while (q < last && *q == '/') ++q;
