@@ -110,6 +110,20 @@ bool FindLoader(pid_t tid, uint64_t ip, Range* range) {
   return false;
 }
 
+// The interpreters' segments FromLoader found, by thread, until the thread
+// begins its loading or calls execve: a view covering /etc asks for the
+// loader's `access` and `open` of the list, and Begin then needs it again.
+Table& Probed() {
+  static Table* table = new Table;
+  return *table;
+}
+
+// FindLoader, from what FromLoader found first.
+bool FindLoaderOnce(pid_t tid, uint64_t ip, Range* range) {
+  if (Probed().Get(tid, range) && ip >= range->lo && ip < range->hi) return true;
+  return FindLoader(tid, ip, range);
+}
+
 }  // namespace
 
 bool FdFree(pid_t tid, int fd) {
@@ -122,19 +136,25 @@ bool FdFree(pid_t tid, int fd) {
 void LoaderFds::Begin(pid_t tid, uint64_t ip) {
   const PreloadService* preload = PreloadService::Get();
   Range range;
-  if (preload != nullptr && preload->LetsLoaderFstat() && FindLoader(tid, ip, &range)) {
+  if (preload != nullptr && preload->LetsLoaderFstat() && FindLoaderOnce(tid, ip, &range)) {
     Loaders().Set(tid, range);
   } else {
     Loaders().Erase(tid);
   }
+  Probed().Erase(tid);
 }
 
 bool LoaderFds::FromLoader(pid_t tid, uint64_t ip) {
   Range range;
-  return FindLoader(tid, ip, &range);
+  if (!FindLoaderOnce(tid, ip, &range)) return false;
+  Probed().Set(tid, range);
+  return true;
 }
 
-void LoaderFds::End(pid_t tid) { Loaders().Erase(tid); }
+void LoaderFds::End(pid_t tid) {
+  Loaders().Erase(tid);
+  Probed().Erase(tid);
+}
 
 void LoaderFds::Place(pid_t tid, uint64_t ip, Response* r) {
   Range range;

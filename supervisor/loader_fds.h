@@ -32,7 +32,8 @@ class LoaderFds {
   // `ip`: when that is inside its program interpreter, the loading starts.
   static void Begin(pid_t tid, uint64_t ip);
   // Whether the call from instruction `ip` of thread `tid` is made by its
-  // program interpreter (its executable segment holds `ip`).
+  // program interpreter (its executable segment holds `ip`). The segment
+  // found is kept for the thread's next call and its Begin.
   static bool FromLoader(pid_t tid, uint64_t ip);
   // The thread calls execve: the loading is over.
   static void End(pid_t tid);

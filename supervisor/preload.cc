@@ -363,14 +363,15 @@ bool PreloadService::NotePureDir(const View& view, const ViewDir& dir, uint64_t 
   const LayerSet& layers = view.layers();
   if (only.layer < layers.first_lower() || only.xwhiteouts) return false;
   uint64_t dev = dir.st.st_dev, ino = dir.st.st_ino;
-  if (Unlistable(view, dev, ino)) return false;
   // The entry holds from the generation `dir` was judged at: a change of
   // the layout since (in flight then or later) has made it stale already.
   uint64_t at = seen + 1;  // the mirror's numbering (View::Changed)
   uint64_t layout = __atomic_load_n(&shared_->layout, __ATOMIC_ACQUIRE);
   if (!Holds(at, layout)) return false;
   uint64_t h = ovlbox_pure_hash(dev, ino);
+  // Listed already: most calls end here, before the holders are searched.
   if (Listed(shared_->slots, OVLBOX_PRELOAD_STATE_SLOTS, h, dev, ino, layout)) return false;
+  if (Unlistable(view, dev, ino)) return false;
   // A lower's directory never changes: its listing is read once.
   std::call_once(dir.plain_once, [&dir] { dir.plain = HoldsOnlyPlainEntries(dir.top_fd()); });
   uint64_t flags = dir.plain ? OVLBOX_PURE_PLAIN : 0;
