@@ -1446,7 +1446,6 @@ static int memo_keep(const struct walk* w, const struct stat* dir, int merged,
   return plain;
 }
 
-static long open_dir_nofollow(long dirfd, const char* path);
 
 // The walk below from `w->dir` through the names from `p` to `last` in one
 // openat2 (RESOLVE_NO_SYMLINKS), which the kernel makes name by name as
@@ -2200,6 +2199,21 @@ static int upper_alone_known(long dir) {
   return 1;
 }
 
+// The upper's directory at `rel` ("" or "/a/b", below its root), then
+// `part` ("" or "c/d") below that, opened without following a symlink; -1
+// otherwise.
+static long open_upper_dir(const char* rel, const char* part) {
+  char up[PATH_MAX];
+  size_t ulen = upper_root_len(), rlen = strlen(rel), plen = strlen(part);
+  if (ulen == 0 || ulen + rlen + 1 + plen >= sizeof(up)) return -1;
+  memcpy(up, cfg.prefixes + 1, ulen);
+  memcpy(up + ulen, rel, rlen);
+  size_t at = ulen + rlen;
+  if (plen > 0) up[at++] = '/';
+  memcpy(up + at, part, plen + 1);
+  return open_dir_nofollow(AT_FDCWD, up);
+}
+
 // For a start `dirfd` (AT_FDCWD: the cwd) in the top lower: the upper's
 // directory at the same view path (the root's path holds no symlink), then
 // `part` below it, opened without following a symlink; -1 otherwise.
@@ -2213,15 +2227,7 @@ static long upper_twin(int dirfd, const char* part) {
   int layer = real_path_of(start, real) ? layer_of(real, &at) : -1;
   close_fd(start);
   if (layer != 1) return -1;
-  size_t ulen = upper_root_len(), rest = strlen(real + at);
-  if (ulen == 0 || ulen + rest >= sizeof(real)) return -1;
-  memmove(real + ulen, real + at, rest + 1);
-  memcpy(real, cfg.prefixes + 1, ulen);
-  long up = open_dir_nofollow(AT_FDCWD, real);
-  if (up < 0 || part[0] == '\0') return up;
-  long dir = open_dir_nofollow(up, part);
-  close_fd(up);
-  return dir;
+  return open_upper_dir(at == 1 ? real : real + at, part);  // at 1: the root is the lower
 }
 
 static int view_root(struct root* r);
@@ -2240,14 +2246,9 @@ static long upper_alone_parent_abs(const char* path, const char* last, const cha
     if (path[top.len] != '/') return -1;
     rel = path + top.len + 1;
   }
-  char part[PATH_MAX], up[PATH_MAX];
+  char part[PATH_MAX];
   if (last <= rel || !plain_dir_part(rel, last, part)) return -1;
-  size_t ulen = upper_root_len(), plen = strlen(part);
-  if (ulen == 0 || ulen + 1 + plen >= sizeof(up)) return -1;
-  memcpy(up, cfg.prefixes + 1, ulen);
-  up[ulen] = '/';
-  memcpy(up + ulen + 1, part, plen + 1);
-  long dir = open_dir_nofollow(AT_FDCWD, up);
+  long dir = open_upper_dir("", part);
   if (dir >= 0 && !upper_alone_known(dir)) {
     close_fd(dir);
     return -1;

@@ -1153,14 +1153,18 @@ fi
 if case_begin root-writes-land-in-upper; then
   got=$(rootbox 'echo "set in the view" > /etc/ovlbox-proctest.conf &&
 mkdir -p /usr/local/ovlbox-proctest && echo data > /usr/local/ovlbox-proctest/file &&
-cat /etc/ovlbox-proctest.conf /usr/local/ovlbox-proctest/file')
+cat /etc/ovlbox-proctest.conf /usr/local/ovlbox-proctest/file &&
+cd /usr/local && mkdir ovlbox-proctest/rel && echo one > ovlbox-proctest/rel/a &&
+echo two > ovlbox-proctest/rel/b && rm ovlbox-proctest/rel/a && ls ovlbox-proctest/rel')
   why=
   [ "$(cat "$ROOT_U/etc/ovlbox-proctest.conf" 2>/dev/null)" = "set in the view" ] || why="not in U/etc"
   [ -f "$ROOT_U/usr/local/ovlbox-proctest/file" ] || why="${why:+$why, }not in U/usr/local"
+  [ "$(ls "$ROOT_U/usr/local/ovlbox-proctest/rel" 2>&1)" = b ] || why="${why:+$why, }U/usr/local/ovlbox-proctest/rel does not hold b alone"
   [ ! -e /etc/ovlbox-proctest.conf ] && [ ! -e /usr/local/ovlbox-proctest ] ||
     why="${why:+$why, }the host changed"
   if [ -n "$why" ]; then case_fail "$why" "$got"; else check_output "set in the view
-data" "$got"; fi
+data
+b" "$got"; fi
 fi
 
 if case_begin root-dpkg-install && needs dpkg-deb dpkg; then
