@@ -1446,29 +1446,28 @@ static int memo_keep(const struct walk* w, const struct stat* dir, int merged,
   return plain;
 }
 
-
-// The walk below from `w->dir` through the names from `p` to `last` in one
+// The walk below from `dirfd` through the names from `p` to `last` in one
 // openat2 (RESOLVE_NO_SYMLINKS), which the kernel makes name by name as
 // the walk below would, when no name is ".." or the upper's or work dir's
 // (hidden_step) and the directory it ends in is known already (listed, of
 // one lower alone or merged, or of the upper alone): its record is what
 // makes the answer the view's, as at the end of the walk below. Else (and
 // for a name missing on the way) the walk below, which also works out
-// records from the directories it passes. 1: `w->dir` is the directory;
-// -1: the kernel's walk failed (a name missing, not a directory), which
-// the walk below, made from the same place, meets again.
-static int walk_in_one(struct walk* w, const char* p, const char* last) {
+// records from the directories it passes. The directory (a descriptor);
+// -2: the walk below; -1: the kernel's walk failed (a name missing, not a
+// directory), which the walk below, made from the same place, meets again.
+static long open_known_dir(long dirfd, const char* p, const char* last) {
   size_t n = (size_t)(last - p);
-  if (n == 0 || n >= PATH_MAX) return 0;
+  if (n == 0 || n >= PATH_MAX) return -2;
   for (const char* q = p; q < last;) {
     const char* e = q;
     while (e < last && *e != '/') ++e;
     size_t len = (size_t)(e - q);
-    if (len == 2 && q[0] == '.' && q[1] == '.') return 0;
+    if (len == 2 && q[0] == '.' && q[1] == '.') return -2;
     const char* r = cfg.prefixes;
     struct root root;
     while (next_root(&r, &root) > 0) {
-      if (hidden_last_name(&root, q, len)) return 0;
+      if (hidden_last_name(&root, q, len)) return -2;
     }
     q = e;
     while (q < last && *q == '/') ++q;
@@ -1476,16 +1475,24 @@ static int walk_in_one(struct walk* w, const char* p, const char* last) {
   char part[PATH_MAX];
   memcpy(part, p, n);
   part[n] = '\0';
-  long fd = open_dir_nofollow(w->dir, part);
-  if (fd < 0) return fd == -ELOOP || fd == -EXDEV ? 0 : -1;
+  long fd = open_dir_nofollow(dirfd, part);
+  if (fd < 0) return fd == -ELOOP || fd == -EXDEV ? -2 : -1;
   struct stat st;
   struct merged m;
   if (cookie_call(SYS_newfstatat, fd, (long)"", (long)&st, AT_EMPTY_PATH) != 0 ||
       !(pure_dir(st.st_dev, st.st_ino) != 0 || merged_dir(st.st_dev, st.st_ino, &m) ||
         (upper_bits(&st) & UPPER_LISTED))) {
     close_fd(fd);
-    return 0;
+    return -2;
   }
+  return fd;
+}
+
+// open_known_dir from the walk's directory, which it then replaces. 1:
+// walked; 0: the walk below; -1: the kernel's walk failed.
+static int walk_in_one(struct walk* w, const char* p, const char* last) {
+  long fd = open_known_dir(w->dir, p, last);
+  if (fd < 0) return fd == -2 ? 0 : -1;
   if (w->owned) close_fd(w->dir);
   w->dir = fd;
   w->owned = 1;
@@ -3263,12 +3270,9 @@ static int view_realpath(const char* path, char* out) {
 // points and is never listed.
 static int view_dir_known(const char* path) {
   if (path[0] != '/' || path[1] == '\0' || lower_prefix(path) == 0) return 0;
-  struct walk w;
-  memset(&w, 0, sizeof(w));
-  w.dir = AT_FDCWD;
-  w.start = -1;
-  if (walk_in_one(&w, path, path + strlen(path)) <= 0) return 0;
-  close_fd(w.dir);
+  long fd = open_known_dir(AT_FDCWD, path, path + strlen(path));
+  if (fd < 0) return 0;
+  close_fd(fd);
   return 1;
 }
 
