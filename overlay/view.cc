@@ -183,8 +183,76 @@ std::string FdPath(int fd) {
   snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
   char buf[PATH_MAX + 1];
   ssize_t n = readlink(link, buf, sizeof(buf) - 1);
-  if (n < 0) return std::string();
+  if (n < 0) return errno == ENAMETOOLONG ? LongDirPath(fd) : std::string();
   return std::string(buf, n);
+}
+
+namespace {
+
+// The name of the entry of directory `parent` that is `child` (a directory
+// whose stat is `child`); empty when there is none (`child` was removed).
+std::string NameOfChild(int parent, const struct stat& parent_st, const struct stat& child) {
+  int fd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return std::string();
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return std::string();
+  }
+  // Across a mount the listing shows the inode the mount covers: every
+  // directory is then checked by its stat.
+  bool mount = parent_st.st_dev != child.st_dev;
+  std::string found;
+  while (dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (!mount && e->d_ino != child.st_ino) continue;
+    if (mount && e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == child.st_dev &&
+        st.st_ino == child.st_ino) {
+      found = e->d_name;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+}  // namespace
+
+std::string LongDirPath(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) return std::string();
+  std::vector<std::string> names;  // from the bottom up
+  UniqueFd cur;
+  int at = fd;
+  // Each step goes one level up; a path of N bytes has fewer than N/2
+  // levels.
+  for (int level = 0; level < (1 << 20); ++level) {
+    UniqueFd parent(openat(at, "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!parent) return std::string();
+    struct stat pst;
+    if (fstat(parent.get(), &pst) != 0) return std::string();
+    if (pst.st_dev == st.st_dev && pst.st_ino == st.st_ino) return std::string();  // the root
+    std::string name = NameOfChild(parent.get(), pst, st);
+    if (name.empty()) return std::string();
+    names.push_back(std::move(name));
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", parent.get());
+    char buf[PATH_MAX + 1];
+    ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+    if (n > 0 && buf[0] == '/') {
+      std::string path(buf, n);
+      if (path == "/") path.clear();
+      for (auto it = names.rbegin(); it != names.rend(); ++it) absl::StrAppend(&path, "/", *it);
+      return path;
+    }
+    if (n < 0 && errno != ENAMETOOLONG) return std::string();
+    cur = std::move(parent);
+    at = cur.get();
+    st = pst;
+  }
+  return std::string();
 }
 
 bool DirHoldsNames(int dirfd, const char* name) {

@@ -377,8 +377,15 @@ class View {
 // length or -1 with errno set.
 ssize_t FdGetXattr(int fd, const char* name, void* value, size_t size);
 bool IsWhiteout(const struct stat& st);
-// The path of the object an fd refers to, as the kernel reports it.
+// The path of the object an fd refers to, as the kernel reports it; for a
+// directory deeper than /proc can report (a path of PATH_MAX bytes or
+// more), the path worked out by LongDirPath. Empty when neither works.
 std::string FdPath(int fd);
+// The absolute path of directory `fd`, of any length: the names found
+// walking up through "..", each by its inode in its parent's listing,
+// until a directory whose path /proc reports. Empty when it cannot be
+// worked out (a directory removed, a parent that cannot be listed).
+std::string LongDirPath(int fd);
 // Whether `name` in `dirfd` is a directory that holds any entry besides
 // "." and ".." (false when it is no directory, or cannot be read).
 bool DirHoldsNames(int dirfd, const char* name);

@@ -576,6 +576,9 @@ Response HandleGetcwd(Call& c) {
     if (!c.view().DirOfReal(loc).ok()) return Response::Error(ENOENT);
   }
   std::string path = c.view().ViewPathOfReal(real);
+  // As the kernel's: a cwd deeper than PATH_MAX has no answer here (glibc
+  // then works the path out itself, through "..").
+  if (path.size() + 1 > PATH_MAX) return Response::Error(ENAMETOOLONG);
   if (size < path.size() + 1) return Response::Error(ERANGE);
   if (c.Write(buf, path.c_str(), path.size() + 1) != 0) return Response::Error(EFAULT);
   return Response::Value(static_cast<int64_t>(path.size() + 1));

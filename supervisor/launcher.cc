@@ -272,7 +272,7 @@ int RunProgram(const View& view, Writer* writer, const std::vector<sock_filter>&
       [] {
         if (const PreloadService* preload = PreloadService::Get()) preload->NoteCwdChange();
       },
-      [](pid_t tid) { LoaderFds::End(tid); });
+      [](pid_t tid) { LoaderFds::End(tid); }, [] { return Call::RuntimeDir(); });
   static Notifier* notifier = new Notifier(listener, &view, writer, tracer);
   unsigned cores = std::max(2u, std::thread::hardware_concurrency());
   if (auto status = notifier->Start(static_cast<int>(std::min(cores, 8u))); !status.ok()) {

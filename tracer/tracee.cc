@@ -36,9 +36,17 @@ std::string ProcFdPath(pid_t tid, int fd) {
   return buf;
 }
 
+// The target of /proc/TID/cwd or /proc/TID/fd/N; for a directory deeper
+// than the link can report, its path worked out name by name.
 SysResult<std::string> ReadLink(const std::string& path) {
   char buf[PATH_MAX + 64];
   ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
+  if (n < 0 && errno == ENAMETOOLONG) {
+    UniqueFd dir(open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    std::string long_path = dir ? LongDirPath(dir.get()) : std::string();
+    if (long_path.empty()) return Errno{ENAMETOOLONG};
+    return long_path;
+  }
   if (n < 0) return Errno{errno};
   return std::string(buf, n);
 }

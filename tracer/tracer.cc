@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -101,6 +103,35 @@ bool SignalPending(pid_t tid) {
   return false;
 }
 
+// `real` (an absolute path of PATH_MAX bytes or more, which no call
+// takes) as a path relative to the real directory `cwd`, when that is
+// short enough; empty otherwise.
+std::string RelativeTo(const std::string& cwd, const std::string& real) {
+  auto split = [](const std::string& p) {
+    std::vector<std::string_view> names;
+    std::string_view rest = p;
+    while (!rest.empty()) {
+      size_t slash = rest.find('/');
+      std::string_view name = rest.substr(0, slash);
+      if (!name.empty()) names.push_back(name);
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    return names;
+  };
+  std::vector<std::string_view> from = split(cwd), to = split(real);
+  size_t common = 0;
+  while (common < from.size() && common < to.size() && from[common] == to[common]) ++common;
+  std::string rel;
+  for (size_t i = common; i < from.size(); ++i) rel += rel.empty() ? ".." : "/..";
+  for (size_t i = common; i < to.size(); ++i) {
+    if (!rel.empty()) rel += '/';
+    rel += to[i];
+  }
+  if (rel.empty()) rel = ".";
+  return rel.size() < PATH_MAX ? rel : std::string();
+}
+
 }  // namespace
 
 // What a call becomes: an error, itself, or a call with other arguments
@@ -116,6 +147,86 @@ struct Tracer::Change {
   uint64_t argv_addr = 0;    // exec: the program's argv and envp
   uint64_t envp_addr = 0;
 };
+
+// A real path the changed call can take: `*real` itself, or, when it is
+// PATH_MAX bytes or longer (a directory tree deeper than a path can name),
+// the same path relative to the thread's cwd, or else through a chain of
+// symlinks (SymlinkChain). 0, or ENAMETOOLONG when none works.
+int Tracer::Shorten(Tracee& tracee, std::string* real) const {
+  if (real->size() < PATH_MAX) return 0;
+  auto cwd = tracee.CwdRealPath();
+  if (cwd.ok() && !cwd->empty() && (*cwd)[0] == '/') {
+    if (std::string rel = RelativeTo(*cwd, *real); !rel.empty()) {
+      *real = std::move(rel);
+      return 0;
+    }
+  }
+  std::string chained = SymlinkChain(*real);
+  if (chained.empty()) return ENAMETOOLONG;
+  *real = std::move(chained);
+  return 0;
+}
+
+// `real` (an absolute path too long for one call) as a short path the
+// kernel resolves to the same place: symlinks in the runtime dir, the first
+// to the path's first piece, each next one to the one before and the next
+// piece; the path is the last symlink and the final name (so that
+// O_NOFOLLOW still applies to that name alone). The kernel follows at most
+// 40 symlinks in one lookup, so this reaches about 150 KB deep. The chains
+// stay for a minute (the changed call resolves its path after the
+// supervisor lets it run), and go with the runtime dir. Empty when it
+// cannot be made.
+std::string Tracer::SymlinkChain(const std::string& real) const {
+  constexpr int kMaxLinks = 40;
+  constexpr int64_t kKeepNs = 60'000'000'000;
+  if (!runtime_dir_) return std::string();
+  std::string dir = runtime_dir_();
+  if (dir.empty()) return std::string();
+  size_t slash = real.rfind('/');
+  if (slash == std::string::npos || slash == 0) return std::string();
+  std::string parent = real.substr(0, slash), last = real.substr(slash + 1);
+  if (last.empty()) return std::string();
+  // Each target: the previous link's path, "/", then a piece of whole names.
+  const size_t room = PATH_MAX - 1 - dir.size() - 64;
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t now = NowNs();
+  for (auto it = chains_.begin(); it != chains_.end();) {
+    if (now - it->first < kKeepNs) {
+      ++it;
+      continue;
+    }
+    for (const std::string& link : it->second) unlink(link.c_str());
+    it = chains_.erase(it);
+  }
+  std::vector<std::string> links;
+  auto fail = [&] {
+    for (const std::string& link : links) unlink(link.c_str());
+    return std::string();
+  };
+  uint64_t id = ++chains_made_;
+  std::string prev;  // the previous link's path
+  size_t at = 0;     // the start of the rest of `parent`
+  while (at < parent.size()) {
+    if (links.size() >= static_cast<size_t>(kMaxLinks)) return fail();
+    size_t end = parent.size();
+    if (end - at > room) {
+      end = parent.rfind('/', at + room);
+      if (end == std::string::npos || end <= at) return fail();  // a name longer than a piece
+    }
+    std::string target = prev.empty() ? parent.substr(at, end - at)
+                                      : prev + parent.substr(at, end - at);
+    char name[64];
+    snprintf(name, sizeof(name), "/long-%llu-%zu", static_cast<unsigned long long>(id),
+             links.size());
+    std::string link = dir + name;
+    if (symlink(target.c_str(), link.c_str()) != 0) return fail();
+    links.push_back(link);
+    prev = link;
+    at = end;
+  }
+  chains_.emplace_back(now, links);
+  return prev + "/" + last;
+}
 
 Tracer::Change Tracer::Plan(pid_t tid, const seccomp_data& call) const {
   Tracee tracee(tid);
@@ -139,6 +250,7 @@ Tracer::Change Tracer::Plan(pid_t tid, const seccomp_data& call) const {
                              ? t->removed_path
                              : FdPath(t->in_view ? t->dir->top_fd() : t->fd.get());
       if (real.empty() || real[0] != '/') return fail(ENOENT);
+      if (int err = Shorten(tracee, &real)) return fail(err);
       c.unchanged = !t->in_view && !t->via_view && real == *path;
       c.nr = kChdir;
       c.path = std::move(real);
@@ -157,6 +269,7 @@ Tracer::Change Tracer::Plan(pid_t tid, const seccomp_data& call) const {
       if ((flags & O_DIRECTORY) && !S_ISDIR(t->st.st_mode)) return fail(ENOTDIR);
       std::string real = FdPath(t->fd.get());
       if (real.empty() || real[0] != '/') return fail(ENOENT);
+      if (int err = Shorten(tracee, &real)) return fail(err);
       c.unchanged = !t->in_view && !t->via_view && real == *path;
       // openat(AT_FDCWD, real, flags | O_NOFOLLOW): the real path is final.
       c.nr = kOpenat;

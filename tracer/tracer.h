@@ -29,23 +29,31 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
+#include <vector>
 #include <unordered_map>
-#include <utility>
 #include <utility>
 
 #include "overlay/view.h"
 
 namespace ovlbox {
 
+class Tracee;
+
 class Tracer {
  public:
   // `before_chdir`, if set, runs at every chdir before it is changed or
   // run; `before_exec`, at every execve or execveat, with the thread's id.
+  // `runtime_dir` gives a private directory of the supervisor's (made on
+  // first use), where a path too long for one call is spelled as a chain
+  // of symlinks.
   explicit Tracer(const View* view, std::function<void()> before_chdir = {},
-                  std::function<void(pid_t)> before_exec = {})
+                  std::function<void(pid_t)> before_exec = {},
+                  std::function<std::string()> runtime_dir = {})
       : view_(view),
         before_chdir_(std::move(before_chdir)),
-        before_exec_(std::move(before_exec)) {}
+        before_exec_(std::move(before_exec)),
+        runtime_dir_(std::move(runtime_dir)) {}
 
   // Answers a notification: with -err, or (cont) by letting the call run.
   using Answer = std::function<void(int err, bool cont)>;
@@ -72,6 +80,8 @@ class Tracer {
     int64_t made_ns = 0;
   };
   Change Plan(pid_t tid, const seccomp_data& call) const;
+  int Shorten(Tracee& tracee, std::string* real) const;
+  std::string SymlinkChain(const std::string& real) const;
   int Apply(pid_t tid, const Change& c, user_regs_struct& regs, Pending* pending) const;
   bool Defer(pid_t tid) const;
   void Restart(pid_t tid, const seccomp_data& call, const Answer& answer, const Pending* redo,
@@ -84,6 +94,10 @@ class Tracer {
   mutable std::unordered_map<pid_t, Pending> pending_;
   // Per thread: rounds deferred for a signal in a row, and when last.
   mutable std::unordered_map<pid_t, std::pair<int, int64_t>> deferred_;
+  std::function<std::string()> runtime_dir_;
+  // The symlink chains made (SymlinkChain): when, and their paths.
+  mutable std::vector<std::pair<int64_t, std::vector<std::string>>> chains_;
+  mutable uint64_t chains_made_ = 0;
 };
 
 }  // namespace ovlbox

@@ -507,8 +507,10 @@ _make_repo() {
 
 # ---------------------------------------------------------------- manifest
 
-# e2e_manifest DIR...: everything about the trees that must not change.
-# Access times are left out on purpose: reading a file may update them.
+# e2e_manifest DIR...: everything about the trees that must not change
+# (find's listing of the metadata, then tree_manifest.py's of contents and
+# xattrs). Access times are left out on purpose: reading a file may update
+# them.
 e2e_manifest() {
   local d
   for d in "$@"; do
@@ -516,21 +518,8 @@ e2e_manifest() {
     (
       cd "$d" || exit 1
       find . -printf '%p %y %m %U %G %s %n %T@ %C@ %l\n' | sort
-      find . -type f -print0 | sort -z | xargs -0 -r sha256sum
-      if command -v getfattr >/dev/null 2>&1; then
-        find . -print0 | sort -z | xargs -0 -r getfattr -h -d -m - -e hex 2>/dev/null
-      else
-        find . -print0 | sort -z | python3 -c '
-import os, sys
-for p in sys.stdin.buffer.read().split(b"\0"):
-    if not p:
-        continue
-    names = sorted(os.listxattr(p, follow_symlinks=False))
-    for n in names:
-        v = os.getxattr(p, n, follow_symlinks=False)
-        print(p.decode(errors="backslashreplace"), n, v.hex())
-'
-      fi
+      # Contents and xattrs, by a walk that also reaches below PATH_MAX.
+      python3 "$E2E_DIR/tree_manifest.py" view . 0
     )
   done
 }

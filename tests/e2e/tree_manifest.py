@@ -57,16 +57,48 @@ def xattr_value(v):
     return "0x" + v.hex()
 
 
+class ShortPaths:
+    """Paths any call takes: a path of PATH_MAX bytes or more (a tree
+    deeper than a path can name) becomes /proc/self/fd/N/NAME, N its
+    parent directory opened name by name (the last one kept open)."""
+
+    LIMIT = 4000
+
+    def __init__(self):
+        self.parent = None
+        self.fd = -1
+
+    def __call__(self, path):
+        if len(path) < self.LIMIT:
+            return path
+        parent, name = os.path.split(path)
+        if parent != self.parent:
+            if self.fd >= 0:
+                os.close(self.fd)
+            fd = os.open(b"/", os.O_RDONLY | os.O_DIRECTORY)
+            for part in parent.split(b"/"):
+                if part:
+                    nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                    os.close(fd)
+                    fd = nfd
+            self.parent, self.fd = parent, fd
+        return b"/proc/self/fd/%d/%s" % (self.fd, name)
+
+
+short = ShortPaths()
+
+
 def walk(top):
     """Yields (relative path, lstat) for top and everything below it, in a
     fixed order (names sorted bytewise at each level)."""
+    top = os.path.abspath(top)
     stack = [b"."]
     while stack:
         rel = stack.pop()
-        st = os.lstat(os.path.join(top, rel))
+        st = os.lstat(short(os.path.join(top, rel)))
         yield rel, st
         if stat.S_ISDIR(st.st_mode):
-            names = sorted(os.listdir(os.path.join(top, rel)), reverse=True)
+            names = sorted(os.listdir(short(os.path.join(top, rel))), reverse=True)
             stack.extend(rel + b"/" + n for n in names)
 
 
@@ -114,7 +146,7 @@ def main(argv):
             names_of.setdefault((st.st_dev, st.st_ino), []).append(rel)
 
     for rel, st in entries:
-        path = os.path.join(top, rel)
+        path = short(os.path.join(os.path.abspath(top), rel))
         name = show(rel)
         is_volatile = any(fnmatch.fnmatchcase(name[2:], g) for g in volatile)
         m = st.st_mode

@@ -948,4 +948,60 @@ os.unlink(\"/\" + name); print(os.path.exists(name))
 " "$s"
 ls -A sp | tr "\n" " "; echo'
 
+# ------------------------------------------------------------ deep trees
+
+# A tree deeper than a path can name (each level a 200-byte name, 22 of
+# them: more than PATH_MAX below the view root), in a lower: every call
+# names at most a few levels, relative to a directory descriptor or the
+# cwd, as the kernel allows. Changes deep in it copy the whole chain up.
+setup_deep() {
+  python3 - "$E2E_L2/deep" "$E2E_L2/deep2" <<'PY'
+import os, sys
+for top in sys.argv[1:]:
+    os.makedirs(top)
+    fd = os.open(top, os.O_RDONLY)
+    for i in range(22):
+        os.mkdir("d" * 200, dir_fd=fd)
+        nfd = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+        f = os.open("f%d" % i, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd)
+        os.write(f, b"level %d\n" % i)
+        os.close(f)
+PY
+  _put "$E2E_VIEW/deep/top.txt" "top"
+}
+
+rw_case deep-tree python3 setup_deep '
+n=$(printf "%0200d" 0 | tr 0 d)
+python3 -c "
+import os
+n = \"d\" * 200
+fd = os.open(\"deep\", os.O_RDONLY)
+for i in range(22):
+    nfd = os.open(n, os.O_RDONLY, dir_fd=fd); os.close(fd); fd = nfd
+    if i == 19: os.unlink(\"f19\", dir_fd=fd)
+    if i == 20: os.rename(\"f20\", \"g20\", src_dir_fd=fd, dst_dir_fd=fd)
+with open(os.open(\"f21\", os.O_WRONLY | os.O_APPEND, dir_fd=fd), \"w\") as f: f.write(\"appended\\n\")
+os.mkdir(\"new\", dir_fd=fd)
+os.fchdir(fd)
+print(len(os.getcwd()), sorted(os.listdir(\".\")), open(\"f21\").read().split())
+try: os.stat(os.getcwd())
+except OSError as e: print(\"stat of the cwd by its path:\", e.strerror)
+os.chdir(\"..\"); print(sorted(os.listdir(\".\")), os.path.exists(\"f19\"))
+"
+bash -c "
+cd deep || exit 1
+i=0; while [ \$i -lt 22 ]; do cd $n || exit 1; i=\$((i+1)); done
+/bin/pwd | wc -c; echo made > new/made.txt; mkdir -p lower/made; cd lower/made && /bin/pwd | wc -c
+cd ../../..; /bin/pwd | wc -c; ls; rm -rf $n; ls
+" || exit 1
+# From a directory of the lower alone into one just made in the upper.
+bash -c "
+cd deep2 || exit 1
+i=0; while [ \$i -lt 22 ]; do cd $n || exit 1; i=\$((i+1)); done
+mkdir made && cd made && /bin/pwd | wc -c && echo x > x && cd .. && ls && cd .. && cd $n/made && ls
+" || exit 1
+find deep deep2 -type f | wc -l; find deep -name "g20" | wc -c; cat deep/top.txt'
+
 e2e_finish
