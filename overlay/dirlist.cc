@@ -63,6 +63,12 @@ bool IsOpaqueEntry(int dirfd, const char* name) {
   return lgetxattr(path.c_str(), kOpaqueXattr, v, sizeof(v)) == 1 && v[0] == 'y';
 }
 
+// Whether `name` in the upper directory `dirfd` records a copy-up origin.
+bool HasOrigin(int dirfd, const char* name) {
+  std::string path = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
+  return lgetxattr(path.c_str(), kOriginXattr, nullptr, 0) >= 0;
+}
+
 // Whether the upper directory `fd` is marked impure.
 bool IsImpure(int fd) { return FdGetXattr(fd, kImpureXattr, nullptr, 0) >= 0; }
 
@@ -116,6 +122,12 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
   absl::flat_hash_map<std::string, size_t> index;
   const LayerSet& layers = view.layers();
   bool raw = as_readdir && !NeedsMergedListing(view, dir);
+  // A directory of the upper alone, marked impure, in which no entry is a
+  // copy any more: overlayfs drops the mark when it lists one (with all
+  // layers on one filesystem, where it maps inode numbers by the mark).
+  bool impure_alone = dir.stack.size() == 1 && dir.stack[0].layer == 0 && layers.has_upper() &&
+                      IsImpure(dir.stack[0].fd.get());
+  bool copies_listed = false;
   for (size_t i = 0; i < dir.stack.size(); ++i) {
     const LayerDir& ld = dir.stack[i];
     const bool is_lowest = i + 1 == dir.stack.size();
@@ -125,8 +137,7 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
     // merged directory, and in a directory of the upper alone only when it
     // is marked impure, as overlayfs lists them: a copy arrives in such a
     // directory only by a rename or a link, which mark it.
-    bool map_copies = ld.layer == 0 && layers.has_upper() &&
-                      (dir.stack.size() > 1 || IsImpure(ld.fd.get()));
+    bool map_copies = ld.layer == 0 && layers.has_upper() && (dir.stack.size() > 1 || impure_alone);
     int err = ForEachRealEntry(ld.fd.get(), [&](const char* name, ino_t ino, unsigned char type) {
       auto [it, inserted] = index.try_emplace(name, all.size());
       if (!inserted) {
@@ -156,8 +167,16 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
       if (type == DT_REG && map_copies) {
         // A copied-up file lists its lower file's number, as stat reports
         // it (overlayfs does the same in directories it marks impure).
-        ino = CopiedUpIno(view, ld.fd.get(), dir.rel, name, ino);
+        ino_t shown = CopiedUpIno(view, ld.fd.get(), dir.rel, name, ino);
+        // A copy, whether or not this run can find its lower file.
+        copies_listed = copies_listed || shown != ino ||
+                        (impure_alone && HasOrigin(ld.fd.get(), name));
+        ino = shown;
       }
+      // A symlink, fifo, socket or device may be a copy that nothing on
+      // disk tells from a new one (docs/design.md, Known limits): a
+      // directory that holds one keeps its mark.
+      if (impure_alone && type != DT_REG && type != DT_DIR) copies_listed = true;
       if (raw) return add(ino, type);
       if (type == DT_CHR || type == DT_UNKNOWN ||
           (type == DT_DIR && holds_hidden) || (type == DT_REG && ld.xwhiteouts)) {
@@ -185,6 +204,10 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
       add(ino, type);
     });
     if (err != 0) return Errno{err};
+  }
+  if (as_readdir && impure_alone && !copies_listed && layers.fs_devs().size() == 1) {
+    // Best effort, as overlayfs' is.
+    removexattr(absl::StrCat("/proc/self/fd/", dir.stack[0].fd.get()).c_str(), kImpureXattr);
   }
   std::vector<DirEntry> out;
   out.reserve(all.size());

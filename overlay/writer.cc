@@ -184,19 +184,31 @@ bool IsOpaque(int dirfd, const std::string& name) {
 }
 
 // Marks the upper directory `target` impure before the entry `name` of the
-// upper directory `dirfd` moves or is linked there, when that entry is a
-// copy keeping its lower identity (a regular file with an origin), as
-// overlayfs does: listings of a directory of the upper alone map inode
+// upper directory `dirfd` moves there from another directory, when that
+// entry keeps a lower identity, as overlayfs' rename does: a regular file
+// with an origin, or anything this very call copied up from a lower where
+// it had one link (`from_lower_single`; a symlink, a fifo or a device has
+// no user xattr to keep an origin in, and overlayfs knows its lower from
+// the lookup). Listings of a directory of the upper alone map inode
 // numbers only where it is marked.
-int MarkImpureFor(int dirfd, const std::string& name, int target) {
+int MarkImpureFor(int dirfd, const std::string& name, int target, bool from_lower_single) {
   struct stat st;
-  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-      lgetxattr(FdName(dirfd, name).c_str(), kOriginXattr, nullptr, 0) < 0) {
+  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode)) return 0;
+  if (!from_lower_single &&
+      (!S_ISREG(st.st_mode) || lgetxattr(FdName(dirfd, name).c_str(), kOriginXattr, nullptr, 0) < 0)) {
     return 0;
   }
   std::string dir = absl::StrCat("/proc/self/fd/", target);
   if (getxattr(dir.c_str(), kImpureXattr, nullptr, 0) >= 0) return 0;
   return setxattr(dir.c_str(), kImpureXattr, "y", 1, 0) == 0 ? 0 : errno;
+}
+
+// Marks the upper directory `dirfd` impure, as overlayfs marks the parent
+// of every copy-up (a directory that may now hold copies). Best effort:
+// an upper without xattrs gets no mark, as with overlayfs.
+void MarkImpure(int dirfd) {
+  if (FdGetXattr(dirfd, kImpureXattr, nullptr, 0) >= 0) return;
+  setxattr(absl::StrCat("/proc/self/fd/", dirfd).c_str(), kImpureXattr, "y", 1, 0);
 }
 
 }  // namespace
@@ -312,6 +324,7 @@ SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir_in) {
   utimensat(work_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
   {
     KeepTimes keep(UpperFd(*up));
+    MarkImpure(UpperFd(*up));
     if (int err = Renameat2(work_.get(), tmp, UpperFd(*up), name, RENAME_NOREPLACE)) {
       return fail(err);
     }
@@ -432,6 +445,7 @@ SysResult<Target> Writer::CopyUpLocked(const Target& t, bool with_data,
   if (!fresh.exists) return Errno{ENOENT};
   if (fresh.layer != 0) {
     KeepTimes keep(UpperFd(*up));
+    MarkImpure(UpperFd(*up));
     if (int err = CopyUpFile(fresh, UpperFd(*up), with_data, cancel)) return Errno{err};
   }
   return Relookup(t);
@@ -651,6 +665,10 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   AsMounter mounter;
   bool from_needs_whiteout = LowerHas(*from.parent, from.name);
   bool to_has_lower = to.exists && LowerHas(*to.parent, to.name);
+  // What overlayfs' rename judges by the dentries (see MarkImpureFor).
+  bool samedir = from.parent->rel == to.parent->rel;
+  bool from_lower_single = from.layer != 0 && from.st.st_nlink == 1;
+  bool to_lower_single = to.exists && to.layer != 0 && to.st.st_nlink == 1;
   auto src = CopyUpLocked(from, true, nullptr);
   if (!src.ok()) return src.error();
   if (exchange) {
@@ -676,8 +694,10 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
     if (to_dir && !IsOpaque(dfd, to.name) && HasLower(**sp)) {
       if ((err = SetOpaque(dfd, to.name)) != 0) return err;
     }
-    if ((err = MarkImpureFor(sfd, from.name, dfd)) != 0) return err;
-    if ((err = MarkImpureFor(dfd, to.name, sfd)) != 0) return err;
+    if (!samedir) {
+      if ((err = MarkImpureFor(sfd, from.name, dfd, from_lower_single)) != 0) return err;
+      if ((err = MarkImpureFor(dfd, to.name, sfd, to_lower_single)) != 0) return err;
+    }
     err = Renameat2(sfd, from.name, dfd, to.name, RENAME_EXCHANGE);
     view_->InvalidateDir(from.rel, true);
     view_->InvalidateDir(to.rel, true);
@@ -696,7 +716,7 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
     view_->InvalidateDir(from.rel, true);
     return ENOTEMPTY;
   }
-  if ((err = MarkImpureFor(sfd, from.name, dfd)) != 0) return err;
+  if (!samedir && (err = MarkImpureFor(sfd, from.name, dfd, from_lower_single)) != 0) return err;
   bool whiteout_placed = false;
   // A directory of the upper that holds nothing is replaced where it is,
   // as the kernel's rename replaces it: a program whose cwd it was keeps
@@ -752,11 +772,14 @@ int Writer::Link(const Target& from, const Target& to) {
   if (!sp.ok()) return sp.error();
   int sfd = UpperFd(**sp);
   std::string name = from.name;
+  bool from_lower_single = from.layer != 0 && from.st.st_nlink == 1;
   // The target's parent may be copied up by Create: hold the source by fd.
   UniqueFd keep(fcntl(sfd, F_DUPFD_CLOEXEC, 0));
   return Create(to, false,
                 [&](int dirfd, const char* newname, UniqueFd*) {
-                  if (int err = MarkImpureFor(keep.get(), name, dirfd)) return err;
+                  if (int err = MarkImpureFor(keep.get(), name, dirfd, from_lower_single)) {
+                    return err;
+                  }
                   return linkat(keep.get(), name.c_str(), dirfd, newname, 0) == 0 ? 0 : errno;
                 },
                 nullptr);

@@ -39,7 +39,6 @@ import stat
 import sys
 
 KERNEL_PRIVATE_XATTRS = {
-    b"user.overlay.impure",
     b"user.overlay.redirect",
     b"user.overlay.uuid",
     b"user.overlay.nlink",

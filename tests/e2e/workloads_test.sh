@@ -948,6 +948,30 @@ os.unlink(\"/\" + name); print(os.path.exists(name))
 " "$s"
 ls -A sp | tr "\n" " "; echo'
 
+# ------------------------------------------------------------ impure marks
+
+# Where overlayfs marks upper directories impure (the parent of every
+# copy-up; a directory a copy is renamed or linked into) and where its
+# listing drops the mark again; du sees the blocks the marks take.
+setup_impure() {
+  _put "$E2E_L2/im/a/b/deep.txt" "deep"
+  _put "$E2E_L2/im/one.txt" "one"
+  _put "$E2E_L2/im/two.txt" "two"
+  _put "$E2E_L2/im/three.txt" "three"
+  ln -s one.txt "$E2E_L2/im/sym"
+  mkdir -p "$E2E_VIEW/im"
+}
+
+rw_case impure-marks '' setup_impure '
+echo more >> im/a/b/deep.txt
+mkdir im/linked im/moved im/same im/symdir
+ln im/one.txt im/linked/one && rm im/linked/one && ls -A im/linked
+mv im/two.txt im/moved/ && ls im/moved
+echo x > im/same/x && mv im/same/x im/same/y
+mv im/sym im/symdir/
+mv im/three.txt im/three-renamed.txt
+du -s im im/a im/a/b | sed "s/[[:space:]].*//" | tr "\n" " "; echo'
+
 # ------------------------------------------------------------ deep trees
 
 # A tree deeper than a path can name (each level a 200-byte name, 22 of
