@@ -924,6 +924,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       continue;
     }
     if (name == "..") {
+      const bool from_view = view != nullptr;
       if (view) {
         if (view->rel.empty()) {
           if (layers_->view_root() != "/") {
@@ -941,7 +942,11 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
         if (fstat(up.get(), &st) != 0) return Errno{errno};
         enter_host(std::move(up), st);
       }
-      if (last) return current_as_target(LastKind::kDotDot);
+      if (last) {
+        OVL_ASSIGN_OR_RETURN(Target t, current_as_target(LastKind::kDotDot));
+        t.dotdot_in_view = from_view;
+        return t;
+      }
       continue;
     }
 

@@ -177,6 +177,10 @@ struct Target {
   // The view root named from outside (a path ending in its name): for the
   // kernel that is a mount point in the parent mount.
   bool view_root = false;
+  // LastKind::kDotDot: the ".." was taken in a directory of the view (the
+  // kernel's rename judges the mount of that directory, not of where ".."
+  // leads: from the view's root that is outside the view).
+  bool dotdot_in_view = false;
   // A lower's directory the view no longer has, held as the caller's cwd
   // or a descriptor (!in_view, `fd` the lower's own directory): a change
   // to it is overlayfs' change to an unlinked copy, which nobody sees, and

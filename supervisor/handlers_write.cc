@@ -59,8 +59,11 @@ Response CreateCheck(Call& c, const Target& t, bool want_dir) {
 // Which mount the kernel would see a name in: the view root named from
 // outside is a mount point in its parent's mount.
 // A directory removed from the view while in use (named as "." or "..")
-// is still on the view's mount, as overlayfs' unhashed dentry is.
+// is still on the view's mount, as overlayfs' unhashed dentry is. A path
+// ending in ".." is on the mount of the directory the ".." is taken in
+// (the view's, for ".." of the view's root, which leads out of it).
 bool InViewMount(const Target& t) {
+  if (t.last == LastKind::kDotDot && t.dotdot_in_view) return true;
   return (t.in_view || !t.removed_path.empty()) && !t.view_root;
 }
 
