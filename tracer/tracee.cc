@@ -51,6 +51,20 @@ SysResult<std::string> ReadLink(const std::string& path) {
   return std::string(buf, n);
 }
 
+// Whether one of `dir`'s real directories is the directory `path` (a
+// /proc/TID/cwd/.. path: where the kernel's ".." leads) reaches.
+bool HoldsRealDir(const ViewDir& dir, const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return false;
+  for (const LayerDir& ld : dir.stack) {
+    struct stat real;
+    if (fstat(ld.fd.get(), &real) == 0 && real.st_dev == st.st_dev && real.st_ino == st.st_ino) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // A single name (`lead`, perhaps with trailing slashes) in a removed
 // directory reached through `link`: nothing is found there, but the kernel
 // reached the directory and makes the checks that precede the lookup (a
@@ -310,6 +324,13 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
             rest = next == std::string::npos ? std::string() : rest.substr(next);
           }
           auto parent = view.DirAt(rel);
+          // The view's directory there now may be another one (the old
+          // one removed, and a directory or a file made in its place):
+          // the kernel's ".." still leads to the old, removed one.
+          if ((parent.ok() && !HoldsRealDir(**parent, up)) ||
+              (!parent.ok() && parent.error() == ENOTDIR)) {
+            parent = Errno{ENOENT};
+          }
           if (!parent.ok() && parent.error() == ENOENT) {
             // The parent was removed too: overlayfs' unhashed dentry still
             // has it, a removed directory in which nothing is found, but a
