@@ -166,6 +166,38 @@ class KeepTimes {
   bool saved_ = false;
 };
 
+// While it lives, the upper directory `dirfd` lets its owner write in it
+// where its mode does not. overlayfs' mounter makes copies in read-only
+// directories with CAP_DAC_OVERRIDE; a supervisor without it (an
+// unprivileged user) opens its own directory for the copy, then restores
+// the mode. Only for the mounter's own steps (a copy-up the caller did
+// not ask for by name): what the caller asks for stays checked by the
+// directory's own mode.
+class OwnerWritable {
+ public:
+  explicit OwnerWritable(int dirfd) {
+    constexpr mode_t kNeeded = S_IWUSR | S_IXUSR;
+    struct stat st;
+    if (geteuid() == 0 || fstat(dirfd, &st) != 0 || (st.st_mode & kNeeded) == kNeeded ||
+        st.st_uid != geteuid()) {
+      return;
+    }
+    path_ = absl::StrCat("/proc/self/fd/", dirfd);
+    mode_ = st.st_mode & 07777;
+    active_ = chmod(path_.c_str(), mode_ | kNeeded) == 0;
+  }
+  ~OwnerWritable() {
+    if (active_) chmod(path_.c_str(), mode_);
+  }
+  OwnerWritable(const OwnerWritable&) = delete;
+  OwnerWritable& operator=(const OwnerWritable&) = delete;
+
+ private:
+  std::string path_;
+  mode_t mode_ = 0;
+  bool active_ = false;
+};
+
 bool HasLower(const ViewDir& dir) {
   for (const LayerDir& ld : dir.stack) {
     if (ld.layer != 0) return true;
@@ -319,15 +351,25 @@ SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir_in) {
   std::string origin = EncodeOrigin(src, "", view_->layers().layer(dir->top_layer()).uuid);
   lsetxattr(FdName(work_.get(), tmp).c_str(), kOriginXattr, origin.data(), origin.size(), 0);
   fchownat(work_.get(), tmp.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
-  if (fchmodat(work_.get(), tmp.c_str(), st.st_mode & 07777, 0) != 0) return fail(errno);
+  // Moving a directory to another parent takes write permission on it
+  // (its ".." changes): one the mounter may not write gets its mode once in
+  // place, where an unprivileged supervisor could not move it.
+  const mode_t mode = st.st_mode & 07777;
+  const mode_t moving = geteuid() == 0 ? mode : mode | S_IWUSR;
+  if (fchmodat(work_.get(), tmp.c_str(), moving, 0) != 0) return fail(errno);
   timespec times[2] = {st.st_atim, st.st_mtim};
   utimensat(work_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
   {
     KeepTimes keep(UpperFd(*up));
+    OwnerWritable writable(UpperFd(*up));
     MarkImpure(UpperFd(*up));
     if (int err = Renameat2(work_.get(), tmp, UpperFd(*up), name, RENAME_NOREPLACE)) {
       return fail(err);
     }
+  }
+  if (moving != mode) {
+    fchmodat(UpperFd(*up), name.c_str(), mode, 0);
+    utimensat(UpperFd(*up), name.c_str(), times, AT_SYMLINK_NOFOLLOW);
   }
   // Its stack now starts with the upper; the directories below it are
   // unchanged (they have no upper part yet).
@@ -365,13 +407,12 @@ int Writer::CopyUpFile(const Target& t, int upper_parent, bool with_data,
       if (int err = CopyData(src.get(), dst.get(), st.st_size, cancel)) return fail(err);
     }
     if (int err = CopyXattrs(src_path, "", dst.get())) return fail(err);
-    if (fchown(dst.get(), st.st_uid, st.st_gid) != 0 && errno != EPERM) return fail(errno);
-    if (fchmod(dst.get(), st.st_mode & 07777) != 0) return fail(errno);
-    if (futimens(dst.get(), times) != 0) return fail(errno);
     // Where the copy came from, as overlayfs records it (not for a file
     // with other hard links: the copy breaks the link and is a new file).
     // The preload library takes a regular file of the upper with no origin
     // for no copy: a filesystem that holds xattrs must hold this one.
+    // Before the mode: a user.* xattr needs write permission, which a
+    // read-only file's owner lacks without privilege.
     std::string origin;
     if (st.st_nlink == 1) {
       origin = EncodeOrigin(src.get(), "", view_->layers().layer(t.layer).uuid);
@@ -380,6 +421,9 @@ int Writer::CopyUpFile(const Target& t, int upper_parent, bool with_data,
         return fail(errno);
       }
     }
+    if (fchown(dst.get(), st.st_uid, st.st_gid) != 0 && errno != EPERM) return fail(errno);
+    if (fchmod(dst.get(), st.st_mode & 07777) != 0) return fail(errno);
+    if (futimens(dst.get(), times) != 0) return fail(errno);
     if (tmp.empty()) {
       std::string self = absl::StrCat("/proc/self/fd/", dst.get());
       if (linkat(AT_FDCWD, self.c_str(), upper_parent, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
@@ -445,6 +489,7 @@ SysResult<Target> Writer::CopyUpLocked(const Target& t, bool with_data,
   if (!fresh.exists) return Errno{ENOENT};
   if (fresh.layer != 0) {
     KeepTimes keep(UpperFd(*up));
+    OwnerWritable writable(UpperFd(*up));
     MarkImpure(UpperFd(*up));
     if (int err = CopyUpFile(fresh, UpperFd(*up), with_data, cancel)) return Errno{err};
   }

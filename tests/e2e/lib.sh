@@ -47,6 +47,8 @@
 #               --work $E2E_WORK only if E2E_WORK is set: ovlbox's default
 #               work dir is used otherwise)
 #   E2E_EXTRA_ENV  newline-separated VAR=VALUE lines added to e2e_env
+#   E2E_AS_USER UID:GID: both sides run as that user, ovlbox itself too
+#               (set by a case's setup; the layers must let it in)
 #
 # Knobs (environment):
 #   OVLBOX           the ovlbox binary (view_test.sh also looks in runfiles)
@@ -600,8 +602,19 @@ _run_side() {
     # shellcheck disable=SC2086
     prefix=("$OVLBOX" ${E2E_OVLBOX_FLAGS:-} "${prefix[@]}" --)
   fi
+  # E2E_AS_USER=UID:GID: both sides run as that user (ovlbox itself too,
+  # as an unprivileged user runs it; the kernel's mount is root's).
+  if [ -n "${E2E_AS_USER:-}" ]; then
+    if [ "$side" = ovlbox ]; then
+      install -m 0755 "$OVLBOX" "$E2E_ROOT/ovlbox-as-user"
+      prefix[0]=$E2E_ROOT/ovlbox-as-user
+    fi
+    prefix=(setpriv --reuid="${E2E_AS_USER%%:*}" --regid="${E2E_AS_USER#*:}" --clear-groups
+      "${prefix[@]}")
+  fi
   rm -rf "$E2E_SCRATCH"
   mkdir -p "$E2E_SCRATCH" "$dir"
+  [ -z "${E2E_AS_USER:-}" ] || chown "$E2E_AS_USER" "$E2E_SCRATCH" "$E2E_HOME"
   # Where this side's changes go, for _render.
   : >"$dir/upper"
   if [ -n "${E2E_UPPER:-}" ]; then
@@ -834,7 +847,7 @@ run_rw_case() {
   shift 3
   _case_selected "$name" || return 0
   local out=$E2E_OUT/$name why='' t_case t0 k_start k_end o_start o_end baseline
-  local E2E_LOWERS=$E2E_VIEW:$E2E_L2 E2E_UPPER='' E2E_WORK=''
+  local E2E_LOWERS=$E2E_VIEW:$E2E_L2 E2E_UPPER='' E2E_WORK='' E2E_AS_USER=''
   if [ -e "$out" ]; then
     e2e_err "duplicate case name: $name"
     _fail "$name" "duplicate case name"
@@ -854,6 +867,8 @@ run_rw_case() {
   baseline=$(e2e_manifest "${lowers[@]}")
   local ku=$out/kernel-upper kw=$out/kernel-work ou=$out/ovlbox-upper cw=$out/check-work
   mkdir -p "$ku" "$kw" "$ou" "$cw"
+  # ovlbox run by a user makes its default work dir beside its upper.
+  [ -z "${E2E_AS_USER:-}" ] || chown "$E2E_AS_USER" "$ku" "$kw" "$ou" "$cw" "$out"
   # The upper roots are the view root: same times on both sides.
   touch -d '2000-01-01 00:00:00 UTC' "$ku" "$ou"
   # Whatever the workload writes gets an mtime after t0 (the clock that

@@ -166,7 +166,12 @@ def main(argv):
             kind = "b"
         else:
             kind = "?"
-        fields += [kind, "%04o" % stat.S_IMODE(m), "%d:%d" % (st.st_uid, st.st_gid)]
+        if is_whiteout(st) and mode == "upper":
+            # Whoever makes a whiteout owns it: overlayfs' mounter (root,
+            # for the kernel's mount) or the user who runs ovlbox.
+            fields += [kind, "%04o" % stat.S_IMODE(m), "owner"]
+        else:
+            fields += [kind, "%04o" % stat.S_IMODE(m), "%d:%d" % (st.st_uid, st.st_gid)]
         if is_whiteout(st):
             # The kernel makes whiteouts as links to one shared whiteout
             # of its work dir: their link count and times say nothing.

@@ -972,6 +972,37 @@ mv im/sym im/symdir/
 mv im/three.txt im/three-renamed.txt
 du -s im im/a im/a/b | sed "s/[[:space:]].*//" | tr "\n" " "; echo'
 
+# ------------------------------------------------------------ as a user
+
+# ovlbox run by an unprivileged user (as the kernel's overlay, mounted by
+# root, is used by that user), over a tree the user owns with read-only
+# directories (a Go module cache, a build's read-only outputs): the user
+# changes its own files in them and its directories' modes, and is refused
+# what it may not do. Copy-up needs no privilege.
+setup_as_user() {
+  E2E_AS_USER=65534:65534
+  _put "$E2E_L2/t/ro/file.txt" "in a read-only directory"
+  _put "$E2E_L2/t/ro/sub/deep.txt" "deeper"
+  _put "$E2E_L2/t/mod/pkg@v1/go.mod" "module pkg"
+  _put "$E2E_L2/t/mod/pkg@v1/lib/a.go" "package lib"
+  chmod 0444 "$E2E_L2/t/mod/pkg@v1/go.mod" "$E2E_L2/t/mod/pkg@v1/lib/a.go"
+  chmod 0555 "$E2E_L2/t/ro/sub" "$E2E_L2/t/ro" "$E2E_L2/t/mod/pkg@v1/lib" "$E2E_L2/t/mod/pkg@v1"
+  chown -R 65534:65534 "$E2E_L2/t"
+  mkdir -p "$E2E_VIEW/t"
+  chown 65534:65534 "$E2E_VIEW/t"
+}
+
+rw_case as-user 'setpriv' setup_as_user '
+id -u
+cd t
+echo more >> ro/file.txt && cat ro/file.txt
+echo deeper still >> ro/sub/deep.txt && cat ro/sub/deep.txt
+touch ro/new 2>&1 | sed "s/^touch: //"
+rm ro/file.txt 2>&1 | sed "s/^rm: //"
+chmod u+w ro && touch ro/new && rm ro/file.txt && ls ro
+rm -rf mod 2>&1 | sed "s/^rm: //" | sort
+chmod -R u+w mod && rm -rf mod && ls'
+
 # ------------------------------------------------------------ deep trees
 
 # A tree deeper than a path can name (each level a 200-byte name, 22 of
