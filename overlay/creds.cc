@@ -58,9 +58,38 @@ AsMounter::~AsMounter() {
   if (switched_) Become(t_creds.caller_fsuid, t_creds.caller_fsgid, t_creds.caller_groups);
 }
 
+namespace {
+
+// Whose permission the checks below judge: the caller's while this thread
+// acts for one; otherwise the supervisor's own, which are the caller's
+// then, when they carry no privilege (a root supervisor's checks are the
+// kernel's, on the real directories, whose modes and owners are the
+// view's; an unprivileged one's copies of others' directories are its
+// own, so their real modes would let it in where the view's do not).
+// Null: no check.
+const ThreadCreds* Judged() {
+  if (t_creds.acting) return &t_creds;
+  static const ThreadCreds* self = []() -> const ThreadCreds* {
+    if (geteuid() == 0) return nullptr;
+    auto* c = new ThreadCreds;
+    c->caller_fsuid = geteuid();
+    c->caller_fsgid = getegid();
+    int count = getgroups(0, nullptr);
+    c->caller_groups.resize(count > 0 ? count : 0);
+    if (count > 0) getgroups(count, c->caller_groups.data());
+    return c;
+  }();
+  return self;
+}
+
+}  // namespace
+
+bool ChecksCaller() { return Judged() != nullptr; }
+
 int CallerMayChangeDir(const struct stat& dir) {
-  const ThreadCreds& c = t_creds;
-  if (!c.acting || c.caller_fsuid == 0) return 0;
+  const ThreadCreds* judged = Judged();
+  if (judged == nullptr || judged->caller_fsuid == 0) return 0;
+  const ThreadCreds& c = *judged;
   unsigned bits;
   if (c.caller_fsuid == dir.st_uid) {
     bits = (dir.st_mode >> 6) & 7;
@@ -92,9 +121,9 @@ bool CallerMaySearch(const struct stat& dir) {
 }
 
 int CallerMayRemoveFrom(const struct stat& dir, const struct stat& victim) {
-  const ThreadCreds& c = t_creds;
-  if (!c.acting || c.caller_fsuid == 0 || !(dir.st_mode & S_ISVTX)) return 0;
-  return c.caller_fsuid == dir.st_uid || c.caller_fsuid == victim.st_uid ? 0 : EPERM;
+  const ThreadCreds* c = Judged();
+  if (c == nullptr || c->caller_fsuid == 0 || !(dir.st_mode & S_ISVTX)) return 0;
+  return c->caller_fsuid == dir.st_uid || c->caller_fsuid == victim.st_uid ? 0 : EPERM;
 }
 
 }  // namespace ovlbox

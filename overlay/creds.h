@@ -47,9 +47,13 @@ class AsMounter {
   bool switched_ = false;
 };
 
+// Whether the Writer checks the caller's permission itself by the view's
+// modes (while acting for a caller, or always in an unprivileged
+// supervisor); otherwise the kernel's checks on the real directories judge.
+bool ChecksCaller();
 // Whether the caller may add and remove entries in a directory with these
 // attributes (write and search permission by mode bits; fsuid 0 may). 0 or
-// EACCES. Only meaningful while acting for a caller.
+// EACCES; 0 where ChecksCaller() is false.
 int CallerMayChangeDir(const struct stat& dir);
 // Whether the caller may search a directory with these attributes by its
 // mode bits alone: anyone may, or the caller owns it and may, or the caller

@@ -695,7 +695,7 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
     }
   }
 
-  if (ActingForCaller()) {
+  if (ChecksCaller()) {
     // As may_delete/may_create and vfs_rename judge it, for the caller.
     if (int err = CallerMayChangeDir(from.parent->st)) return err;
     if (int err = CallerMayChangeDir(to.parent->st)) return err;

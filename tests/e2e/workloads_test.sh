@@ -988,6 +988,8 @@ setup_as_user() {
   chmod 0444 "$E2E_L2/t/mod/pkg@v1/go.mod" "$E2E_L2/t/mod/pkg@v1/lib/a.go"
   chmod 0555 "$E2E_L2/t/ro/sub" "$E2E_L2/t/ro" "$E2E_L2/t/mod/pkg@v1/lib" "$E2E_L2/t/mod/pkg@v1"
   chown -R 65534:65534 "$E2E_L2/t"
+  _put "$E2E_L2/t/sys/root.txt" "root's"
+  chmod 0666 "$E2E_L2/t/sys/root.txt"
   mkdir -p "$E2E_VIEW/t"
   chown 65534:65534 "$E2E_VIEW/t"
 }
@@ -1001,7 +1003,12 @@ touch ro/new 2>&1 | sed "s/^touch: //"
 rm ro/file.txt 2>&1 | sed "s/^rm: //"
 chmod u+w ro && touch ro/new && rm ro/file.txt && ls ro
 rm -rf mod 2>&1 | sed "s/^rm: //" | sort
-chmod -R u+w mod && rm -rf mod && ls'
+chmod -R u+w mod && rm -rf mod && ls
+touch sys/new 2>&1 | sed "s/^touch: //"
+rm sys/root.txt 2>&1 | sed "s/^rm: //"
+mv sys/root.txt root-moved.txt 2>&1 | sed "s/^mv: //"
+chmod 600 sys/root.txt 2>&1 | sed "s/^chmod: //"
+cat sys/root.txt'
 
 # ------------------------------------------------------------ deep trees
 
