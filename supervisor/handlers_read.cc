@@ -666,8 +666,18 @@ Response HandleGetdents(Call& c) {
     // a listing keeps its place when the directory is copied up meanwhile.
     uint64_t generation = c.view().generation();
     auto dir = c.view().DirOfReal(loc);
-    off_t at = lseek(fd.get(), 0, SEEK_CUR);
-    if (dir.ok() && at > 0 && loc.layer > 0 && (*dir)->merged() && (*dir)->top_layer() == 0 &&
+    off_t pos = lseek(fd.get(), 0, SEEK_CUR);
+    if (pos < 0) return Response::Error(errno);
+    // One getdents from `entries`, on at the stream's position.
+    auto serve = [&](const std::vector<DirEntry>& entries) -> Response {
+      uint64_t new_pos;
+      OVL_TRY(size_t n, FillDirents(entries, static_cast<uint64_t>(pos), legacy, out.data(), cap,
+                                    &new_pos));
+      if (n > 0 && c.Write(buf, out.data(), n) != 0) return Response::Error(EFAULT);
+      lseek(fd.get(), static_cast<off_t>(new_pos), SEEK_SET);
+      return Response::Value(static_cast<int64_t>(n));
+    };
+    if (dir.ok() && pos > 0 && loc.layer > 0 && (*dir)->merged() && (*dir)->top_layer() == 0 &&
         (*dir)->stack.size() == 2 && (*dir)->stack[1].layer == loc.layer) {
       // A directory of one lower alone when it was opened, copied up since
       // (its first change, as in a drain that removes what it reads):
@@ -685,26 +695,12 @@ Response HandleGetdents(Call& c) {
       lone.stable_dev = (*dir)->stable_dev;
       lone.stable_ino = (*dir)->stable_ino;
       OVL_TRY(auto entries, ListMerged(c.view(), lone, DotDotIno(c.view(), **dir), true));
-      off_t pos = lseek(fd.get(), 0, SEEK_CUR);
-      if (pos < 0) return Response::Error(errno);
-      uint64_t new_pos;
-      OVL_TRY(size_t n, FillDirents(entries, static_cast<uint64_t>(pos), legacy, out.data(), cap,
-                                    &new_pos));
-      if (n > 0 && c.Write(buf, out.data(), n) != 0) return Response::Error(EFAULT);
-      lseek(fd.get(), static_cast<off_t>(new_pos), SEEK_SET);
-      return Response::Value(static_cast<int64_t>(n));
+      return serve(entries);
     }
     if (dir.ok()) {
       c.NoteDir(**dir, generation);  // the next listing of it: the library's
       OVL_TRY(auto entries, CachedListing(c.view(), **dir, DotDotIno(c.view(), **dir)));
-      off_t pos = lseek(fd.get(), 0, SEEK_CUR);
-      if (pos < 0) return Response::Error(errno);
-      uint64_t new_pos;
-      OVL_TRY(size_t n, FillDirents(*entries, static_cast<uint64_t>(pos), legacy, out.data(),
-                                    cap, &new_pos));
-      if (n > 0 && c.Write(buf, out.data(), n) != 0) return Response::Error(EFAULT);
-      lseek(fd.get(), static_cast<off_t>(new_pos), SEEK_SET);
-      return Response::Value(static_cast<int64_t>(n));
+      return serve(*entries);
     }
     // A lower's directory the view no longer has (removed while held):
     // overlayfs lists a removed directory as the kernel lists any, with
