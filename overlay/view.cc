@@ -829,8 +829,26 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     }
   };
 
+  const uint64_t resolve = options.resolve;
+  const bool beneath = (resolve & RESOLVE_BENEATH) != 0;
+  const bool in_root = (resolve & RESOLVE_IN_ROOT) != 0;
+  const bool scoped = beneath || in_root;
+  const bool no_symlinks = (resolve & RESOLVE_NO_SYMLINKS) != 0;
+  const bool no_magiclinks = (resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)) != 0 || scoped;
+  const bool no_xdev = (resolve & RESOLVE_NO_XDEV) != 0;
+  if (scoped && path[0] == '/') {
+    // Below the starting directory only: an absolute path escapes it
+    // (BENEATH), or starts at it (IN_ROOT).
+    if (beneath) return Errno{EXDEV};
+    size_t first = path.find_first_not_of('/');
+    path = first == std::string_view::npos ? std::string_view(".") : path.substr(first);
+  }
+
   const std::string& view_root = layers_->view_root();
-  if (path[0] == '/' && view_root != "/" && path.size() > view_root.size() + 1 &&
+  if (resolve != 0 && path[0] == '/') {
+    // Walked from the root name by name, where every step is judged.
+    if (int err = go_host_root()) return Errno{err};
+  } else if (path[0] == '/' && view_root != "/" && path.size() > view_root.size() + 1 &&
       path.starts_with(view_root) && path[view_root.size()] == '/' &&
       path.find_first_not_of('/', view_root.size()) != std::string_view::npos) {
     // Below the view root by its canonical path (no symlinks on the way, so
@@ -877,6 +895,21 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
   PushComponents(path, &pending);
   bool trailing = path.back() == '/';
   int links = 0;
+  // RESOLVE_BENEATH / IN_ROOT: where the walk started, and how many
+  // directories below it the walk is.
+  const ViewDirPtr start_view = view;
+  const std::shared_ptr<UniqueFd> start_host = host;
+  const struct stat start_host_st = host_st;
+  int depth = 0;
+  // RESOLVE_NO_XDEV: the walk stays where it started, in the view or on
+  // one host filesystem.
+  const bool started_in_view = view != nullptr;
+  auto crossed = [&]() {
+    if (!no_xdev) return false;
+    if ((view != nullptr) != started_in_view) return true;
+    return !view && start_host_st.st_ino != 0 && host_st.st_ino != 0 &&
+           host_st.st_dev != start_host_st.st_dev;
+  };
 
   // Target for "the current directory itself" (".", "..", "/").
   auto current_as_target = [&](LastKind kind) -> SysResult<Target> {
@@ -925,6 +958,14 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     }
     if (name == "..") {
       const bool from_view = view != nullptr;
+      if (scoped && depth == 0) {
+        // Above the starting directory: an escape (BENEATH), or the
+        // starting directory itself, as "/" is its own parent (IN_ROOT).
+        if (beneath) return Errno{EXDEV};
+        if (last) return current_as_target(LastKind::kDotDot);
+        continue;
+      }
+      if (scoped) --depth;
       if (view) {
         if (view->rel.empty()) {
           if (layers_->view_root() != "/") {
@@ -942,6 +983,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
         if (fstat(up.get(), &st) != 0) return Errno{errno};
         enter_host(std::move(up), st);
       }
+      if (crossed()) return Errno{EXDEV};
       if (last) {
         OVL_ASSIGN_OR_RETURN(Target t, current_as_target(LastKind::kDotDot));
         t.dotdot_in_view = from_view;
@@ -958,6 +1000,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       ViewDirPtr known = CachedDir(JoinRel(view->rel, name));
       if (known && !IsPassthrough(known->st.st_dev)) {
         view = std::move(known);
+        if (scoped) ++depth;
         continue;
       }
     }
@@ -978,11 +1021,13 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
         child.layer = -1;
         child.rel.clear();
         child.host_parent = std::make_shared<UniqueFd>(dup);
+        if (no_xdev) return Errno{EXDEV};  // a mount inside the view
         if (last) {
           child.trailing_slash = trailing;
           return child;
         }
         enter_host(UniqueFd(child.fd.release()), child.st);
+        if (scoped) ++depth;
         continue;
       }
     } else {
@@ -1003,6 +1048,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
           t.proc_link = std::move(link);
           return t;
         }
+        if (no_symlinks) return Errno{ELOOP};
         if (++links > kMaxSymlinks) return Errno{ELOOP};
         PushComponents(link, &pending);
         continue;
@@ -1031,6 +1077,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
           // A magic link (fd/N, cwd, exe, root): the kernel follows it to the
           // object itself; map that object back to the view when it is in a
           // layer.
+          if (no_magiclinks) return Errno{ELOOP};
           if (++links > kMaxSymlinks) return Errno{ELOOP};
           auto obj = OpenPath(host->get(), name.c_str(), 0);
           if (!obj.ok()) return Errno{obj.error()};
@@ -1117,6 +1164,7 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
     // (open with O_CREAT: EISDIR whatever the name is), is not followed.
     bool follow_last = options.follow && !(trailing && !options.trailing_follows);
     if (S_ISLNK(child.st.st_mode) && (!last || follow_last || slash_follows)) {
+      if (no_symlinks) return Errno{ELOOP};
       if (++links > kMaxSymlinks) return Errno{ELOOP};
       int dirfd = view ? child.parent->stack.front().fd.get() : host->get();
       if (view) {
@@ -1128,8 +1176,17 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
       OVL_ASSIGN_OR_RETURN(std::string target, ReadLinkAt(dirfd, name.c_str()));
       if (target.empty()) return Errno{ENOENT};
       if (last && target.back() == '/') trailing = true;
-      if (target[0] == '/') {
+      if (target[0] == '/' && scoped) {
+        // An absolute target escapes (BENEATH), or starts again at the
+        // starting directory (IN_ROOT).
+        if (beneath) return Errno{EXDEV};
+        view = start_view;
+        host = start_host;
+        host_st = start_host_st;
+        depth = 0;
+      } else if (target[0] == '/') {
         if (int err = go_host_root()) return Errno{err};
+        if (crossed()) return Errno{EXDEV};
       }
       size_t before = pending.size();
       PushComponents(target, &pending);
@@ -1163,7 +1220,9 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
         view = child.dir;
       } else {
         enter_host(UniqueFd(child.fd.release()), child.st);
+        if (crossed()) return Errno{EXDEV};
       }
+      if (scoped) ++depth;
       continue;
     }
     if (!last || slash_follows) return Errno{ENOTDIR};

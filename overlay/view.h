@@ -213,6 +213,10 @@ struct ResolveOptions {
   // When set: a lookup that fails because a name on the way (not the last)
   // is missing in a view directory stores that directory here.
   ViewDirPtr* missing_in = nullptr;
+  // openat2's RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS,
+  // RESOLVE_NO_MAGICLINKS and RESOLVE_NO_XDEV, judged in the view as the
+  // kernel judges them on its overlay (the view is one mount).
+  uint64_t resolve = 0;
 };
 
 class View {

@@ -114,6 +114,29 @@ bool RejectsWrite(const View& view, const Target& t) {
   return type == S_IFREG || type == S_IFDIR || type == S_IFLNK;
 }
 
+// What openat2 refuses in `how` before any lookup, as the kernel's
+// build_open_flags does (open and openat ignore the same things).
+int CheckOpenHow(const open_how& how) {
+  constexpr uint64_t kValidResolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS |
+                                     RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT |
+                                     RESOLVE_CACHED;
+  constexpr uint64_t kValidFlags =
+      O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |
+      FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |
+      O_PATH | O_SYNC | O_TMPFILE;
+  constexpr uint64_t kPathFlags = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
+  if (how.flags & ~kValidFlags) return EINVAL;
+  if (how.resolve & ~kValidResolve) return EINVAL;
+  if ((how.resolve & RESOLVE_BENEATH) && (how.resolve & RESOLVE_IN_ROOT)) return EINVAL;
+  if (how.flags & (O_CREAT | (O_TMPFILE & ~O_DIRECTORY))) {
+    if (how.mode & ~uint64_t{07777}) return EINVAL;
+  } else if (how.mode != 0) {
+    return EINVAL;
+  }
+  if ((how.flags & O_PATH) && (how.flags & ~kPathFlags)) return EINVAL;
+  return 0;
+}
+
 Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mode_t mode,
                     uint64_t resolve) {
   int flags = static_cast<int>(flags64);
@@ -121,6 +144,7 @@ Response OpenCommon(Call& c, int dirfd, uint64_t path_addr, uint64_t flags64, mo
   bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
   bool creat = (flags & O_CREAT) != 0 && !tmpfile;
   ResolveOptions options;
+  options.resolve = resolve;
   options.follow = !(flags & O_NOFOLLOW) && !(creat && (flags & O_EXCL));
   if (tmpfile) options.follow = true;
   // With O_CREAT a trailing slash is EISDIR, whatever the name is.
@@ -360,11 +384,19 @@ Response HandleOpen(Call& c) {
       open_how how{};
       size_t size = c.arg(3);
       if (size < sizeof(how)) return Response::Error(EINVAL);
+      if (size > 4096) return Response::Error(E2BIG);
       if (c.Read(c.arg(2), &how, sizeof(how)) != 0) return Response::Error(EFAULT);
-      if (how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) {
-        // Not implemented in the view's resolver yet.
-        return Response::Error(EXDEV);
+      if (size > sizeof(how)) {
+        // A larger struct from a newer program: its extra bytes must be 0.
+        std::vector<char> tail(size - sizeof(how));
+        if (c.Read(c.arg(2) + sizeof(how), tail.data(), tail.size()) != 0) {
+          return Response::Error(EFAULT);
+        }
+        for (char b : tail) {
+          if (b != 0) return Response::Error(E2BIG);
+        }
       }
+      if (int err = CheckOpenHow(how)) return Response::Error(err);
       return OpenCommon(c, c.arg_int(0), c.arg(1), how.flags, how.mode, how.resolve);
     }
   }

@@ -1,6 +1,7 @@
 #include "tracer/tracee.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -294,7 +295,8 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
     return TargetForFd(view, dirfd);
   }
   Base base;
-  if (path[0] != '/') {
+  // openat2's RESOLVE_IN_ROOT starts even an absolute path at dirfd.
+  if (path[0] != '/' || (options.resolve & RESOLVE_IN_ROOT)) {
     auto found = BaseFor(view, dirfd);
     if (!found.ok() && found.error() == ENOENT) {
       // A directory removed from the view while in use (its real directory
