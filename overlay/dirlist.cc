@@ -83,8 +83,13 @@ uint64_t NameCookie(std::string_view name) {
 ino_t CopiedUpIno(const View& view, int dirfd, const std::string& rel, const char* name,
                   ino_t real_ino) {
   struct stat st;
-  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode)) {
     return real_ino;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    // A symlink, fifo, socket or device copied up in this run.
+    OriginId id = view.SpecialCopyOrigin(st, dirfd, name);
+    return id.valid() ? id.ino : real_ino;
   }
   OriginId id = view.CopyOrigin(
       st,
@@ -164,6 +169,12 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
         add(name[1] == '\0' ? dir.stable_ino : parent_ino, DT_DIR);
         return;
       }
+      if (map_copies && type != DT_DIR && type != DT_REG && type != DT_UNKNOWN &&
+          view.AnySpecialCopy()) {
+        ino_t shown = CopiedUpIno(view, ld.fd.get(), dir.rel, name, ino);
+        copies_listed = copies_listed || shown != ino;
+        ino = shown;
+      }
       if (type == DT_REG && map_copies) {
         // A copied-up file lists its lower file's number, as stat reports
         // it (overlayfs does the same in directories it marks impure).
@@ -173,10 +184,6 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
                         (impure_alone && HasOrigin(ld.fd.get(), name));
         ino = shown;
       }
-      // A symlink, fifo, socket or device may be a copy that nothing on
-      // disk tells from a new one (docs/design.md, Known limits): a
-      // directory that holds one keeps its mark.
-      if (impure_alone && type != DT_REG && type != DT_DIR) copies_listed = true;
       if (raw) return add(ino, type);
       if (type == DT_CHR || type == DT_UNKNOWN ||
           (type == DT_DIR && holds_hidden) || (type == DT_REG && ld.xwhiteouts)) {

@@ -667,6 +667,15 @@ SysResult<Base> View::BaseForRealDir(
 void View::FixStat(const Target& t, struct stat* st) const {
   if (!t.in_view) return;
   if (!t.dir) {
+    if (t.layer == 0 && !S_ISREG(st->st_mode)) {
+      if (!AnySpecialCopy() || !t.parent || t.name.empty() || t.last != LastKind::kNormal) return;
+      OriginId id = SpecialCopyOrigin(*st, t.parent->top_fd(), t.name.c_str());
+      if (id.valid()) {
+        st->st_dev = id.dev;
+        st->st_ino = id.ino;
+      }
+      return;
+    }
     if (t.layer == 0 && S_ISREG(st->st_mode) && layers_->has_upper()) {
       OriginId id = CopyOrigin(
           *st, [&](char* buf, size_t size) { return FdGetXattr(t.fd.get(), kOriginXattr, buf, size); },
@@ -720,6 +729,115 @@ void View::RecordCopyUp(const struct stat& upper, const struct stat& lower,
   OriginId id{lower.st_dev, lower.st_ino};
   origins_.Put(upper.st_ino, upper.st_ctim, id);
   if (!origin.empty()) origins_.PutHandle(origin, id);
+}
+
+namespace {
+
+// The birth time of `name` in `dirfd` (or of `dirfd` itself); false where
+// the filesystem keeps none.
+bool BirthTime(int dirfd, const char* name, struct statx_timestamp* out) {
+  struct statx stx;
+  int flags = AT_SYMLINK_NOFOLLOW | (name == nullptr || *name == '\0' ? AT_EMPTY_PATH : 0);
+  if (statx(dirfd, name != nullptr ? name : "", flags, STATX_BTIME, &stx) != 0 ||
+      !(stx.stx_mask & STATX_BTIME)) {
+    return false;
+  }
+  *out = stx.stx_btime;
+  return true;
+}
+
+constexpr size_t kMaxSpecialCopies = 1 << 16;
+
+}  // namespace
+
+void View::RecordSpecialCopy(int parent_fd, const std::string& name,
+                             const struct stat& lower) const {
+  struct stat up, parent;
+  struct statx_timestamp born;
+  if (fstatat(parent_fd, name.c_str(), &up, AT_SYMLINK_NOFOLLOW) != 0 ||
+      fstat(parent_fd, &parent) != 0 || !BirthTime(parent_fd, name.c_str(), &born)) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(special_mu_);
+    if (special_copies_.size() >= kMaxSpecialCopies) special_copies_.clear();
+    special_copies_[up.st_ino] = {OriginId{lower.st_dev, lower.st_ino}, born.tv_sec, born.tv_nsec,
+                                  parent.st_dev, parent.st_ino, name};
+  }
+  any_special_copy_.store(true, std::memory_order_release);
+  if (special_counter_ != nullptr) __atomic_add_fetch(special_counter_, 1, __ATOMIC_RELEASE);
+}
+
+void View::MoveSpecialCopy(int from_fd, const std::string& from_name, int to_fd,
+                           const std::string& to_name) const {
+  if (!AnySpecialCopy()) return;
+  struct stat moved, from, to;
+  if (fstatat(to_fd, to_name.c_str(), &moved, AT_SYMLINK_NOFOLLOW) != 0 ||
+      fstat(from_fd, &from) != 0 || fstat(to_fd, &to) != 0) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(special_mu_);
+  auto it = special_copies_.find(moved.st_ino);
+  if (it == special_copies_.end() || it->second.parent_dev != from.st_dev ||
+      it->second.parent_ino != from.st_ino || it->second.name != from_name) {
+    return;
+  }
+  it->second.parent_dev = to.st_dev;
+  it->second.parent_ino = to.st_ino;
+  it->second.name = to_name;
+}
+
+void View::SwapSpecialCopies(int a_fd, const std::string& a_name, int b_fd,
+                             const std::string& b_name) const {
+  if (!AnySpecialCopy()) return;
+  struct stat at_a, at_b, dir_a, dir_b;
+  if (fstatat(a_fd, a_name.c_str(), &at_a, AT_SYMLINK_NOFOLLOW) != 0 ||
+      fstatat(b_fd, b_name.c_str(), &at_b, AT_SYMLINK_NOFOLLOW) != 0 || fstat(a_fd, &dir_a) != 0 ||
+      fstat(b_fd, &dir_b) != 0) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(special_mu_);
+  // What is at a's name now was at b's, and the other way round.
+  auto rename_record = [&](ino_t ino, const struct stat& was_dir, const std::string& was_name,
+                           const struct stat& now_dir, const std::string& now_name) {
+    auto it = special_copies_.find(ino);
+    if (it == special_copies_.end() || it->second.parent_dev != was_dir.st_dev ||
+        it->second.parent_ino != was_dir.st_ino || it->second.name != was_name) {
+      return;
+    }
+    it->second.parent_dev = now_dir.st_dev;
+    it->second.parent_ino = now_dir.st_ino;
+    it->second.name = now_name;
+  };
+  rename_record(at_a.st_ino, dir_b, b_name, dir_a, a_name);
+  rename_record(at_b.st_ino, dir_a, a_name, dir_b, b_name);
+}
+
+OriginId View::SpecialCopyOrigin(const struct stat& upper, int dirfd, const char* name) const {
+  if (S_ISREG(upper.st_mode) || S_ISDIR(upper.st_mode) || !layers_->has_upper() ||
+      upper.st_dev != layers_->layer(0).dev || !AnySpecialCopy()) {
+    return OriginId{};
+  }
+  SpecialCopy copy;
+  {
+    std::lock_guard<std::mutex> lock(special_mu_);
+    auto it = special_copies_.find(upper.st_ino);
+    if (it == special_copies_.end()) return OriginId{};
+    copy = it->second;
+  }
+  struct stat parent;
+  if (name != copy.name || fstat(dirfd, &parent) != 0 || parent.st_dev != copy.parent_dev ||
+      parent.st_ino != copy.parent_ino) {
+    return OriginId{};
+  }
+  // The same inode number, but perhaps a new object since (numbers are
+  // reused): only the copy itself, born when it was.
+  struct statx_timestamp born;
+  if (!BirthTime(dirfd, name, &born) || born.tv_sec != copy.btime_sec ||
+      born.tv_nsec != copy.btime_nsec) {
+    return OriginId{};
+  }
+  return copy.lower;
 }
 
 bool View::PlainHostPath(std::string_view path) const {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -308,6 +309,27 @@ class View {
   // lower file `lower`, whose origin handle is `origin`.
   void RecordCopyUp(const struct stat& upper, const struct stat& lower,
                     const std::string& origin) const;
+  // A symlink, fifo, socket or device copied up in this run (no user.*
+  // xattr can record its origin) as `name` in the upper directory
+  // `parent_fd`: by that name, and the names a rename gives it, it keeps
+  // reporting its lower object's identity, as overlayfs' cached dentry
+  // does (not by a name a link adds, which overlayfs looks up afresh),
+  // while the upper object is the same one (its inode and birth time).
+  void RecordSpecialCopy(int parent_fd, const std::string& name, const struct stat& lower) const;
+  // The copy named `from_name` in `from_fd` is now `to_name` in `to_fd`.
+  void MoveSpecialCopy(int from_fd, const std::string& from_name, int to_fd,
+                       const std::string& to_name) const;
+  // The objects named `a_name` in `a_fd` and `b_name` in `b_fd` were just
+  // exchanged (RENAME_EXCHANGE).
+  void SwapSpecialCopies(int a_fd, const std::string& a_name, int b_fd,
+                         const std::string& b_name) const;
+  // The lower identity of such a copy, named `name` in the upper directory
+  // `dirfd` (lstat `upper`); none for anything else.
+  OriginId SpecialCopyOrigin(const struct stat& upper, int dirfd, const char* name) const;
+  bool AnySpecialCopy() const { return any_special_copy_.load(std::memory_order_acquire); }
+  // Where RecordSpecialCopy counts the copies it records, for the preload
+  // library (which then leaves the upper's symlinks to the supervisor).
+  void CountSpecialCopiesIn(uint64_t* counter) { special_counter_ = counter; }
 
   // Stand-ins: real files that serve a view object (the fifos the
   // supervisor opens in place of a layer's fifo). Their real paths map back
@@ -363,6 +385,17 @@ class View {
   mutable absl::flat_hash_map<std::string, ViewDirPtr> cache_;
   mutable absl::flat_hash_map<std::string, std::string> aliases_;
   mutable OriginCache origins_;
+  struct SpecialCopy {
+    OriginId lower;
+    int64_t btime_sec = 0;
+    uint32_t btime_nsec = 0;
+    uint64_t parent_dev = 0, parent_ino = 0;  // the name that knows it
+    std::string name;
+  };
+  mutable std::mutex special_mu_;
+  mutable std::unordered_map<uint64_t, SpecialCopy> special_copies_;  // by upper inode
+  mutable std::atomic<bool> any_special_copy_{false};
+  uint64_t* special_counter_ = nullptr;
   mutable std::atomic<uint64_t> generation_{0};
   uint64_t* mirror_ = nullptr;
   uint64_t* layout_mirror_ = nullptr;

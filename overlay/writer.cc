@@ -219,17 +219,21 @@ bool IsOpaque(int dirfd, const std::string& name) {
 // upper directory `dirfd` moves there from another directory, when that
 // entry keeps a lower identity, as overlayfs' rename does: a regular file
 // with an origin, or anything this very call copied up from a lower where
-// it had one link (`from_lower_single`; a symlink, a fifo or a device has
-// no user xattr to keep an origin in, and overlayfs knows its lower from
-// the lookup). Listings of a directory of the upper alone map inode
-// numbers only where it is marked.
-int MarkImpureFor(int dirfd, const std::string& name, int target, bool from_lower_single) {
+// it had one link (`from_lower_single`), or a symlink, fifo, socket or
+// device copied up earlier in this run (View::SpecialCopyOrigin: no user
+// xattr can keep their origin, and overlayfs knows their lower from the
+// lookup). Listings of a directory of the upper alone map inode numbers
+// only where it is marked.
+int MarkImpureFor(const View& view, int dirfd, const std::string& name, int target,
+                  bool from_lower_single) {
   struct stat st;
   if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode)) return 0;
-  if (!from_lower_single &&
-      (!S_ISREG(st.st_mode) || lgetxattr(FdName(dirfd, name).c_str(), kOriginXattr, nullptr, 0) < 0)) {
-    return 0;
-  }
+  bool copy = from_lower_single ||
+              (S_ISREG(st.st_mode)
+                   ? lgetxattr(FdName(dirfd, name).c_str(), kOriginXattr, nullptr, 0) >= 0
+                   : view.AnySpecialCopy() &&
+                         view.SpecialCopyOrigin(st, dirfd, name.c_str()).valid());
+  if (!copy) return 0;
   std::string dir = absl::StrCat("/proc/self/fd/", target);
   if (getxattr(dir.c_str(), kImpureXattr, nullptr, 0) >= 0) return 0;
   return setxattr(dir.c_str(), kImpureXattr, "y", 1, 0) == 0 ? 0 : errno;
@@ -462,7 +466,12 @@ int Writer::CopyUpFile(const Target& t, int upper_parent, bool with_data,
     return fail(errno);
   }
   utimensat(work_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
-  return fail(Renameat2(work_.get(), tmp, upper_parent, name, RENAME_NOREPLACE));
+  if (int err = Renameat2(work_.get(), tmp, upper_parent, name, RENAME_NOREPLACE)) {
+    return fail(err);
+  }
+  // Its lower identity, which no xattr can keep (View::RecordSpecialCopy).
+  if (st.st_nlink == 1) view_->RecordSpecialCopy(upper_parent, name, st);
+  return 0;
 }
 
 SysResult<Target> Writer::CopyUp(const Target& t, bool with_data, const CancelCheck& cancel) {
@@ -740,10 +749,13 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
       if ((err = SetOpaque(dfd, to.name)) != 0) return err;
     }
     if (!samedir) {
-      if ((err = MarkImpureFor(sfd, from.name, dfd, from_lower_single)) != 0) return err;
-      if ((err = MarkImpureFor(dfd, to.name, sfd, to_lower_single)) != 0) return err;
+      if ((err = MarkImpureFor(*view_, sfd, from.name, dfd, from_lower_single)) != 0) return err;
+      if ((err = MarkImpureFor(*view_, dfd, to.name, sfd, to_lower_single)) != 0) return err;
     }
     err = Renameat2(sfd, from.name, dfd, to.name, RENAME_EXCHANGE);
+    // Each object under the other's name now (a copy of a symlink keeps
+    // its identity by the name it moves to).
+    if (err == 0) view_->SwapSpecialCopies(sfd, from.name, dfd, to.name);
     view_->InvalidateDir(from.rel, true);
     view_->InvalidateDir(to.rel, true);
     return err;
@@ -761,7 +773,10 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
     view_->InvalidateDir(from.rel, true);
     return ENOTEMPTY;
   }
-  if (!samedir && (err = MarkImpureFor(sfd, from.name, dfd, from_lower_single)) != 0) return err;
+  if (!samedir &&
+      (err = MarkImpureFor(*view_, sfd, from.name, dfd, from_lower_single)) != 0) {
+    return err;
+  }
   bool whiteout_placed = false;
   // A directory of the upper that holds nothing is replaced where it is,
   // as the kernel's rename replaces it: a program whose cwd it was keeps
@@ -797,6 +812,7 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   } else {
     err = Renameat2(sfd, from.name, dfd, to.name, RENAME_NOREPLACE);
   }
+  if (err == 0) view_->MoveSpecialCopy(sfd, from.name, dfd, to.name);
   if (err == 0 && from_needs_whiteout && !whiteout_placed) err = Whiteout(sfd, from.name, false);
   view_->InvalidateDir(from.rel, true);
   view_->InvalidateDir(to.rel, true);
@@ -822,7 +838,7 @@ int Writer::Link(const Target& from, const Target& to) {
   UniqueFd keep(fcntl(sfd, F_DUPFD_CLOEXEC, 0));
   return Create(to, false,
                 [&](int dirfd, const char* newname, UniqueFd*) {
-                  if (int err = MarkImpureFor(keep.get(), name, dirfd, from_lower_single)) {
+                  if (int err = MarkImpureFor(*view_, keep.get(), name, dirfd, from_lower_single)) {
                     return err;
                   }
                   return linkat(keep.get(), name.c_str(), dirfd, newname, 0) == 0 ? 0 : errno;

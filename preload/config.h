@@ -136,7 +136,12 @@ struct ovlbox_view_state {
   // The generation of the last change to the view's directories (as
   // above); at most `generation`, and published before it.
   uint64_t layout;
-  uint64_t pad[4];
+  // How many symlinks, fifos, sockets and devices were copied up in this
+  // run: each keeps its lower object's identity in the view, which only
+  // the supervisor knows (no xattr can record it), so while this is not 0
+  // the library leaves the upper's symlinks to it.
+  uint64_t special_copies;
+  uint64_t pad[3];
   struct ovlbox_pure_slot slots[OVLBOX_PRELOAD_STATE_SLOTS];
   struct ovlbox_merged_slot merged[OVLBOX_PRELOAD_MERGED_SLOTS];
 };

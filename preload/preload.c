@@ -865,6 +865,13 @@ struct merged {
   char paths[OVLBOX_PRELOAD_MERGED_BYTES];
 };
 
+// Whether the supervisor copied up a symlink, fifo, socket or device in
+// this run (config.h, special_copies).
+static int special_copies_made(void) {
+  const struct ovlbox_view_state* st = view_state();
+  return st != NULL && __atomic_load_n(&st->special_copies, __ATOMIC_ACQUIRE) != 0;
+}
+
 // Whether the real directory (dev, ino) is one of a merged directory's
 // recorded and still holding (holds); *m gets its directories.
 static int shared_merged_dir(dev_t dev, ino_t ino, struct merged* m) {
@@ -1027,6 +1034,9 @@ static int merged_entry(const struct stat* dir, const char* name, char* path, st
       !S_ISLNK(st->st_mode) && !(S_ISREG(st->st_mode) && upper_file_own(path, st))) {
     return 0;
   }
+  // A symlink of the upper may be a copy that reports its lower identity
+  // (known to the supervisor alone) once any such copy was made.
+  if (index == 0 && m.upper_first && S_ISLNK(st->st_mode) && special_copies_made()) return 0;
   *merged_sub = 0;
   *generation = m.generation;
   if (!S_ISDIR(st->st_mode)) return 1;

@@ -278,6 +278,7 @@ absl::StatusOr<std::unique_ptr<PreloadService>> PreloadService::Create(View& vie
   service->shared_->layout = service->shared_->generation;
   service->state_ = std::move(state);
   view.MirrorGenerationTo(&service->shared_->generation, &service->shared_->layout);
+  view.CountSpecialCopiesIn(&service->shared_->special_copies);
   service->shared_->listing = service->pure_dirs_ ? 1 : 0;
   service->cookie_ = cfg.cookie;
   return service;

@@ -65,12 +65,10 @@ MAX_SYMLINK_UPS = 6                    # the zone is deeper than this
 # Kernel-internal overlayfs xattrs: written by the kernel as it likes
 # (hints), not part of the format the two must agree on. The copy-up
 # origin (a file handle of the lower object) is: both write it, the same.
-# The impure mark is compared by the e2e workloads; not here, where random
-# operations move symlinks and fifos copied up by an earlier operation,
-# which the kernel still knows as copies (no xattr can say so) and marks
-# their new directory for (docs/design.md, Known limits).
+# user.overlay.impure is compared: both write it where a copy arrives and
+# drop it where a listing finds none.
 INTERNAL_OVL_XATTRS = {
-    "user.overlay.impure", "user.overlay.redirect",
+    "user.overlay.redirect",
     "user.overlay.metacopy", "user.overlay.nlink", "user.overlay.uuid",
     "user.overlay.upper", "user.overlay.protattr", "user.overlay.verity",
 }
