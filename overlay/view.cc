@@ -768,6 +768,20 @@ void View::RecordSpecialCopy(int parent_fd, const std::string& name,
   if (special_counter_ != nullptr) __atomic_add_fetch(special_counter_, 1, __ATOMIC_RELEASE);
 }
 
+// The record of the copy with inode `ino`, known by `was_name` in
+// `was_dir`, now knows it by `now_name` in `now_dir`. special_mu_ held.
+void View::RenameSpecialLocked(ino_t ino, const struct stat& was_dir, const std::string& was_name,
+                               const struct stat& now_dir, const std::string& now_name) const {
+  auto it = special_copies_.find(ino);
+  if (it == special_copies_.end() || it->second.parent_dev != was_dir.st_dev ||
+      it->second.parent_ino != was_dir.st_ino || it->second.name != was_name) {
+    return;
+  }
+  it->second.parent_dev = now_dir.st_dev;
+  it->second.parent_ino = now_dir.st_ino;
+  it->second.name = now_name;
+}
+
 void View::MoveSpecialCopy(int from_fd, const std::string& from_name, int to_fd,
                            const std::string& to_name) const {
   if (!AnySpecialCopy()) return;
@@ -777,14 +791,7 @@ void View::MoveSpecialCopy(int from_fd, const std::string& from_name, int to_fd,
     return;
   }
   std::lock_guard<std::mutex> lock(special_mu_);
-  auto it = special_copies_.find(moved.st_ino);
-  if (it == special_copies_.end() || it->second.parent_dev != from.st_dev ||
-      it->second.parent_ino != from.st_ino || it->second.name != from_name) {
-    return;
-  }
-  it->second.parent_dev = to.st_dev;
-  it->second.parent_ino = to.st_ino;
-  it->second.name = to_name;
+  RenameSpecialLocked(moved.st_ino, from, from_name, to, to_name);
 }
 
 void View::SwapSpecialCopies(int a_fd, const std::string& a_name, int b_fd,
@@ -798,19 +805,8 @@ void View::SwapSpecialCopies(int a_fd, const std::string& a_name, int b_fd,
   }
   std::lock_guard<std::mutex> lock(special_mu_);
   // What is at a's name now was at b's, and the other way round.
-  auto rename_record = [&](ino_t ino, const struct stat& was_dir, const std::string& was_name,
-                           const struct stat& now_dir, const std::string& now_name) {
-    auto it = special_copies_.find(ino);
-    if (it == special_copies_.end() || it->second.parent_dev != was_dir.st_dev ||
-        it->second.parent_ino != was_dir.st_ino || it->second.name != was_name) {
-      return;
-    }
-    it->second.parent_dev = now_dir.st_dev;
-    it->second.parent_ino = now_dir.st_ino;
-    it->second.name = now_name;
-  };
-  rename_record(at_a.st_ino, dir_b, b_name, dir_a, a_name);
-  rename_record(at_b.st_ino, dir_a, a_name, dir_b, b_name);
+  RenameSpecialLocked(at_a.st_ino, dir_b, b_name, dir_a, a_name);
+  RenameSpecialLocked(at_b.st_ino, dir_a, a_name, dir_b, b_name);
 }
 
 OriginId View::SpecialCopyOrigin(const struct stat& upper, int dirfd, const char* name) const {

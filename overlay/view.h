@@ -392,6 +392,8 @@ class View {
     uint64_t parent_dev = 0, parent_ino = 0;  // the name that knows it
     std::string name;
   };
+  void RenameSpecialLocked(ino_t ino, const struct stat& was_dir, const std::string& was_name,
+                           const struct stat& now_dir, const std::string& now_name) const;
   mutable std::mutex special_mu_;
   mutable std::unordered_map<uint64_t, SpecialCopy> special_copies_;  // by upper inode
   mutable std::atomic<bool> any_special_copy_{false};
