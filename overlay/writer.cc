@@ -784,6 +784,18 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   // from the source's place). One that holds whiteouts is swapped out.
   bool empty_dir_target =
       upper_entry && from_dir && S_ISDIR(upper_st.st_mode) && !DirHoldsNames(dfd, to.name.c_str());
+  if (upper_entry && from_dir && S_ISDIR(upper_st.st_mode) && !empty_dir_target) {
+    // Empty in the view, so it holds whiteouts alone: made opaque (the
+    // lowers stay hidden meanwhile) and emptied where it is, then replaced
+    // in place like an empty one. Swapped out, a removed cwd below it would
+    // follow it elsewhere by its real "..".
+    UniqueFd target(
+        openat(dfd, to.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (target && (IsOpaque(dfd, to.name) || SetOpaque(dfd, to.name) == 0) &&
+        RemoveWhiteouts(target.get()) == 0) {
+      empty_dir_target = !DirHoldsNames(dfd, to.name.c_str());
+    }
+  }
   if (upper_entry && (from_dir || S_ISDIR(upper_st.st_mode)) && !empty_dir_target) {
     // Swap, then deal with what was at the destination (now at the source
     // name): a whiteout there is exactly what the source name may need.

@@ -52,18 +52,22 @@ SysResult<std::string> ReadLink(const std::string& path) {
   return std::string(buf, n);
 }
 
-// Whether one of `dir`'s real directories is the directory `path` (a
-// /proc/TID/cwd/.. path: where the kernel's ".." leads) reaches.
-bool HoldsRealDir(const ViewDir& dir, const std::string& path) {
+// Whether the view's directory `dir` came after the removed one that
+// `path` (a /proc/TID/cwd/.. path: where the real "..", like the kernel's,
+// leads) reaches: that one is removed too (no links left) and is none of
+// `dir`'s real directories. (A live directory there is taken for `dir`:
+// the real ".." of a directory the Writer swapped out of the way leads
+// elsewhere than overlayfs' dentry would.)
+bool ReplacedSince(const ViewDir& dir, const std::string& path) {
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) return false;
+  if (stat(path.c_str(), &st) != 0 || st.st_nlink != 0) return false;
   for (const LayerDir& ld : dir.stack) {
     struct stat real;
     if (fstat(ld.fd.get(), &real) == 0 && real.st_dev == st.st_dev && real.st_ino == st.st_ino) {
-      return true;
+      return false;
     }
   }
-  return false;
+  return true;
 }
 
 // A single name (`lead`, perhaps with trailing slashes) in a removed
@@ -329,7 +333,7 @@ SysResult<Target> Tracee::Resolve(const View& view, int dirfd, const std::string
           // The view's directory there now may be another one (the old
           // one removed, and a directory or a file made in its place):
           // the kernel's ".." still leads to the old, removed one.
-          if ((parent.ok() && !HoldsRealDir(**parent, up)) ||
+          if ((parent.ok() && ReplacedSince(**parent, up)) ||
               (!parent.ok() && parent.error() == ENOTDIR)) {
             parent = Errno{ENOENT};
           }

@@ -265,7 +265,11 @@ minimize() {
 # read) of a directory of one lower, copied up by its first removal: the
 # stream goes on listing the lower's directory, as overlayfs' does (names
 # were skipped, and one left behind).
-regressions=${DIFF_REGRESSIONS-73005:120 73305:120 1:60 93197:60 95027:150 96007:150}
+# 100085:120: "../../b" from a removed cwd whose removed parent a rename
+# replaced: the target, holding whiteouts alone, was swapped out of the
+# way, and the real ".." of the cwd followed it (ENOENT where the kernel
+# finds b).
+regressions=${DIFF_REGRESSIONS-73005:120 73305:120 1:60 93197:60 95027:150 96007:150 100085:120}
 [ -n "$only_default" ] && regressions=
 runs=()
 for ((seed = seed_start; seed < seed_start + seeds; seed++)); do runs+=("$seed:$nops"); done
