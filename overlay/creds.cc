@@ -58,6 +58,11 @@ AsMounter::~AsMounter() {
   if (switched_) Become(t_creds.caller_fsuid, t_creds.caller_fsgid, t_creds.caller_groups);
 }
 
+bool SupervisorIsRoot() {
+  static const bool root = geteuid() == 0;
+  return root;
+}
+
 namespace {
 
 // Whose permission the checks below judge: the caller's while this thread
@@ -70,7 +75,7 @@ namespace {
 const ThreadCreds* Judged() {
   if (t_creds.acting) return &t_creds;
   static const ThreadCreds* self = []() -> const ThreadCreds* {
-    if (geteuid() == 0) return nullptr;
+    if (SupervisorIsRoot()) return nullptr;
     auto* c = new ThreadCreds;
     c->caller_fsuid = geteuid();
     c->caller_fsgid = getegid();

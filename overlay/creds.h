@@ -47,6 +47,9 @@ class AsMounter {
   bool switched_ = false;
 };
 
+// Whether the supervisor runs as root (with root's override of modes and
+// owners); an unprivileged one does the mounter's work in the user's way.
+bool SupervisorIsRoot();
 // Whether the Writer checks the caller's permission itself by the view's
 // modes (while acting for a caller, or always in an unprivileged
 // supervisor); otherwise the kernel's checks on the real directories judge.

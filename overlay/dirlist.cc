@@ -169,19 +169,15 @@ SysResult<std::vector<DirEntry>> ListMerged(const View& view, const ViewDir& dir
         add(name[1] == '\0' ? dir.stable_ino : parent_ino, DT_DIR);
         return;
       }
-      if (map_copies && type != DT_DIR && type != DT_REG && type != DT_UNKNOWN &&
-          view.AnySpecialCopy()) {
+      if (map_copies && type != DT_DIR && type != DT_UNKNOWN &&
+          (type == DT_REG || view.AnySpecialCopy())) {
+        // A copy lists its lower object's number, as stat reports it
+        // (overlayfs does the same in directories it marks impure); a
+        // regular file with an origin is a copy whether or not this run
+        // can find its lower file.
         ino_t shown = CopiedUpIno(view, ld.fd.get(), dir.rel, name, ino);
-        copies_listed = copies_listed || shown != ino;
-        ino = shown;
-      }
-      if (type == DT_REG && map_copies) {
-        // A copied-up file lists its lower file's number, as stat reports
-        // it (overlayfs does the same in directories it marks impure).
-        ino_t shown = CopiedUpIno(view, ld.fd.get(), dir.rel, name, ino);
-        // A copy, whether or not this run can find its lower file.
         copies_listed = copies_listed || shown != ino ||
-                        (impure_alone && HasOrigin(ld.fd.get(), name));
+                        (impure_alone && type == DT_REG && HasOrigin(ld.fd.get(), name));
         ino = shown;
       }
       if (raw) return add(ino, type);

@@ -255,6 +255,21 @@ std::string LongDirPath(int fd) {
   return std::string();
 }
 
+std::string TargetRealPath(const Target& t) {
+  std::string path = FdPath(t.fd.get());
+  if (!path.empty() || t.name.empty() || t.last != LastKind::kNormal) return path;
+  int parent = -1;
+  if (t.in_view && t.parent) {
+    for (const LayerDir& ld : t.parent->stack) {
+      if (ld.layer == t.layer) parent = ld.fd.get();
+    }
+  } else if (!t.in_view && t.host_parent) {
+    parent = t.host_parent->get();
+  }
+  std::string dir = parent >= 0 ? FdPath(parent) : std::string();
+  return dir.empty() ? dir : absl::StrCat(dir == "/" ? "" : dir, "/", t.name);
+}
+
 bool DirHoldsNames(int dirfd, const char* name) {
   int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return false;
@@ -733,12 +748,11 @@ void View::RecordCopyUp(const struct stat& upper, const struct stat& lower,
 
 namespace {
 
-// The birth time of `name` in `dirfd` (or of `dirfd` itself); false where
-// the filesystem keeps none.
+// The birth time of `name` in `dirfd`; false where the filesystem keeps
+// none.
 bool BirthTime(int dirfd, const char* name, struct statx_timestamp* out) {
   struct statx stx;
-  int flags = AT_SYMLINK_NOFOLLOW | (name == nullptr || *name == '\0' ? AT_EMPTY_PATH : 0);
-  if (statx(dirfd, name != nullptr ? name : "", flags, STATX_BTIME, &stx) != 0 ||
+  if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) != 0 ||
       !(stx.stx_mask & STATX_BTIME)) {
     return false;
   }
@@ -1011,8 +1025,8 @@ SysResult<Target> View::Walk(const Caller& caller, const Base& base, std::string
   int links = 0;
   // RESOLVE_BENEATH / IN_ROOT: where the walk started, and how many
   // directories below it the walk is.
-  const ViewDirPtr start_view = view;
-  const std::shared_ptr<UniqueFd> start_host = host;
+  const ViewDirPtr start_view = scoped ? view : nullptr;
+  const std::shared_ptr<UniqueFd> start_host = scoped ? host : nullptr;
   const struct stat start_host_st = host_st;
   int depth = 0;
   // RESOLVE_NO_XDEV: the walk stays where it started, in the view or on

@@ -429,6 +429,10 @@ std::string FdPath(int fd);
 // until a directory whose path /proc reports. Empty when it cannot be
 // worked out (a directory removed, a parent that cannot be listed).
 std::string LongDirPath(int fd);
+// The real path of the object `t` names: FdPath of it, or, for one deeper
+// than /proc can report that is no directory, its real parent
+// directory's path and its name. Empty when neither works.
+std::string TargetRealPath(const Target& t);
 // Whether `name` in `dirfd` is a directory that holds any entry besides
 // "." and ".." (false when it is no directory, or cannot be read).
 bool DirHoldsNames(int dirfd, const char* name);

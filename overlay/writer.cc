@@ -178,7 +178,7 @@ class OwnerWritable {
   explicit OwnerWritable(int dirfd) {
     constexpr mode_t kNeeded = S_IWUSR | S_IXUSR;
     struct stat st;
-    if (geteuid() == 0 || fstat(dirfd, &st) != 0 || (st.st_mode & kNeeded) == kNeeded ||
+    if (SupervisorIsRoot() || fstat(dirfd, &st) != 0 || (st.st_mode & kNeeded) == kNeeded ||
         st.st_uid != geteuid()) {
       return;
     }
@@ -215,6 +215,17 @@ bool IsOpaque(int dirfd, const std::string& name) {
   return lgetxattr(FdName(dirfd, name).c_str(), kOpaqueXattr, v, sizeof(v)) == 1 && v[0] == 'y';
 }
 
+// Marks the upper directory `dirfd` impure (once): 0 or the errno. The
+// parent of every copy-up gets it, as overlayfs marks it (a directory that
+// may now hold copies), at best effort: an upper without xattrs gets no
+// mark, as with overlayfs.
+int MarkImpure(int dirfd) {
+  if (FdGetXattr(dirfd, kImpureXattr, nullptr, 0) >= 0) return 0;
+  return setxattr(absl::StrCat("/proc/self/fd/", dirfd).c_str(), kImpureXattr, "y", 1, 0) == 0
+             ? 0
+             : errno;
+}
+
 // Marks the upper directory `target` impure before the entry `name` of the
 // upper directory `dirfd` moves there from another directory, when that
 // entry keeps a lower identity, as overlayfs' rename does: a regular file
@@ -233,18 +244,7 @@ int MarkImpureFor(const View& view, int dirfd, const std::string& name, int targ
                    ? lgetxattr(FdName(dirfd, name).c_str(), kOriginXattr, nullptr, 0) >= 0
                    : view.AnySpecialCopy() &&
                          view.SpecialCopyOrigin(st, dirfd, name.c_str()).valid());
-  if (!copy) return 0;
-  std::string dir = absl::StrCat("/proc/self/fd/", target);
-  if (getxattr(dir.c_str(), kImpureXattr, nullptr, 0) >= 0) return 0;
-  return setxattr(dir.c_str(), kImpureXattr, "y", 1, 0) == 0 ? 0 : errno;
-}
-
-// Marks the upper directory `dirfd` impure, as overlayfs marks the parent
-// of every copy-up (a directory that may now hold copies). Best effort:
-// an upper without xattrs gets no mark, as with overlayfs.
-void MarkImpure(int dirfd) {
-  if (FdGetXattr(dirfd, kImpureXattr, nullptr, 0) >= 0) return;
-  setxattr(absl::StrCat("/proc/self/fd/", dirfd).c_str(), kImpureXattr, "y", 1, 0);
+  return copy ? MarkImpure(target) : 0;
 }
 
 }  // namespace
@@ -359,7 +359,7 @@ SysResult<ViewDirPtr> Writer::CopyUpDirLocked(const ViewDirPtr& dir_in) {
   // (its ".." changes): one the mounter may not write gets its mode once in
   // place, where an unprivileged supervisor could not move it.
   const mode_t mode = st.st_mode & 07777;
-  const mode_t moving = geteuid() == 0 ? mode : mode | S_IWUSR;
+  const mode_t moving = SupervisorIsRoot() ? mode : mode | S_IWUSR;
   if (fchmodat(work_.get(), tmp.c_str(), moving, 0) != 0) return fail(errno);
   timespec times[2] = {st.st_atim, st.st_mtim};
   utimensat(work_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
@@ -781,7 +781,8 @@ int Writer::Rename(const Target& from, const Target& to, unsigned flags) {
   // A directory of the upper that holds nothing is replaced where it is,
   // as the kernel's rename replaces it: a program whose cwd it was keeps
   // it, removed, with its own ".." (swapped first, it would be removed
-  // from the source's place). One that holds whiteouts is swapped out.
+  // from the source's place). One that holds whiteouts alone is emptied
+  // first (below); one that cannot be is swapped out.
   bool empty_dir_target =
       upper_entry && from_dir && S_ISDIR(upper_st.st_mode) && !DirHoldsNames(dfd, to.name.c_str());
   if (upper_entry && from_dir && S_ISDIR(upper_st.st_mode) && !empty_dir_target) {

@@ -102,7 +102,7 @@ SysResult<ExecPlan> PlanExec(const View& view, Tracee& tracee, int dirfd,
   // The real path only matters to a changed call; a call that runs as it
   // is names a host file (/usr/bin/cc), and the kernel resolves it again.
   if (plan.rewrite || plan.script) {
-    plan.real_path = FdPath(t.fd.get());
+    plan.real_path = TargetRealPath(t);
     if (plan.real_path.empty() || plan.real_path[0] != '/') return Errno{ENOENT};
   }
   return plan;

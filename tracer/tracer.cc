@@ -17,10 +17,11 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "tracer/exec_rewrite.h"
 #include "tracer/tracee.h"
 
@@ -107,28 +108,13 @@ bool SignalPending(pid_t tid) {
 // takes) as a path relative to the real directory `cwd`, when that is
 // short enough; empty otherwise.
 std::string RelativeTo(const std::string& cwd, const std::string& real) {
-  auto split = [](const std::string& p) {
-    std::vector<std::string_view> names;
-    std::string_view rest = p;
-    while (!rest.empty()) {
-      size_t slash = rest.find('/');
-      std::string_view name = rest.substr(0, slash);
-      if (!name.empty()) names.push_back(name);
-      if (slash == std::string_view::npos) break;
-      rest.remove_prefix(slash + 1);
-    }
-    return names;
-  };
-  std::vector<std::string_view> from = split(cwd), to = split(real);
+  std::vector<absl::string_view> from = absl::StrSplit(cwd, '/', absl::SkipEmpty());
+  std::vector<absl::string_view> to = absl::StrSplit(real, '/', absl::SkipEmpty());
   size_t common = 0;
   while (common < from.size() && common < to.size() && from[common] == to[common]) ++common;
-  std::string rel;
-  for (size_t i = common; i < from.size(); ++i) rel += rel.empty() ? ".." : "/..";
-  for (size_t i = common; i < to.size(); ++i) {
-    if (!rel.empty()) rel += '/';
-    rel += to[i];
-  }
-  if (rel.empty()) rel = ".";
+  std::vector<absl::string_view> steps(from.size() - common, "..");
+  steps.insert(steps.end(), to.begin() + static_cast<long>(common), to.end());
+  std::string rel = steps.empty() ? "." : absl::StrJoin(steps, "/");
   return rel.size() < PATH_MAX ? rel : std::string();
 }
 
@@ -267,7 +253,7 @@ Tracer::Change Tracer::Plan(pid_t tid, const seccomp_data& call) const {
       if (!t.ok()) return fail(t.error());
       if (!t->exists) return fail(ENOENT);
       if ((flags & O_DIRECTORY) && !S_ISDIR(t->st.st_mode)) return fail(ENOTDIR);
-      std::string real = FdPath(t->fd.get());
+      std::string real = TargetRealPath(*t);
       if (real.empty() || real[0] != '/') return fail(ENOENT);
       if (int err = Shorten(tracee, &real)) return fail(err);
       c.unchanged = !t->in_view && !t->via_view && real == *path;
@@ -288,6 +274,9 @@ Tracer::Change Tracer::Plan(pid_t tid, const seccomp_data& call) const {
       c.unchanged = !plan->rewrite;
       c.nr = kExecve;
       c.path = std::move(plan->real_path);
+      if (!c.unchanged) {
+        if (int err = Shorten(tracee, &c.path)) return fail(err);
+      }
       c.script = plan->script;
       c.argv_prefix = std::move(plan->argv_prefix);
       c.argv_addr = at ? a[2] : a[1];

@@ -1075,6 +1075,8 @@ bash -c "
 cd deep2 || exit 1
 i=0; while [ \$i -lt 22 ]; do cd $n || exit 1; i=\$((i+1)); done
 mkdir made && cd made && /bin/pwd | wc -c && echo x > x && cd .. && ls && cd .. && cd $n/made && ls
+cp /bin/true ./true-copy && ./true-copy && echo ran a program this deep
+printf \"#!/bin/sh\necho ran a script this deep\n\" > s.sh && chmod +x s.sh && ./s.sh
 " || exit 1
 find deep deep2 -type f | wc -l; find deep -name "g20" | wc -c; cat deep/top.txt'
 
